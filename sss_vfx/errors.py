@@ -1,0 +1,26 @@
+"""The exceptions sss_vfx raises on purpose.
+
+Every error a user can cause (a bad path, a wrong size, an unwritable folder) is an
+:class:`SssError`; its message says what is wrong and what to do, in one line, and the
+command prints exactly that line and exits with status 2.
+"""
+
+
+class SssError(Exception):
+    """Root of the errors sss_vfx raises for bad input or a bad environment."""
+
+
+class InputError(SssError):
+    """An image or video input is missing, unreadable, unsupported or unusable."""
+
+
+class FeatureError(SssError):
+    """Semantic features are missing, of the wrong size, or hold NaN/inf."""
+
+
+class OptionError(SssError):
+    """A parameter is out of its range or of the wrong type."""
+
+
+class OutputError(SssError):
+    """An output location cannot be written."""

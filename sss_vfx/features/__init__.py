@@ -1,0 +1,1 @@
+"""Semantic features: preprocessing of precomputed feature maps."""

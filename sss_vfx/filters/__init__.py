@@ -1,0 +1,1 @@
+"""Image filters the method builds on: guided filter and derivative filters."""

@@ -1,0 +1,1 @@
+"""Pipelines: the only place that sequences the stages."""

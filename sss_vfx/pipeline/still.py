@@ -1,0 +1,222 @@
+"""The still-image pipeline: DESIGN section 1 from plate to soft layers."""
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from sss_vfx.errors import FeatureError
+from sss_vfx.features.preprocess import preprocess_features
+from sss_vfx.filters.gradient import gradient_magnitude
+from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian
+from sss_vfx.graph.superpixels import compute_superpixels
+from sss_vfx.io.features import check_features, read_features, resize_features
+from sss_vfx.io.images import as_working_image, read_image
+from sss_vfx.options import SegmentationOptions
+from sss_vfx.pipeline.stages import StageClock
+from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
+from sss_vfx.segments.grouping import group_segments
+from sss_vfx.segments.kmeans import kmeans
+from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
+from sss_vfx.segments.upsample import normalise_layers, upsample_layers
+from sss_vfx.spectral import smallest_magnitude_eigs
+
+log = logging.getLogger("sss_vfx")
+
+STAGES = ("superpixels", "affinities", "eigenvectors", "initial_segments",
+          "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling")
+
+
+@dataclass
+class Segmentation:
+    """Soft layers of one image and the intermediate results that produced them.
+
+    Attributes
+    ----------
+    alphas : (H, W, K) float32
+        Layer opacities in [0, 1] at the plate's resolution, summing to 1 per pixel,
+        largest layer first.
+    image : (H, W, 3) float32
+        The display-referred working image of the plate.
+    working_image : (h, w, 3) float64
+        The image the spectral stages ran on (the plate itself when not downscaled).
+    features : (h, w, 3) float64 or None
+        Preprocessed features at working resolution.
+    laplacian : (h*w, h*w) scipy.sparse.csr_matrix
+    eigenvalues : (M,) float64, eigenvectors : (h*w, M) float64
+    initial_segments : (h, w) int64
+        Hard k-means segments that started the constrained sparsification.
+    soft_segments : (h, w, S) float64
+        Result of the constrained sparsification.
+    grouped : (h, w, K) float64
+        Soft segments summed by group.
+    working_alphas : (h, w, K) float64
+        Result of the relaxed sparsification at working resolution.
+    options : SegmentationOptions
+    timings : dict of str to float, seconds per stage
+    peak_rss : dict of str to int, process peak memory after each stage, bytes
+    notes : list of str
+        Things the caller should know (alpha dropped, features resized...).
+    """
+
+    alphas: np.ndarray
+    image: np.ndarray
+    working_image: np.ndarray
+    features: object
+    laplacian: object
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    initial_segments: np.ndarray
+    soft_segments: np.ndarray
+    grouped: np.ndarray
+    working_alphas: np.ndarray
+    options: SegmentationOptions
+    timings: dict = field(default_factory=dict)
+    peak_rss: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+
+def segment_image(image, features=None, *, progress=None, **options):
+    """Split an image into soft layers (Semantic Soft Segmentation).
+
+    Parameters
+    ----------
+    image : (H, W, 3) float array in [0, 1], (H, W) grey, or a path
+        PNG/JPEG/TIFF (8/16 bit) or EXR (scene-linear, converted to display-referred).
+    features : (H, W, C) float array or path, optional
+        Semantic features of any channel count (image, ``.npy`` or ``.exr``). Without
+        them the semantic affinity is off and layers follow colour alone.
+    progress : callable(stage: str, done: int, total: int), optional
+        Told as each stage starts.
+    **options
+        Any field of :class:`~sss_vfx.options.SegmentationOptions`.
+
+    Returns
+    -------
+    Segmentation
+
+    Raises
+    ------
+    InputError
+        Unreadable, unsupported or too small image.
+    FeatureError
+        Features with NaN/inf, or of another aspect ratio.
+    OptionError
+        Unknown or out-of-range option.
+
+    Examples
+    --------
+    >>> from sss_vfx.synthetic import two_region_image
+    >>> img, _ = two_region_image((32, 32))
+    >>> seg = segment_image(img, eigenvectors=20, initial_segments=6, layers=2)
+    >>> seg.alphas.shape
+    (32, 32, 2)
+    """
+    opts = SegmentationOptions.from_kwargs(**options)
+    notes = []
+    plate = _load_plate(image, notes)
+    feats = _load_features(features, plate.shape[:2], notes)
+    return _segment(plate, feats, opts, notes, progress)
+
+
+def _load_plate(image, notes):
+    if isinstance(image, np.ndarray):
+        return as_working_image(image)
+    data = read_image(image)
+    if data.had_alpha:
+        notes.append("the input's alpha channel was ignored")
+    if data.source_kind == "exr-linear":
+        notes.append("scene-linear EXR: affinities computed on a clamped sRGB-encoded copy")
+    return data.pixels
+
+
+def _load_features(features, shape_hw, notes):
+    if features is None:
+        return None
+    raw = read_features(features) if not isinstance(features, np.ndarray) else features
+    raw = check_features(raw, shape_hw)
+    if raw.shape[:2] != tuple(shape_hw):
+        message = (f"features of size {raw.shape[1]}x{raw.shape[0]} resized to the image's "
+                   f"{shape_hw[1]}x{shape_hw[0]}")
+        log.warning(message)
+        notes.append(message)
+        raw = resize_features(raw, shape_hw)
+    return raw
+
+
+def working_size(shape_hw, max_pixels):
+    """(h, w) at most ``max_pixels`` in area with the plate's aspect; the plate's own
+    size when it is small enough or ``max_pixels`` is 0."""
+    h, w = shape_hw
+    if not max_pixels or h * w <= max_pixels:
+        return h, w
+    scale = np.sqrt(max_pixels / (h * w))
+    return max(16, int(h * scale)), max(16, int(w * scale))
+
+
+def _segment(plate, raw_features, opts, notes, progress):
+    clock = StageClock(STAGES, progress)
+    h, w = working_size(plate.shape[:2], opts.max_pixels)
+    downscaled = (h, w) != plate.shape[:2]
+    small = (cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA) if downscaled
+             else plate).astype(np.float64)
+    if downscaled:
+        notes.append(f"spectral stages ran at {w}x{h} (max_pixels={opts.max_pixels})")
+    feats = None
+    if raw_features is not None:
+        resized = resize_features(raw_features, (h, w)) if downscaled else raw_features
+        feats = preprocess_features(resized, small)
+    weights = AffinityWeights(matting_eps=opts.matting_eps, semantic=opts.semantic_weight,
+                              colour=opts.colour_weight, colour_radius=opts.colour_radius,
+                              superpixels=opts.superpixels)
+    with clock.stage("superpixels"):
+        sp = compute_superpixels(small, n_segments=opts.superpixels)
+    with clock.stage("affinities"):
+        lap = laplacian(small, feats, weights=weights, superpixels=sp)
+    with clock.stage("eigenvectors"):
+        m = min(opts.eigenvectors, h * w - 2)
+        values, vectors = smallest_magnitude_eigs(lap, m, shape=(h, w))
+    with clock.stage("initial_segments"):
+        labels = _initial_segments(values, vectors, feats, opts)
+    with clock.stage("constrained_sparsification"):
+        exact = opts.constrained_precision == "float64"
+        cons = ConstrainedOptions(iterations=opts.constrained_iterations,
+                                  sparsity=opts.sparsity, weight=opts.sparsity_weight,
+                                  precision=opts.constrained_precision,
+                                  clamp=1e-10 if exact else 1e-4)
+        soft = constrained_sparsification(vectors, values, labels, options=cons,
+                                          laplacian_ones=lap @ np.ones(h * w))
+    with clock.stage("grouping"):
+        descriptors = (feats if feats is not None else small).reshape(h * w, -1)
+        grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
+    with clock.stage("relaxed_sparsification"):
+        relaxed = relaxed_sparsification(
+            lap, grouped, gradient_magnitude(small).ravel(),
+            options=RelaxedOptions(rounds=opts.relaxed_rounds, cg_steps=opts.cg_steps))
+    with clock.stage("upsampling"):
+        order = np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable")
+        relaxed = relaxed[:, order].reshape(h, w, -1)
+        alphas = (upsample_layers(relaxed, small, plate) if downscaled
+                  else normalise_layers(relaxed))
+    return Segmentation(
+        alphas=alphas, image=plate, working_image=small, features=feats, laplacian=lap,
+        eigenvalues=values, eigenvectors=vectors, initial_segments=labels.reshape(h, w),
+        soft_segments=soft.reshape(h, w, -1), grouped=grouped[:, order].reshape(h, w, -1),
+        working_alphas=relaxed, options=opts, timings=clock.timings,
+        peak_rss=clock.peak_rss, notes=notes)
+
+
+def _initial_segments(values, vectors, feats, opts):
+    if feats is not None:
+        points = feats.reshape(-1, 3)
+    else:
+        # Spectral matting's initialisation: eigenvectors 2..21 scaled by 1/sqrt|lambda|.
+        count = min(20, vectors.shape[1] - 1)
+        scale = 1.0 / np.sqrt(np.maximum(np.abs(values[1:count + 1]), 1e-12))
+        points = vectors[:, 1:count + 1] * scale
+    labels, _ = kmeans(points, opts.initial_segments, seed=opts.seed)
+    if labels.max() < 1:
+        raise FeatureError("the features hold a single value everywhere, so they cannot "
+                           "separate layers; pass real semantic features or none")
+    return labels

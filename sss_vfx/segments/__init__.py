@@ -1,0 +1,1 @@
+"""Soft segments: sparsification, grouping and upsampling of layers."""

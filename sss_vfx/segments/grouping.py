@@ -1,0 +1,47 @@
+"""Grouping of soft segments into the final layers (DESIGN step 6)."""
+
+import numpy as np
+
+from sss_vfx.segments.kmeans import kmeans
+
+
+def segment_descriptors(segments, descriptors):
+    """Alpha-weighted mean descriptor of each soft segment.
+
+    Parameters
+    ----------
+    segments : (N, K) float array, soft segments
+    descriptors : (N, D) float array, per-pixel features (or colours)
+
+    Returns
+    -------
+    (K, D) float64
+    """
+    weights = np.clip(np.asarray(segments, np.float64), 0.0, None)
+    totals = np.maximum(weights.sum(axis=0), 1e-12)
+    return (weights.T @ np.asarray(descriptors, np.float64)) / totals[:, None]
+
+
+def group_segments(segments, descriptors, groups=5, *, seed=0):
+    """Sum soft segments whose mean descriptors cluster together.
+
+    Parameters
+    ----------
+    segments : (N, K) float array, summing to 1 per pixel
+    descriptors : (N, D) float array
+    groups : int
+        Number of layers wanted; fewer when fewer segments exist.
+    seed : int
+
+    Returns
+    -------
+    layers : (N, G) float64, G <= groups, still summing to 1 per pixel
+    assignment : (K,) int64, the group of each segment
+    """
+    seg = np.asarray(segments, np.float64)
+    means = segment_descriptors(seg, descriptors)
+    assignment, _ = kmeans(means, min(groups, seg.shape[1]), seed=seed, restarts=10)
+    layers = np.zeros((seg.shape[0], assignment.max() + 1))
+    for k, g in enumerate(assignment):
+        layers[:, g] += seg[:, k]
+    return layers, assignment

@@ -1,0 +1,45 @@
+"""Layers computed at working resolution brought back to the plate's resolution."""
+
+import numpy as np
+
+from sss_vfx.filters.guided import guided_upsample
+
+
+def normalise_layers(alphas):
+    """Clip to [0, 1] and renormalise so every pixel sums to 1.
+
+    Parameters
+    ----------
+    alphas : (..., K) float array
+
+    Returns
+    -------
+    (..., K) float32
+    """
+    a = np.clip(np.asarray(alphas, np.float64), 0.0, 1.0)
+    total = a.sum(axis=-1, keepdims=True)
+    k = a.shape[-1]
+    a = np.where(total > 1e-8, a / np.where(total > 1e-8, total, 1.0), 1.0 / k)
+    return a.astype(np.float32)
+
+
+def upsample_layers(alphas_small, image_small, image_full, *, radius=2, eps=1e-5):
+    """Edge-aware upsampling of soft layers, renormalised to sum to 1.
+
+    Parameters
+    ----------
+    alphas_small : (h, w, K) float array
+    image_small : (h, w, 3) float array, the working image the layers were found on
+    image_full : (H, W, 3) float array, the plate
+    radius : int
+        Guided-filter radius at working resolution.
+    eps : float
+        Guided-filter regulariser; small values carry the plate's fine structure
+        (hair) into the mattes.
+
+    Returns
+    -------
+    (H, W, K) float32, in [0, 1], summing to 1
+    """
+    up = guided_upsample(image_small, alphas_small, image_full, radius=radius, eps=eps)
+    return normalise_layers(up)
