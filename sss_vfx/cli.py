@@ -1,0 +1,181 @@
+"""The ``sss-vfx`` command.
+
+``main(argv)`` runs named phases (parse, prepare output, segment, write) and turns every
+:class:`~sss_vfx.errors.SssError` into one line on standard error and exit status 2; a
+traceback appears only with ``--verbose``.
+"""
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from sss_vfx.errors import SssError
+from sss_vfx.io.exr import layer_names, write_layers_exr
+from sss_vfx.io.outputs import (prepare_output_dir, write_manifest, write_matte_png,
+                                write_preview_png)
+from sss_vfx.options import DEFAULT_MAX_PIXELS, SegmentationOptions
+from sss_vfx.pipeline.stages import peak_rss_bytes
+from sss_vfx.progress import ProgressReporter
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+#: Typical share of the run time of each stage, for the progress ETA.
+STAGE_SHARES = {"superpixels": 0.01, "affinities": 0.02, "eigenvectors": 0.33,
+                "initial_segments": 0.08, "constrained_sparsification": 0.48,
+                "grouping": 0.0, "relaxed_sparsification": 0.06, "upsampling": 0.02}
+
+
+def build_parser():
+    """The argument parser of ``sss-vfx`` and its sub-commands."""
+    from sss_vfx import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sss-vfx",
+        description="Automatic soft mattes by Semantic Soft Segmentation (Aksoy et al. 2018).")
+    parser.add_argument("--version", action="version", version=f"sss-vfx {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    seg = sub.add_parser(
+        "segment", help="split one image into soft layers",
+        description="Split one image into soft layers whose opacities sum to one. Writes "
+                    "layers.exr, one 16-bit PNG matte per layer, preview.png and "
+                    "manifest.json into the output directory.")
+    seg.add_argument("image", help="PNG, JPEG, TIFF (8/16 bit) or EXR (scene-linear) image")
+    seg.add_argument("-o", "--output", required=True, help="output directory (created)")
+    seg.add_argument("--features", help="semantic features: image, .npy or .exr, any "
+                                        "channel count, same size as the image")
+    d = SegmentationOptions()
+    seg.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                     help="run the spectral stages on a copy of at most this many pixels "
+                          f"and upsample the layers edge-aware; 0 = never downscale, the "
+                          f"faithful configuration (default {DEFAULT_MAX_PIXELS})")
+    seg.add_argument("--layers", type=int, default=d.layers,
+                     help=f"number of layers after grouping (default {d.layers})")
+    seg.add_argument("--eigenvectors", type=int, default=d.eigenvectors,
+                     help=f"eigenvectors of the Laplacian (default {d.eigenvectors})")
+    seg.add_argument("--initial-segments", type=int, default=d.initial_segments,
+                     help=f"k-means segments that start the sparsification "
+                          f"(default {d.initial_segments})")
+    seg.add_argument("--superpixels", type=int, default=d.superpixels,
+                     help=f"approximate SLIC superpixel count (default {d.superpixels})")
+    seg.add_argument("--semantic-weight", type=float, default=d.semantic_weight,
+                     help=f"weight of the semantic affinity (default {d.semantic_weight})")
+    seg.add_argument("--colour-weight", type=float, default=d.colour_weight,
+                     help=f"weight of the non-local colour affinity (default {d.colour_weight})")
+    seg.add_argument("--sparsity", type=float, default=d.sparsity,
+                     help=f"constrained sparsification exponent (default {d.sparsity})")
+    seg.add_argument("--constrained-iterations", type=int, default=d.constrained_iterations,
+                     help=f"IRLS iterations (default {d.constrained_iterations})")
+    seg.add_argument("--constrained-precision", choices=("float32", "float64"),
+                     default=d.constrained_precision,
+                     help="float32 (fast, default) or float64 (the reference code's "
+                          "weight clamp)")
+    seg.add_argument("--relaxed-rounds", type=int, default=d.relaxed_rounds,
+                     help=f"relaxed sparsification rounds (default {d.relaxed_rounds})")
+    seg.add_argument("--seed", type=int, default=d.seed, help="k-means seed (default 0)")
+    seg.add_argument("--no-pngs", action="store_true", help="skip the per-layer PNG mattes")
+    seg.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
+                     help="progress on standard error: a line on a terminal (auto), "
+                          "JSON lines for tools, or none")
+    seg.add_argument("-v", "--verbose", action="store_true",
+                     help="show tracebacks and debug messages")
+    return parser
+
+
+def _options(args):
+    return dict(max_pixels=args.max_pixels, layers=args.layers, eigenvectors=args.eigenvectors,
+                initial_segments=args.initial_segments, superpixels=args.superpixels,
+                semantic_weight=args.semantic_weight, colour_weight=args.colour_weight,
+                sparsity=args.sparsity, constrained_iterations=args.constrained_iterations,
+                constrained_precision=args.constrained_precision,
+                relaxed_rounds=args.relaxed_rounds, seed=args.seed)
+
+
+def run_segment(args):
+    """The ``segment`` command: phases prepare, segment, write. Returns the manifest."""
+    from sss_vfx import __version__
+    from sss_vfx.pipeline.still import segment_image
+
+    options = SegmentationOptions.from_kwargs(**_options(args))
+    out = prepare_output_dir(args.output)
+    started = time.perf_counter()
+    progress = ProgressReporter(args.progress, expected=STAGE_SHARES)
+    seg = segment_image(args.image, args.features, progress=progress,
+                        **options.as_dict())
+    progress.finish()
+    write_start = time.perf_counter()
+    names = layer_names(seg.alphas.shape[2])
+    outputs = ["layers.exr"]
+    write_layers_exr(out / "layers.exr", seg.alphas,
+                     attributes={"sss_version": __version__, "sss_source": str(args.image)})
+    if not args.no_pngs:
+        for k, name in enumerate(names):
+            write_matte_png(out / f"{name}.png", seg.alphas[:, :, k])
+            outputs.append(f"{name}.png")
+    write_preview_png(out / "preview.png", seg.image, seg.alphas)
+    outputs.append("preview.png")
+    timings = dict(seg.timings, write=round(time.perf_counter() - write_start, 4),
+                   total=round(time.perf_counter() - started, 4))
+    manifest = {
+        "command": "segment",
+        "version": __version__,
+        "inputs": {"image": os.path.abspath(args.image),
+                   "features": os.path.abspath(args.features) if args.features else None,
+                   "width": int(seg.image.shape[1]), "height": int(seg.image.shape[0])},
+        "parameters": options.as_dict(),
+        "working_size": {"width": int(seg.working_image.shape[1]),
+                         "height": int(seg.working_image.shape[0])},
+        "layers": names,
+        "layer_coverage": [float(c) for c in seg.alphas.mean(axis=(0, 1))],
+        "timings_s": timings,
+        "peak_rss_bytes": dict(seg.peak_rss, total=peak_rss_bytes()),
+        "notes": seg.notes,
+        "outputs": outputs + ["manifest.json"],
+        "platform": {"python": platform.python_version(), "numpy": np.__version__,
+                     "machine": platform.machine()},
+    }
+    write_manifest(out / "manifest.json", manifest)
+    return manifest
+
+
+COMMANDS = {"segment": run_segment}
+
+
+def main(argv=None):
+    """Run ``sss-vfx``; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="sss-vfx: warning: %(message)s", stream=sys.stderr)
+    try:
+        manifest = COMMANDS[args.command](args)
+    except SssError as exc:
+        if verbose:
+            raise
+        print(f"sss-vfx: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("sss-vfx: interrupted; finished files are complete, nothing half-written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        if verbose:
+            raise
+        print("sss-vfx: error: out of memory; lower --max-pixels", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote {len(manifest['layers'])} layers to {args.output} in "
+          f"{manifest['timings_s']['total']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Progress reporting for long commands: a terminal line or JSON lines for tools."""
+
+import json
+import sys
+import time
+
+
+class ProgressReporter:
+    """Reports stages as they start, with elapsed time and an estimate of what is left.
+
+    Parameters
+    ----------
+    mode : {'auto', 'bar', 'json', 'none'}
+        'auto' shows a line on a terminal and nothing otherwise; 'json' prints one
+        object per line (``{"stage", "done", "total", "elapsed_s", "eta_s"}``).
+    stream : file, optional
+        Defaults to standard error, so standard output stays clean.
+    expected : dict of str to float, optional
+        Typical share of the total time of each stage, for the ETA.
+    """
+
+    def __init__(self, mode="auto", stream=None, expected=None):
+        self.stream = stream if stream is not None else sys.stderr
+        if mode == "auto":
+            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "none"
+        self.mode = mode
+        self.expected = expected or {}
+        self.start = time.perf_counter()
+
+    def __call__(self, stage, done, total):
+        elapsed = time.perf_counter() - self.start
+        share = sum(self.expected.get(s, 0.0) for s in list(self.expected)[:done])
+        eta = elapsed * (1.0 - share) / share if share > 0 else None
+        if self.mode == "json":
+            record = {"stage": stage, "done": done, "total": total,
+                      "elapsed_s": round(elapsed, 2),
+                      "eta_s": None if eta is None else round(eta, 1)}
+            self.stream.write(json.dumps(record) + "\n")
+        elif self.mode == "bar":
+            eta_text = "" if eta is None else f", about {eta:.0f} s left"
+            self.stream.write(f"\r[{done + 1}/{total}] {stage:<28} {elapsed:6.1f} s{eta_text}\033[K")
+            if done + 1 == total:
+                self.stream.write("\n")
+        self.stream.flush()
+
+    def finish(self):
+        """Close the terminal line."""
+        if self.mode == "bar":
+            self.stream.write("\n")
+            self.stream.flush()
