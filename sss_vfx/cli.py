@@ -6,6 +6,7 @@ traceback appears only with ``--verbose``.
 """
 
 import argparse
+import dataclasses
 import logging
 import os
 import platform
@@ -63,6 +64,15 @@ def build_parser():
                           f"(default {d.initial_segments})")
     seg.add_argument("--superpixels", type=int, default=d.superpixels,
                      help=f"approximate SLIC superpixel count (default {d.superpixels})")
+    seg.add_argument("--matting-eps", type=float, default=d.matting_eps,
+                     help=f"regulariser of the matting affinity (default {d.matting_eps})")
+    seg.add_argument("--colour-radius", type=float, default=d.colour_radius,
+                     help="centroid distance, in image units, of the non-local colour "
+                          f"affinity (default {d.colour_radius})")
+    seg.add_argument("--sparsity-weight", type=float, default=d.sparsity_weight,
+                     help=f"weight of the sparsity terms (default {d.sparsity_weight})")
+    seg.add_argument("--cg-steps", type=int, default=d.cg_steps,
+                     help=f"conjugate-gradient steps per relaxed round (default {d.cg_steps})")
     seg.add_argument("--semantic-weight", type=float, default=d.semantic_weight,
                      help=f"weight of the semantic affinity (default {d.semantic_weight})")
     seg.add_argument("--colour-weight", type=float, default=d.colour_weight,
@@ -88,12 +98,9 @@ def build_parser():
 
 
 def _options(args):
-    return dict(max_pixels=args.max_pixels, layers=args.layers, eigenvectors=args.eigenvectors,
-                initial_segments=args.initial_segments, superpixels=args.superpixels,
-                semantic_weight=args.semantic_weight, colour_weight=args.colour_weight,
-                sparsity=args.sparsity, constrained_iterations=args.constrained_iterations,
-                constrained_precision=args.constrained_precision,
-                relaxed_rounds=args.relaxed_rounds, seed=args.seed)
+    """The method's parameters from the parsed arguments (every option of the same name)."""
+    names = [f.name for f in dataclasses.fields(SegmentationOptions)]
+    return {name: getattr(args, name) for name in names}
 
 
 def run_segment(args):

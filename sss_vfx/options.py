@@ -1,6 +1,8 @@
 """Every parameter of the method, with the paper's values as defaults."""
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
 from sss_vfx.errors import OptionError
@@ -79,6 +81,12 @@ class SegmentationOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise OptionError(f"{name} must be a non-negative integer, got {value!r}")
+        for name in ("matting_eps", "semantic_weight", "colour_weight", "colour_radius",
+                     "sparsity", "sparsity_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not math.isfinite(value):
+                raise OptionError(f"{name} must be a finite number, got {value!r}")
         for name in ("matting_eps", "sparsity_weight", "colour_radius"):
             if not getattr(self, name) > 0:
                 raise OptionError(f"{name} must be positive, got {getattr(self, name)!r}")

@@ -42,7 +42,7 @@ def grid_dissection_order(shape, long_range=(), leaf=8, separator=2):
     while stack:
         y0, y1, x0, x1, emit = stack.pop()
         hh, ww = y1 - y0, x1 - x0
-        if emit or (hh <= leaf and ww <= leaf) or min(hh, ww) <= 2 * separator + 1 and max(hh, ww) <= leaf:
+        if emit or (hh <= leaf and ww <= leaf):
             ys, xs = np.mgrid[y0:y1, x0:x1]
             parts.append((ys * w + xs).ravel())
             continue

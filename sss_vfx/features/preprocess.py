@@ -2,7 +2,11 @@
 
 import numpy as np
 
+from sss_vfx.errors import FeatureError
 from sss_vfx.filters.guided import guided_filter
+
+#: Features whose values span less than this carry no information.
+_FLAT = 1e-9
 
 
 def preprocess_features(features, image, *, clip=5.0, radius=10, eps=1e-4):
@@ -23,11 +27,19 @@ def preprocess_features(features, image, *, clip=5.0, radius=10, eps=1e-4):
     Returns
     -------
     (H, W, 3) float64 in [0, 1]
+
+    Raises
+    ------
+    FeatureError
+        If the features are constant.
     """
     f = np.asarray(features, np.float64)
     if f.ndim == 2:
         f = f[..., None]
     h, w, c = f.shape
+    if np.ptp(f.reshape(-1, c), axis=0).max() < _FLAT:
+        raise FeatureError("the features hold a single value everywhere, so they cannot "
+                           "separate layers; pass real semantic features or none")
     if c <= 3:
         lo, hi = f.min(), f.max()
         f = (f - lo) / (hi - lo) if hi > 1.0 or lo < 0.0 else f.copy()
@@ -41,5 +53,7 @@ def preprocess_features(features, image, *, clip=5.0, radius=10, eps=1e-4):
     axes = vt[:3] * np.sign(vt[:3, [np.argmax(np.abs(vt[i])) for i in range(3)]].diagonal())[:, None]
     proj = flat @ axes.T
     lo, hi = proj.min(axis=0), proj.max(axis=0)
-    proj = (proj - lo) / np.where(hi > lo, hi - lo, 1.0)
+    # A component without real spread stays 0 rather than stretching round-off.
+    spread = hi - lo
+    proj = np.where(spread > _FLAT, (proj - lo) / np.where(spread > _FLAT, spread, 1.0), 0.0)
     return proj.reshape(h, w, 3)

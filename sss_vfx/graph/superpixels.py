@@ -5,6 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 import skimage.segmentation
 
+#: Fewest pixels per superpixel on average: below that, superpixels degenerate to
+#: single pixels and the non-local colour affinity joins hundreds of thousands of pairs.
+MIN_SUPERPIXEL_AREA = 25
+
 
 @dataclass(frozen=True)
 class Superpixels:
@@ -79,7 +83,8 @@ def compute_superpixels(image, n_segments=2500, compactness=1e-20):
     ----------
     image : (H, W, 3) float array, values in [0, 1]
     n_segments : int, optional
-        Approximate number of superpixels (2500 in the paper).
+        Approximate number of superpixels (2500 in the paper), capped at one per
+        ``MIN_SUPERPIXEL_AREA`` pixels for small images.
     compactness : float, optional
         Weight of spatial proximity; the paper uses a vanishing value so superpixels
         follow colour edges. SLIC's search window still keeps them local.
@@ -88,6 +93,7 @@ def compute_superpixels(image, n_segments=2500, compactness=1e-20):
     -------
     Superpixels
     """
+    n_segments = max(1, min(n_segments, image.shape[0] * image.shape[1] // MIN_SUPERPIXEL_AREA))
     labels = skimage.segmentation.slic(
         np.asarray(image, dtype=np.float64), n_segments=n_segments,
         compactness=compactness, start_label=0, enforce_connectivity=True,

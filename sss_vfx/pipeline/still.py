@@ -146,13 +146,20 @@ def _load_features(features, shape_hw, notes):
 
 
 def working_size(shape_hw, max_pixels):
-    """(h, w) at most ``max_pixels`` in area with the plate's aspect; the plate's own
-    size when it is small enough or ``max_pixels`` is 0."""
+    """(h, w) of at most ``max_pixels`` pixels, keeping the plate's aspect where no side
+    would fall below 16 px; the plate's own size when it is small enough or
+    ``max_pixels`` is 0."""
     h, w = shape_hw
     if not max_pixels or h * w <= max_pixels:
         return h, w
     scale = np.sqrt(max_pixels / (h * w))
-    return max(16, int(h * scale)), max(16, int(w * scale))
+    sh, sw = int(h * scale), int(w * scale)
+    # A very elongated plate keeps 16 px on its short side and gives up aspect instead.
+    if sh < 16:
+        sh, sw = min(h, 16), min(w, max_pixels // min(h, 16))
+    elif sw < 16:
+        sh, sw = min(h, max_pixels // min(w, 16)), min(w, 16)
+    return sh, sw
 
 
 def _segment(plate, raw_features, opts, notes, progress):

@@ -43,17 +43,16 @@ class ConstrainedOptions:
     product_budget: int = 4_500_000_000
 
 
-def hard_segments_to_coefficients(eigenvectors, labels):
-    """Project hard segments onto the eigenvectors.
+def one_hot_segments(labels):
+    """Hard segments as indicator columns.
 
     Parameters
     ----------
-    eigenvectors : (N, M) float array, orthonormal columns
     labels : (N,) int array, values 0..K-1
 
     Returns
     -------
-    (N, K) float64 soft segments ``E E^T 1[label = k]``
+    (N, K) float64, one 1 per row
     """
     k = int(labels.max()) + 1
     onehot = np.zeros((len(labels), k))
@@ -84,7 +83,7 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     """
     e64 = np.asarray(eigenvectors, dtype=np.float64)
     lam = np.asarray(eigenvalues, dtype=np.float64)
-    alpha = hard_segments_to_coefficients(e64, np.asarray(initial_labels))
+    alpha = one_hot_segments(np.asarray(initial_labels))
     gram = _GramBuilder(e64, options.product_budget, np.dtype(options.precision))
     extra = np.zeros(e64.shape[1]) if laplacian_ones is None else e64.T @ laplacian_ones
     next_drop = options.drop_every
@@ -99,6 +98,8 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         alpha[:, -1] = 1.0 - alpha[:, :-1].sum(axis=1)
         if it > next_drop:
             alpha = alpha[:, np.abs(alpha).max(axis=0) > options.drop_below]
+            # The implied last layer absorbs what the dropped ones held.
+            alpha[:, -1] = 1.0 - alpha[:, :-1].sum(axis=1)
             next_drop += options.drop_every
         if progress is not None:
             progress(it, options.iterations)

@@ -1,0 +1,163 @@
+"""Helpers shared by the benchmark scripts: paths, data loading, run metadata, tables.
+
+Importing this module makes ``sss_vfx`` importable: when it is not installed, the
+repository root (the parent of ``benchmarks/``) is put on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+#: ``../shared/data`` relative to the repository root.
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_OUT = BENCH_DIR / "output"
+
+try:
+    import sss_vfx  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(REPO_ROOT))
+    import sss_vfx  # noqa: F401
+
+import cv2  # noqa: E402  (after the sys.path fix, like sss_vfx's own dependencies)
+
+GB = 1024 ** 3
+
+
+def peak_rss_bytes():
+    """Peak resident memory of this process so far, in bytes."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def read_rgb(path):
+    """Read an 8/16-bit image file as ``(H, W, 3)`` float32 RGB in [0, 1]."""
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise SystemExit(f"cannot read {path}")
+    scale = 65535.0 if data.dtype == np.uint16 else 255.0
+    if data.ndim == 2:
+        data = np.repeat(data[:, :, None], 3, axis=2)
+    rgb = cv2.cvtColor(np.ascontiguousarray(data[:, :, :3]), cv2.COLOR_BGR2RGB)
+    return rgb.astype(np.float32) / np.float32(scale)
+
+
+def read_channel(path):
+    """Read one channel (the first) of an image file as ``(H, W)`` float32 in [0, 1]."""
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise SystemExit(f"cannot read {path}")
+    scale = 65535.0 if data.dtype == np.uint16 else 255.0
+    if data.ndim == 3:
+        data = data[:, :, 0]
+    return data.astype(np.float32) / np.float32(scale)
+
+
+def load_docia(data_dir):
+    """The paper's demo input: ``(image, features)``, each (640, 640, 3) float32 in [0, 1]."""
+    png = read_rgb(Path(data_dir) / "docia.png")
+    half = png.shape[1] // 2
+    return np.ascontiguousarray(png[:, :half]), np.ascontiguousarray(png[:, half:])
+
+
+def resize(array, size_wh, interpolation):
+    """cv2.resize to ``(width, height)``, clipped back to [0, 1]."""
+    out = cv2.resize(array, tuple(int(v) for v in size_wh), interpolation=interpolation)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def data_missing(path, what, data_dir):
+    """Print why a benchmark is skipped (data absent) to stdout; the caller exits 0."""
+    print(f"SKIP: {what} not found at {path}.\n"
+          f"      The benchmark data live in {data_dir} (../shared/data relative to the "
+          f"repository root); pass --data DIR to point elsewhere.")
+
+
+def run_metadata(argv):
+    """What a result file should say about where and how it was produced."""
+    meta = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "argv": list(argv),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "sss_vfx": getattr(sss_vfx, "__version__", "?"),
+        "sss_vfx_path": str(Path(sss_vfx.__file__).resolve().parent),
+    }
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var):
+            meta[var] = os.environ[var]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        if head.returncode == 0:
+            meta["git_commit"] = head.stdout.strip()
+            meta["git_dirty"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return meta
+
+
+def write_json(path, content):
+    """Write ``content`` as indented JSON (NumPy scalars converted); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def default(value):
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, Path):
+            return str(value)
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    path.write_text(json.dumps(content, indent=2, default=default) + "\n", encoding="utf-8")
+    return path
+
+
+def format_table(headers, rows, align=None):
+    """Plain-text table; ``align`` is a string of 'l'/'r' per column (default: l then r)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    align = align or ("l" + "r" * (len(headers) - 1))
+
+    def line(row):
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w)
+                         for c, w, a in zip(row, widths, align))
+
+    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in cells[1:]]
+    return "\n".join(out)
+
+
+class StageLogger:
+    """``progress`` callback for ``segment_image`` that prints each stage to stderr."""
+
+    def __init__(self, label):
+        self.label = label
+        self.start = time.perf_counter()
+
+    def __call__(self, stage, done, total):
+        elapsed = time.perf_counter() - self.start
+        print(f"  [{self.label}] {done + 1}/{total} {stage} (t={elapsed:.1f} s)",
+              file=sys.stderr, flush=True)
+
+
+def layer_coverage(alphas):
+    """Share of the image each layer covers: mean alpha per layer, ``(K,)`` floats."""
+    return [float(v) for v in np.asarray(alphas, dtype=np.float64).mean(axis=(0, 1))]

@@ -1,0 +1,315 @@
+"""Quality of the soft layers against true alpha (alphamatting.com low-res training set).
+
+For every photo ``alpha_stills/input/GT0x.png`` with true alpha ``gt/GT0x.png`` (first
+channel / 255):
+
+* features as a segmentation network would give them:
+  ``sss_vfx.synthetic.coarse_features(alpha_true, scale=8, blur_sigma=1.0)``;
+* **soft layers**: ``segment_image(image, features)`` with default options (or
+  ``--max-pixels N``); layer k counts as foreground when the alpha-weighted mean of the
+  coarse mask over it is > 0.5, and the matte is the sum of the foreground layers;
+* baseline **coarse mask**: ``sss_vfx.synthetic.coarse_mask`` (same recipe) as the matte;
+* baseline **closed-form**: closed-form matting (Levin et al. 2008) at full resolution on
+  a trimap made from the coarse mask (threshold 0.5, unknown within 10 px of its
+  boundary), see ``benchmarks/baselines.py``.
+
+Scores over the whole image: SAD = sum |alpha - gt| / 1000 (the alphamatting.com
+convention) and MSE x 1000 = 1000 * mean (alpha - gt)^2. The target: the soft layers
+beat both baselines on average (SAD and MSE). Visual strips
+``benchmarks/output/quality_GT0x.png``: image | true alpha | coarse mask | closed-form |
+soft layers; ``quality_GT0x_layers.png`` is the colour-coded preview of all layers.
+Numbers go to ``benchmarks/output/bench_quality.json``.
+
+Usage::
+
+    python benchmarks/bench_quality.py                    # all five images
+    python benchmarks/bench_quality.py --images GT01,GT03 --max-pixels 0
+    python benchmarks/bench_quality.py --docia            # also docia at 320x320, faithful
+    python benchmarks/bench_quality.py --quick --images GT01   # smoke run (quarter size)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402  (makes sss_vfx importable)
+from _common import cv2  # noqa: E402
+from baselines import closed_form_alpha, make_trimap  # noqa: E402
+
+import sss_vfx  # noqa: E402
+from sss_vfx.io.outputs import write_preview_png  # noqa: E402
+from sss_vfx.synthetic import coarse_features, coarse_mask  # noqa: E402
+
+IMAGES = ("GT01", "GT02", "GT03", "GT04", "GT05")
+METHODS = ("coarse_mask", "closed_form", "soft_layers")
+COARSE = dict(scale=8, blur_sigma=1.0)
+FOREGROUND_SHARE = 0.5
+TRIMAP_RADIUS = 10
+# --quick: images at half width and height, cheap options; only checks the script runs.
+QUICK_SCALE = 0.5
+QUICK_OPTIONS = dict(eigenvectors=20, initial_segments=8, superpixels=300,
+                     constrained_iterations=10, relaxed_rounds=3, cg_steps=30)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=_common.DEFAULT_DATA,
+                   help="data directory holding alpha_stills/ (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=_common.DEFAULT_OUT,
+                   help="output directory (default: %(default)s)")
+    p.add_argument("--images", default=",".join(IMAGES),
+                   help="comma-separated image names (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="segment_image's max_pixels (default: the library default; "
+                        "0 = faithful, no downscale)")
+    p.add_argument("--solver", choices=("direct", "cg"), default="direct",
+                   help="closed-form solver: SuperLU or Jacobi-preconditioned CG "
+                        "(default: %(default)s)")
+    p.add_argument("--docia", action="store_true",
+                   help="also segment docia at 320x320 (max_pixels=0): preview and coverage")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: half-size images and cheap options")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------- scoring
+
+
+def sad(alpha, truth):
+    """Sum of absolute differences / 1000 (alphamatting.com convention)."""
+    return float(np.abs(alpha.astype(np.float64) - truth).sum() / 1000.0)
+
+
+def mse_x1000(alpha, truth):
+    """1000 x mean squared error over all pixels."""
+    return float(1000.0 * np.mean((alpha.astype(np.float64) - truth) ** 2))
+
+
+def foreground_layers(alphas, mask):
+    """Indices of layers whose alpha-weighted mean of ``mask`` exceeds 0.5.
+
+    alphas : (H, W, K) in [0, 1]; mask : (H, W) in [0, 1]. Returns (list of int, (K,)
+    shares).
+    """
+    a = alphas.astype(np.float64)
+    weight = a.sum(axis=(0, 1))
+    share = np.tensordot(mask.astype(np.float64), a, axes=([0, 1], [0, 1]))
+    share = share / np.maximum(weight, 1e-12)
+    return [int(k) for k in np.flatnonzero(share > FOREGROUND_SHARE)], share
+
+
+# ------------------------------------------------------------------------ one image
+
+
+def load_pair(data_dir, name, quick):
+    image = _common.read_rgb(data_dir / "alpha_stills" / "input" / f"{name}.png")
+    truth = _common.read_channel(data_dir / "alpha_stills" / "gt" / f"{name}.png")
+    if image.shape[:2] != truth.shape:
+        raise SystemExit(f"{name}: image {image.shape[:2]} and alpha {truth.shape} differ")
+    if quick:
+        h, w = truth.shape
+        size = (max(32, round(w * QUICK_SCALE)), max(32, round(h * QUICK_SCALE)))
+        image = _common.resize(image, size, cv2.INTER_AREA)
+        truth = _common.resize(truth, size, cv2.INTER_AREA)
+    return image, truth
+
+
+def evaluate(name, image, truth, options, args):
+    """Run the three methods on one image; return (record, mattes)."""
+    truth64 = truth.astype(np.float64)
+    mattes, seconds, extra = {}, {}, {}
+
+    t0 = time.perf_counter()
+    mask = coarse_mask(truth, **COARSE)
+    seconds["coarse_mask"] = time.perf_counter() - t0
+    mattes["coarse_mask"] = mask
+
+    t0 = time.perf_counter()
+    trimap = make_trimap(mask, threshold=0.5, radius=TRIMAP_RADIUS)
+    info = {}
+    mattes["closed_form"] = closed_form_alpha(image, trimap, solver=args.solver, info=info)
+    seconds["closed_form"] = time.perf_counter() - t0
+    extra["closed_form"] = {k: v for k, v in info.items()}
+
+    features = coarse_features(truth, **COARSE)
+    t0 = time.perf_counter()
+    seg = sss_vfx.segment_image(image, features, progress=_common.StageLogger(name), **options)
+    seconds["soft_layers"] = time.perf_counter() - t0
+    chosen, share = foreground_layers(seg.alphas, mask)
+    soft = np.clip(seg.alphas[:, :, chosen].sum(axis=2), 0.0, 1.0) if chosen else \
+        np.zeros(truth.shape, np.float32)
+    mattes["soft_layers"] = soft
+    extra["soft_layers"] = {
+        "layers": int(seg.alphas.shape[2]), "foreground_layers": chosen,
+        "mask_share": [float(v) for v in share],
+        "coverage": _common.layer_coverage(seg.alphas),
+        "working_size": list(seg.working_image.shape[1::-1]),
+        "timings_s": dict(seg.timings), "notes": list(seg.notes),
+    }
+
+    record = {
+        "image": name, "size": list(truth.shape[::-1]),
+        "unknown_pixels": int((trimap == 0.5).sum()),
+        "sad": {m: sad(mattes[m], truth64) for m in METHODS},
+        "mse_x1000": {m: mse_x1000(mattes[m], truth64) for m in METHODS},
+        "seconds": seconds, "details": extra,
+    }
+    write_strip(args.out / f"quality_{name}{'_quick' if args.quick else ''}.png",
+                image, truth, mattes)
+    write_preview_png(args.out / f"quality_{name}_layers{'_quick' if args.quick else ''}.png",
+                      seg.image, seg.alphas)
+    return record
+
+
+def write_strip(path, image, truth, mattes):
+    """image | true alpha | coarse mask | closed-form | soft layers, labelled, 8-bit PNG."""
+    panels = [image] + [np.repeat(m[:, :, None], 3, axis=2)
+                        for m in (truth, mattes["coarse_mask"], mattes["closed_form"],
+                                  mattes["soft_layers"])]
+    labels = ["image", "true alpha", "coarse mask", "closed-form", "soft layers"]
+    tiles = []
+    for panel, label in zip(panels, labels):
+        tile = np.round(np.clip(panel, 0, 1) * 255).astype(np.uint8)
+        tile = np.ascontiguousarray(tile[:, :, ::-1])  # RGB -> BGR for OpenCV
+        scale = max(0.4, tile.shape[0] / 600)
+        for colour, thick in (((0, 0, 0), 4), ((255, 255, 255), 1)):
+            cv2.putText(tile, label, (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.7 * scale, colour, thick, cv2.LINE_AA)
+        tiles.append(tile)
+        tiles.append(np.full((tile.shape[0], 4, 3), 128, np.uint8))
+    strip = np.concatenate(tiles[:-1], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), strip):
+        raise SystemExit(f"cannot write {path}")
+
+
+# ----------------------------------------------------------------------------- docia
+
+
+def run_docia(args):
+    """docia halved to 320x320 (the MATLAB demo), max_pixels=0: layers and coverage."""
+    path = args.data / "docia.png"
+    if not path.is_file():
+        _common.data_missing(path, "docia.png", args.data)
+        return None
+    photo, feats = _common.load_docia(args.data)
+    side = 64 if args.quick else 320
+    image = _common.resize(photo, (side, side), cv2.INTER_AREA)
+    features = _common.resize(feats, (side, side), cv2.INTER_AREA)
+    options = {**(QUICK_OPTIONS if args.quick else {}), "max_pixels": 0}
+    t0 = time.perf_counter()
+    seg = sss_vfx.segment_image(image, features, progress=_common.StageLogger("docia"),
+                                **options)
+    seconds = time.perf_counter() - t0
+    out = args.out / ("docia_320_preview_quick.png" if args.quick else "docia_320_preview.png")
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_preview_png(out, seg.image, seg.alphas)
+    coverage = _common.layer_coverage(seg.alphas)
+    print(f"\ndocia {side}x{side}, max_pixels=0: {seg.alphas.shape[2]} layers in "
+          f"{seconds:.1f} s (the paper's demo gives about 5: sky, balloon, ground, person, "
+          f"horizon strip)")
+    print(_common.format_table(["layer", "coverage"],
+                               [[k + 1, f"{100 * c:.1f}%"] for k, c in enumerate(coverage)]))
+    print(f"preview: {out}")
+    return {"size": [side, side], "layers": int(seg.alphas.shape[2]), "coverage": coverage,
+            "seconds": seconds, "timings_s": dict(seg.timings), "preview": str(out)}
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def print_report(records):
+    headers = ["image", "size"] + [f"SAD {m}" for m in METHODS] + \
+        [f"MSE {m}" for m in METHODS] + [f"s {m}" for m in METHODS] + ["fg layers"]
+    rows = []
+    for r in records:
+        d = r["details"]["soft_layers"]
+        rows.append([r["image"], "x".join(map(str, r["size"]))] +
+                    [f"{r['sad'][m]:.2f}" for m in METHODS] +
+                    [f"{r['mse_x1000'][m]:.2f}" for m in METHODS] +
+                    [f"{r['seconds'][m]:.2f}" for m in METHODS] +
+                    [f"{len(d['foreground_layers'])}/{d['layers']}"])
+    mean = mean_scores(records)
+    rows.append(["mean", ""] + [f"{mean['sad'][m]:.2f}" for m in METHODS] +
+                [f"{mean['mse_x1000'][m]:.2f}" for m in METHODS] +
+                [f"{mean['seconds'][m]:.2f}" for m in METHODS] + [""])
+    print(_common.format_table(headers, rows))
+    print("SAD = sum|alpha - gt| / 1000; MSE = 1000 x mean (alpha - gt)^2; both over the "
+          "whole image. s = seconds (closed-form includes building the Laplacian).")
+
+
+def mean_scores(records):
+    return {key: {m: float(np.mean([r[key][m] for r in records])) for m in METHODS}
+            for key in ("sad", "mse_x1000", "seconds")}
+
+
+def verdict(mean):
+    soft = "soft_layers"
+    checks = {key: all(mean[key][soft] < mean[key][m] for m in ("coarse_mask", "closed_form"))
+              for key in ("sad", "mse_x1000")}
+    return checks, all(checks.values())
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.data = args.data.resolve()
+    args.out = args.out.resolve()
+    options = dict(QUICK_OPTIONS) if args.quick else {}
+    if args.max_pixels is not None:
+        options["max_pixels"] = args.max_pixels
+
+    stills = args.data / "alpha_stills"
+    names = [n.strip() for n in args.images.split(",") if n.strip()]
+    present = [n for n in names if (stills / "input" / f"{n}.png").is_file()
+               and (stills / "gt" / f"{n}.png").is_file()]
+    if not stills.is_dir():
+        _common.data_missing(stills, "alpha_stills/", args.data)
+    else:
+        for n in names:
+            if n not in present:
+                _common.data_missing(stills / "input" / f"{n}.png",
+                                     f"{n} (photo or true alpha)", args.data)
+
+    records = []
+    for name in present:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        image, truth = load_pair(args.data, name, args.quick)
+        records.append(evaluate(name, image, truth, options, args))
+
+    result = {"meta": _common.run_metadata(argv), "options": options,
+              "coarse_recipe": COARSE, "trimap_radius": TRIMAP_RADIUS,
+              "closed_form_solver": args.solver, "quick": bool(args.quick),
+              "images": records}
+    if records:
+        print()
+        print_report(records)
+        mean = mean_scores(records)
+        checks, ok = verdict(mean)
+        result["mean"] = mean
+        result["target_soft_layers_beat_both_baselines"] = {**checks, "all": ok}
+        label = "n/a (quick), would be " if args.quick else ""
+        print(f"target: soft layers beat both baselines on average -> {label}"
+              f"{'PASS' if ok else 'FAIL'} (SAD: {'yes' if checks['sad'] else 'no'}, "
+              f"MSE: {'yes' if checks['mse_x1000'] else 'no'})")
+        print(f"strips: {args.out}/quality_<image>{'_quick' if args.quick else ''}.png")
+    if args.docia:
+        result["docia"] = run_docia(args)
+    if not records and not result.get("docia"):
+        print("nothing to run: no data found")
+        return 0
+    suffix = "_quick" if args.quick else ""
+    path = _common.write_json(args.out / f"bench_quality{suffix}.json", result)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""Speed and memory of the still-image pipeline, stage by stage.
+
+Every configuration runs in a fresh Python process, so its peak resident memory is its
+own. The driver (``--all``, the default) starts ``bench_still.py --config NAME
+--result FILE`` once per configuration, then prints one table and writes
+``benchmarks/output/bench_still.json``.
+
+Configurations (docia.png: left half the photo, right half its features):
+
+=====================  ==========================================  =====================
+name                   input                                       target
+=====================  ==========================================  =====================
+docia-320-faithful     docia halved to 320x320 (INTER_AREA), the    total <= 90 s
+                       MATLAB demo's input; ``max_pixels=0``
+docia-640-default      docia at 640x640, default options            total <= 45 s
+hd-1080-default        docia photo and features resized to          total <= 120 s and
+                       1920x1080 (INTER_CUBIC), default options     peak RSS <= 6 GB
+=====================  ==========================================  =====================
+
+"total" is the wall time of the ``segment_image`` call (all stages plus feature
+preparation and the working-resolution downscale), not counting reading the PNG.
+"peak RSS" is the process's peak resident memory when ``segment_image`` returns
+(imports and input data included).
+
+Usage::
+
+    python benchmarks/bench_still.py                  # all configurations
+    python benchmarks/bench_still.py --only docia-640-default,hd-1080-default
+    python benchmarks/bench_still.py --config docia-320-faithful   # one, in this process
+    python benchmarks/bench_still.py --quick          # smoke run at tiny sizes (~1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402  (makes sss_vfx importable)
+from _common import GB, cv2  # noqa: E402
+
+import sss_vfx  # noqa: E402
+from sss_vfx.io.outputs import write_preview_png  # noqa: E402
+from _common import peak_rss_bytes  # noqa: E402
+
+# The pipeline's stages in order (sss_vfx.pipeline.still.STAGES); a stage the library
+# does not report shows as "-", one it reports beyond these is kept in the JSON.
+STAGES = ("superpixels", "affinities", "eigenvectors", "initial_segments",
+          "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling")
+
+STAGE_LABELS = {
+    "superpixels": "superpix", "affinities": "affin", "eigenvectors": "eigvec",
+    "initial_segments": "init", "constrained_sparsification": "constr",
+    "grouping": "group", "relaxed_sparsification": "relax", "upsampling": "upsamp",
+}
+
+# Cheap settings for --quick: the point is that every code path of the script runs.
+QUICK_OPTIONS = dict(eigenvectors=20, initial_segments=8, superpixels=200,
+                     constrained_iterations=10, relaxed_rounds=3, cg_steps=30)
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    size_wh: tuple            # plate size (width, height)
+    interpolation: int        # how docia's 640x640 is brought to size_wh
+    options: dict = field(default_factory=dict)
+    max_seconds: float = None
+    max_peak_gb: float = None
+    preview: str = None       # file name under the output directory, if any
+
+
+CONFIGS = {
+    c.name: c for c in [
+        Config("docia-320-faithful", (320, 320), cv2.INTER_AREA, {"max_pixels": 0},
+               max_seconds=90, preview="docia_320_preview.png"),
+        Config("docia-640-default", (640, 640), cv2.INTER_AREA, {}, max_seconds=45),
+        Config("hd-1080-default", (1920, 1080), cv2.INTER_CUBIC, {}, max_seconds=120,
+               max_peak_gb=6.0),
+    ]
+}
+
+# --quick: same names and code paths, tiny plates, cheap options, no targets.
+QUICK_SIZES = {"docia-320-faithful": (64, 64), "docia-640-default": (128, 128),
+               "hd-1080-default": (192, 108)}
+QUICK_MAX_PIXELS = 4096  # so the "default" quick configs still downscale and upsample
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=_common.DEFAULT_DATA,
+                   help="data directory holding docia.png (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=_common.DEFAULT_OUT,
+                   help="output directory (default: %(default)s)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--all", action="store_true",
+                      help="run every configuration, each in a fresh process (default)")
+    mode.add_argument("--only", metavar="NAMES",
+                      help="comma-separated configurations to run, each in a fresh process")
+    mode.add_argument("--config", choices=sorted(CONFIGS),
+                      help="run one configuration in this process")
+    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)  # driver -> child
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: tiny sizes and cheap options, targets not judged")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds after which a configuration is killed (default: none)")
+    return p.parse_args(argv)
+
+
+# ------------------------------------------------------------------ one configuration
+
+
+def run_config(name, args):
+    """Run configuration ``name`` in this process; return its result dict."""
+    config = CONFIGS[name]
+    size_wh = QUICK_SIZES[name] if args.quick else config.size_wh
+    options = dict(config.options)
+    if args.quick:
+        options = {**QUICK_OPTIONS, **options}
+        options.setdefault("max_pixels", QUICK_MAX_PIXELS)
+
+    t0 = time.perf_counter()
+    photo, feats = _common.load_docia(args.data)
+    image = _common.resize(photo, size_wh, config.interpolation)
+    features = _common.resize(feats, size_wh, config.interpolation)
+    load_s = time.perf_counter() - t0
+    rss_before = peak_rss_bytes()
+
+    start = time.perf_counter()
+    seg = sss_vfx.segment_image(image, features, progress=_common.StageLogger(name),
+                                **options)
+    total = time.perf_counter() - start
+    peak = max([peak_rss_bytes(), *seg.peak_rss.values()])
+
+    coverage = _common.layer_coverage(seg.alphas)
+    result = {
+        "config": name,
+        "quick": bool(args.quick),
+        "size": list(image.shape[1::-1]),
+        "working_size": list(seg.working_image.shape[1::-1]),
+        "options": seg.options.as_dict(),
+        "explicit_options": options,
+        "timings_s": {**{s: seg.timings.get(s) for s in STAGES}, **seg.timings},
+        "stage_sum_s": sum(v for v in seg.timings.values() if v is not None),
+        "total_s": total,
+        "load_s": load_s,
+        "peak_rss_by_stage_bytes": {**{s: seg.peak_rss.get(s) for s in STAGES},
+                                    **seg.peak_rss},
+        "rss_before_bytes": rss_before,
+        "peak_rss_bytes": peak,
+        "peak_rss_gb": peak / GB,
+        "layers": int(seg.alphas.shape[2]),
+        "coverage": coverage,
+        "notes": list(seg.notes),
+        "targets": {"max_seconds": config.max_seconds, "max_peak_gb": config.max_peak_gb},
+    }
+    result["verdict"] = judge(result, config, args.quick)
+    if config.preview:
+        name_png = config.preview.replace(".png", "_quick.png") if args.quick else config.preview
+        path = args.out / name_png
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_preview_png(path, seg.image, seg.alphas)
+        result["preview"] = str(path)
+    return result
+
+
+def judge(result, config, quick):
+    """'PASS' / 'FAIL (...)' against the configuration's targets, 'n/a' in quick mode."""
+    if quick:
+        return "n/a (quick)"
+    failures = []
+    if config.max_seconds is not None and result["total_s"] > config.max_seconds:
+        failures.append(f"{result['total_s']:.0f} s > {config.max_seconds:g} s")
+    if config.max_peak_gb is not None and result["peak_rss_gb"] > config.max_peak_gb:
+        failures.append(f"{result['peak_rss_gb']:.2f} GB > {config.max_peak_gb:g} GB")
+    return "FAIL (" + "; ".join(failures) + ")" if failures else "PASS"
+
+
+def target_text(config):
+    parts = []
+    if config.max_seconds is not None:
+        parts.append(f"<={config.max_seconds:g}s")
+    if config.max_peak_gb is not None:
+        parts.append(f"<={config.max_peak_gb:g}GB")
+    return " ".join(parts) or "-"
+
+
+# ------------------------------------------------------------------------ the driver
+
+
+def run_in_subprocess(name, args):
+    """Run one configuration in a fresh interpreter; its result dict or a failure dict."""
+    with tempfile.TemporaryDirectory(prefix="bench_still_") as tmp:
+        result_path = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--config", name,
+               "--data", str(args.data), "--out", str(args.out), "--result", str(result_path)]
+        if args.quick:
+            cmd.append("--quick")
+        print(f"== {name} (fresh process)", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, timeout=args.timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+        wall = time.perf_counter() - start
+        if code == 0 and result_path.exists():
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+            result["process_wall_s"] = wall
+            return result
+    return {"config": name, "quick": bool(args.quick), "error": f"exit status {code}",
+            "process_wall_s": wall, "verdict": f"ERROR (exit status {code})"}
+
+
+def print_table(results):
+    headers = ["config", "size", "working"] + [STAGE_LABELS[s] for s in STAGES] + [
+        "total s", "peak GB", "layers", "target", "result"]
+    rows = []
+    for r in results:
+        config = CONFIGS[r["config"]]
+        if "error" in r:
+            rows.append([r["config"]] + ["-"] * (len(headers) - 3) +
+                        [target_text(config), r["verdict"]])
+            continue
+        times = [f"{r['timings_s'][s]:.2f}" if r["timings_s"].get(s) is not None else "-"
+                 for s in STAGES]
+        rows.append([r["config"], "x".join(map(str, r["size"])),
+                     "x".join(map(str, r["working_size"]))] + times +
+                    [f"{r['total_s']:.1f}", f"{r['peak_rss_gb']:.2f}", r["layers"],
+                     target_text(config), r["verdict"]])
+    print(_common.format_table(headers, rows, align="lll" + "r" * (len(headers) - 5) + "ll"))
+    print("stage times in seconds; total = wall time of segment_image; "
+          "peak GB = process peak RSS (GiB)")
+
+
+def print_coverage(results):
+    for r in results:
+        if "coverage" in r:
+            cover = ", ".join(f"{100 * c:.1f}%" for c in r["coverage"])
+            print(f"{r['config']}: {r['layers']} layers, coverage {cover}")
+            if r.get("preview"):
+                print(f"  preview: {r['preview']}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.out = args.out.resolve()
+    args.data = args.data.resolve()
+    docia = args.data / "docia.png"
+    if not docia.is_file():
+        _common.data_missing(docia, "docia.png", args.data)
+        return 0
+
+    if args.config:
+        result = run_config(args.config, args)
+        if args.result:
+            _common.write_json(args.result, result)
+        else:
+            print_table([result])
+            print_coverage([result])
+            suffix = "_quick" if args.quick else ""
+            path = _common.write_json(args.out / f"bench_still_{args.config}{suffix}.json",
+                                      {"meta": _common.run_metadata(argv), "results": [result]})
+            print(f"wrote {path}")
+        return 0
+
+    names = list(CONFIGS)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in CONFIGS]
+        if unknown:
+            print(f"unknown configuration(s) {', '.join(unknown)}; "
+                  f"known: {', '.join(CONFIGS)}", file=sys.stderr)
+            return 2
+    results = [run_in_subprocess(name, args) for name in names]
+    print()
+    print_table(results)
+    print_coverage(results)
+    suffix = "_quick" if args.quick else ""
+    path = _common.write_json(args.out / f"bench_still{suffix}.json",
+                              {"meta": _common.run_metadata(argv), "results": results})
+    print(f"wrote {path}")
+    return 1 if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
