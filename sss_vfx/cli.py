@@ -19,7 +19,7 @@ from sss_vfx.errors import SssError
 from sss_vfx.io.exr import layer_names, write_layers_exr
 from sss_vfx.io.outputs import (prepare_output_dir, write_manifest, write_matte_png,
                                 write_preview_png)
-from sss_vfx.options import DEFAULT_MAX_PIXELS, SegmentationOptions
+from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.stages import peak_rss_bytes
 from sss_vfx.progress import ProgressReporter
 
@@ -50,44 +50,7 @@ def build_parser():
     seg.add_argument("-o", "--output", required=True, help="output directory (created)")
     seg.add_argument("--features", help="semantic features: image, .npy or .exr, any "
                                         "channel count, same size as the image")
-    d = SegmentationOptions()
-    seg.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                     help="run the spectral stages on a copy of at most this many pixels "
-                          f"and upsample the layers edge-aware; 0 = never downscale, the "
-                          f"faithful configuration (default {DEFAULT_MAX_PIXELS})")
-    seg.add_argument("--layers", type=int, default=d.layers,
-                     help=f"number of layers after grouping (default {d.layers})")
-    seg.add_argument("--eigenvectors", type=int, default=d.eigenvectors,
-                     help=f"eigenvectors of the Laplacian (default {d.eigenvectors})")
-    seg.add_argument("--initial-segments", type=int, default=d.initial_segments,
-                     help=f"k-means segments that start the sparsification "
-                          f"(default {d.initial_segments})")
-    seg.add_argument("--superpixels", type=int, default=d.superpixels,
-                     help=f"approximate SLIC superpixel count (default {d.superpixels})")
-    seg.add_argument("--matting-eps", type=float, default=d.matting_eps,
-                     help=f"regulariser of the matting affinity (default {d.matting_eps})")
-    seg.add_argument("--colour-radius", type=float, default=d.colour_radius,
-                     help="centroid distance, in image units, of the non-local colour "
-                          f"affinity (default {d.colour_radius})")
-    seg.add_argument("--sparsity-weight", type=float, default=d.sparsity_weight,
-                     help=f"weight of the sparsity terms (default {d.sparsity_weight})")
-    seg.add_argument("--cg-steps", type=int, default=d.cg_steps,
-                     help=f"conjugate-gradient steps per relaxed round (default {d.cg_steps})")
-    seg.add_argument("--semantic-weight", type=float, default=d.semantic_weight,
-                     help=f"weight of the semantic affinity (default {d.semantic_weight})")
-    seg.add_argument("--colour-weight", type=float, default=d.colour_weight,
-                     help=f"weight of the non-local colour affinity (default {d.colour_weight})")
-    seg.add_argument("--sparsity", type=float, default=d.sparsity,
-                     help=f"constrained sparsification exponent (default {d.sparsity})")
-    seg.add_argument("--constrained-iterations", type=int, default=d.constrained_iterations,
-                     help=f"IRLS iterations (default {d.constrained_iterations})")
-    seg.add_argument("--constrained-precision", choices=("float32", "float64"),
-                     default=d.constrained_precision,
-                     help="float32 (fast, default) or float64 (the reference code's "
-                          "weight clamp)")
-    seg.add_argument("--relaxed-rounds", type=int, default=d.relaxed_rounds,
-                     help=f"relaxed sparsification rounds (default {d.relaxed_rounds})")
-    seg.add_argument("--seed", type=int, default=d.seed, help="k-means seed (default 0)")
+    add_method_options(seg)
     seg.add_argument("--no-pngs", action="store_true", help="skip the per-layer PNG mattes")
     seg.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
                      help="progress on standard error: a line on a terminal (auto), "
@@ -95,6 +58,41 @@ def build_parser():
     seg.add_argument("-v", "--verbose", action="store_true",
                      help="show tracebacks and debug messages")
     return parser
+
+
+#: Each parameter of the method as a flag: (field of SegmentationOptions, help).
+METHOD_FLAGS = (
+    ("max_pixels", "run the spectral stages on a copy of at most this many pixels and "
+                   "upsample the layers edge-aware; 0 = never downscale, the faithful "
+                   "configuration"),
+    ("layers", "number of layers after grouping"),
+    ("eigenvectors", "eigenvectors of the Laplacian"),
+    ("initial_segments", "k-means segments that start the sparsification"),
+    ("superpixels", "approximate SLIC superpixel count"),
+    ("matting_eps", "regulariser of the matting affinity"),
+    ("semantic_weight", "weight of the semantic affinity"),
+    ("colour_weight", "weight of the non-local colour affinity"),
+    ("colour_radius", "centroid distance, in image units, of the non-local colour affinity"),
+    ("sparsity", "constrained sparsification exponent"),
+    ("sparsity_weight", "weight of the sparsity terms"),
+    ("constrained_iterations", "IRLS iterations of the constrained sparsification"),
+    ("constrained_precision", "float32 (fast) or float64 (the reference code's weight "
+                              "clamp)"),
+    ("relaxed_rounds", "relaxed sparsification rounds"),
+    ("cg_steps", "conjugate-gradient steps per relaxed round at most"),
+    ("seed", "k-means seed"),
+)
+
+
+def add_method_options(parser):
+    """Add one ``--flag`` per field of :class:`SegmentationOptions`, default shown."""
+    defaults = SegmentationOptions()
+    for name, text in METHOD_FLAGS:
+        default = getattr(defaults, name)
+        extra = ({"choices": ("float32", "float64")} if name == "constrained_precision"
+                 else {"type": type(default)})
+        parser.add_argument("--" + name.replace("_", "-"), default=default,
+                            help=f"{text} (default {default})", **extra)
 
 
 def _options(args):

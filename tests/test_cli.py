@@ -332,3 +332,17 @@ def test_verbose_shows_the_traceback(tmp_path):
                                         tmp_path / "out", "--verbose"])
     assert status != 0
     assert "Traceback" in stderr and "InputError" in stderr
+
+
+def test_every_method_parameter_has_a_flag():
+    """Adding a field to SegmentationOptions without a CLI flag must fail here."""
+    import dataclasses
+
+    from sss_vfx.cli import METHOD_FLAGS, build_parser
+    from sss_vfx.options import SegmentationOptions
+
+    fields = {f.name for f in dataclasses.fields(SegmentationOptions)}
+    assert {name for name, _ in METHOD_FLAGS} == fields
+    args = build_parser().parse_args(["segment", "x.png", "-o", "out", "--layers", "3",
+                                      "--matting-eps", "1e-6"])
+    assert args.layers == 3 and args.matting_eps == 1e-6

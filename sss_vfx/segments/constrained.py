@@ -98,6 +98,8 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         alpha[:, -1] = 1.0 - alpha[:, :-1].sum(axis=1)
         if it > next_drop:
             alpha = alpha[:, np.abs(alpha).max(axis=0) > options.drop_below]
+            if alpha.shape[1] <= 1:
+                return np.ones((e64.shape[0], 1))
             # The implied last layer absorbs what the dropped ones held.
             alpha[:, -1] = 1.0 - alpha[:, :-1].sum(axis=1)
             next_drop += options.drop_every
