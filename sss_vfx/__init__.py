@@ -1,5 +1,7 @@
 """sss_vfx: automatic, hair-accurate soft mattes by Semantic Soft Segmentation."""
 
+from sss_vfx.accel import (Device, DeviceError, DeviceMemoryError, KernelBuildError,
+                           list_devices, resolve_device)
 from sss_vfx.errors import FeatureError, InputError, OptionError, OutputError, SssError
 from sss_vfx.graph.method_laplacian import laplacian, matting_laplacian
 from sss_vfx.options import SegmentationOptions
@@ -8,7 +10,8 @@ from sss_vfx.pipeline.still import Segmentation, segment_image
 __version__ = "0.1.0"
 
 __all__ = [
-    "FeatureError", "InputError", "OptionError", "OutputError", "Segmentation",
-    "SegmentationOptions", "SssError", "__version__", "laplacian", "matting_laplacian",
-    "segment_image",
+    "Device", "DeviceError", "DeviceMemoryError", "FeatureError", "InputError",
+    "KernelBuildError", "OptionError", "OutputError", "Segmentation",
+    "SegmentationOptions", "SssError", "__version__", "laplacian", "list_devices",
+    "matting_laplacian", "resolve_device", "segment_image",
 ]

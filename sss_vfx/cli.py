@@ -51,11 +51,22 @@ def build_parser():
     seg.add_argument("--features", help="semantic features: image, .npy or .exr, any "
                                         "channel count, same size as the image")
     add_method_options(seg)
+    seg.add_argument("--device", default=None,
+                     help="where the affinities are built: auto (first OpenCL GPU, then "
+                          "any OpenCL device, then numpy), numpy, opencl or "
+                          "opencl:<platform>:<device> as `sss-vfx devices` lists them "
+                          "(default: $SSS_VFX_DEVICE, else auto)")
     seg.add_argument("--no-pngs", action="store_true", help="skip the per-layer PNG mattes")
     seg.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
                      help="progress on standard error: a line on a terminal (auto), "
                           "JSON lines for tools, or none")
     seg.add_argument("-v", "--verbose", action="store_true",
+                     help="show tracebacks and debug messages")
+    dev = sub.add_parser(
+        "devices", help="list the compute devices and the one 'auto' picks",
+        description="List the OpenCL platforms and devices found (with their memory) and "
+                    "the device that --device auto would use.")
+    dev.add_argument("-v", "--verbose", action="store_true",
                      help="show tracebacks and debug messages")
     return parser
 
@@ -110,7 +121,7 @@ def run_segment(args):
     out = prepare_output_dir(args.output)
     started = time.perf_counter()
     progress = ProgressReporter(args.progress, expected=STAGE_SHARES)
-    seg = segment_image(args.image, args.features, progress=progress,
+    seg = segment_image(args.image, args.features, progress=progress, device=args.device,
                         **options.as_dict())
     progress.finish()
     write_start = time.perf_counter()
@@ -140,6 +151,7 @@ def run_segment(args):
         "timings_s": timings,
         "peak_rss_bytes": dict(seg.peak_rss, total=peak_rss_bytes()),
         "notes": seg.notes,
+        "device": seg.device,
         "outputs": outputs + ["manifest.json"],
         "platform": {"python": platform.python_version(), "numpy": np.__version__,
                      "machine": platform.machine()},
@@ -148,7 +160,25 @@ def run_segment(args):
     return manifest
 
 
-COMMANDS = {"segment": run_segment}
+def run_devices(args):
+    """The ``devices`` command: print what OpenCL finds and what ``auto`` picks."""
+    from sss_vfx.accel import NUMPY, DeviceError, find_opencl_devices, resolve_device
+
+    try:
+        found = find_opencl_devices()
+    except DeviceError as exc:
+        found = []
+        print(f"OpenCL: none ({exc})")
+    if found:
+        print("OpenCL devices:")
+    for device in found:
+        print(f"  {device.describe()}")
+    print(f"  {NUMPY.describe()}")
+    print(f"auto: {resolve_device('auto').spec}")
+    return None
+
+
+COMMANDS = {"segment": run_segment, "devices": run_devices}
 
 
 def main(argv=None):
@@ -177,8 +207,9 @@ def main(argv=None):
             raise
         print("sss-vfx: error: out of memory; lower --max-pixels", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"wrote {len(manifest['layers'])} layers to {args.output} in "
-          f"{manifest['timings_s']['total']:.1f} s")
+    if manifest is not None:
+        print(f"wrote {len(manifest['layers'])} layers to {args.output} in "
+              f"{manifest['timings_s']['total']:.1f} s")
     return 0
 
 

@@ -24,3 +24,15 @@ class OptionError(SssError):
 
 class OutputError(SssError):
     """An output location cannot be written."""
+
+
+class DeviceError(SssError):
+    """A compute device cannot be found, opened or used for a computation."""
+
+
+class KernelBuildError(DeviceError):
+    """An OpenCL program failed to build; the message names the kernel and options."""
+
+
+class DeviceMemoryError(DeviceError):
+    """A computation does not fit the device's memory, even in tiles."""

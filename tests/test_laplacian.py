@@ -34,7 +34,8 @@ def case():
 
 def test_laplacian_is_symmetric_with_zero_row_sums(case):
     image, features, sp = case
-    lap = laplacian(image, features, weights=AffinityWeights(superpixels=30), superpixels=sp)
+    lap = laplacian(image, features, weights=AffinityWeights(superpixels=30), superpixels=sp,
+                    device="numpy")
     n = image.shape[0] * image.shape[1]
     assert lap.shape == (n, n) and lap.dtype == np.float64
     assert scipy.sparse.isspmatrix_csr(lap) or lap.format == "csr"
@@ -47,7 +48,7 @@ def test_laplacian_is_symmetric_with_zero_row_sums(case):
 def test_laplacian_equals_assembled_pieces(case, semantic, colour):
     image, features, sp = case
     weights = AffinityWeights(semantic=semantic, colour=colour)
-    lap = laplacian(image, features, weights=weights, superpixels=sp)
+    lap = laplacian(image, features, weights=weights, superpixels=sp, device="numpy")
     affinity = (matting_affinity(image, eps=1e-7).toarray()
                 + semantic * semantic_affinity(sp, features).toarray()
                 + colour * colour_affinity(sp, 0.2).toarray())
@@ -57,7 +58,7 @@ def test_laplacian_equals_assembled_pieces(case, semantic, colour):
 
 def test_paper_weights_are_the_default(case):
     image, features, sp = case
-    lap = laplacian(image, features, superpixels=sp)
+    lap = laplacian(image, features, superpixels=sp, device="numpy")
     affinity = (matting_affinity(image).toarray() + 0.01 * semantic_affinity(sp, features)
                 + 0.01 * colour_affinity(sp, 0.2))
     np.testing.assert_allclose(lap.toarray(), dense_laplacian(affinity), atol=1e-12)
@@ -66,7 +67,7 @@ def test_paper_weights_are_the_default(case):
 def test_matting_eps_and_colour_radius_are_passed_on(case):
     image, features, sp = case
     weights = AffinityWeights(matting_eps=1e-3, colour_radius=0.5)
-    lap = laplacian(image, features, weights=weights, superpixels=sp)
+    lap = laplacian(image, features, weights=weights, superpixels=sp, device="numpy")
     affinity = (matting_affinity(image, eps=1e-3).toarray()
                 + 0.01 * semantic_affinity(sp, features) + 0.01 * colour_affinity(sp, 0.5))
     np.testing.assert_allclose(lap.toarray(), dense_laplacian(affinity), atol=1e-12)
@@ -74,7 +75,7 @@ def test_matting_eps_and_colour_radius_are_passed_on(case):
 
 def test_features_none_drops_the_semantic_term(case):
     image, _, sp = case
-    lap = laplacian(image, None, superpixels=sp)
+    lap = laplacian(image, None, superpixels=sp, device="numpy")
     affinity = matting_affinity(image).toarray() + 0.01 * colour_affinity(sp, 0.2)
     np.testing.assert_allclose(lap.toarray(), dense_laplacian(affinity), atol=1e-12)
     # Without the (possibly negative) semantic term the Laplacian is PSD.
@@ -94,7 +95,7 @@ def test_semantic_term_makes_the_laplacian_indefinite(case):
     image, features, sp = case
     semantic = semantic_affinity(sp, features)
     assert semantic.data.min() < -0.5  # dissimilar neighbours really repel
-    lap = laplacian(image, features, superpixels=sp)
+    lap = laplacian(image, features, superpixels=sp, device="numpy")
     affinity = scipy.sparse.diags(lap.diagonal()) - lap
     assert affinity.toarray().min() < 0
     eigenvalues = np.linalg.eigvalsh(lap.toarray())
@@ -117,7 +118,7 @@ def test_two_flat_colours_indefinite_with_semantic_and_psd_without():
     # the matting term, so the repelling semantic edges across the boundary win.
     left = np.zeros(400)
     left.reshape(20, 20)[:, :10] = 1.0
-    lap = laplacian(image, features, superpixels=sp)
+    lap = laplacian(image, features, superpixels=sp, device="numpy")
     assert left @ (lap @ left) < 0
 
 

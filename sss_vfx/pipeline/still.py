@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from sss_vfx.accel.devices import resolve_device
 from sss_vfx.errors import FeatureError
 from sss_vfx.features.preprocess import preprocess_features
 from sss_vfx.filters.gradient import gradient_magnitude
-from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian
+from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import check_features, read_features, resize_features
 from sss_vfx.io.images import as_working_image, read_image
@@ -58,6 +59,8 @@ class Segmentation:
     peak_rss : dict of str to int, process peak memory after each stage, bytes
     notes : list of str
         Things the caller should know (alpha dropped, features resized...).
+    device : str
+        The device that built the Laplacian, ``'numpy'`` or ``'opencl:P:D'``.
     """
 
     alphas: np.ndarray
@@ -75,9 +78,10 @@ class Segmentation:
     timings: dict = field(default_factory=dict)
     peak_rss: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    device: str = "numpy"
 
 
-def segment_image(image, features=None, *, progress=None, **options):
+def segment_image(image, features=None, *, progress=None, device=None, **options):
     """Split an image into soft layers (Semantic Soft Segmentation).
 
     Parameters
@@ -89,6 +93,11 @@ def segment_image(image, features=None, *, progress=None, **options):
         them the semantic affinity is off and layers follow colour alone.
     progress : callable(stage: str, done: int, total: int), optional
         Told as each stage starts.
+    device : str, optional
+        Where the Laplacian is built: ``'auto'``, ``'numpy'``, ``'opencl'`` or
+        ``'opencl:<platform>:<device>'``; None reads ``SSS_VFX_DEVICE``, else
+        ``'auto'``. Not a parameter of the method: layers agree across devices within
+        float tolerance.
     **options
         Any field of :class:`~sss_vfx.options.SegmentationOptions`.
 
@@ -104,6 +113,8 @@ def segment_image(image, features=None, *, progress=None, **options):
         Features with NaN/inf, or of another aspect ratio.
     OptionError
         Unknown or out-of-range option.
+    DeviceError
+        Unknown device spec, or a failure on an OpenCL device asked for explicitly.
 
     Examples
     --------
@@ -114,10 +125,11 @@ def segment_image(image, features=None, *, progress=None, **options):
     (32, 32, 2)
     """
     opts = SegmentationOptions.from_kwargs(**options)
+    device = resolve_device(device)
     notes = []
     plate = _load_plate(image, notes)
     feats = _load_features(features, plate.shape[:2], notes)
-    return _segment(plate, feats, opts, notes, progress)
+    return _segment(plate, feats, opts, notes, progress, device)
 
 
 def _load_plate(image, notes):
@@ -162,7 +174,7 @@ def working_size(shape_hw, max_pixels):
     return sh, sw
 
 
-def _segment(plate, raw_features, opts, notes, progress):
+def _segment(plate, raw_features, opts, notes, progress, device=None):
     clock = StageClock(STAGES, progress)
     h, w = working_size(plate.shape[:2], opts.max_pixels)
     downscaled = (h, w) != plate.shape[:2]
@@ -180,7 +192,8 @@ def _segment(plate, raw_features, opts, notes, progress):
     with clock.stage("superpixels"):
         sp = compute_superpixels(small, n_segments=opts.superpixels)
     with clock.stage("affinities"):
-        lap = laplacian(small, feats, weights=weights, superpixels=sp)
+        lap, device = laplacian_with_device(small, feats, weights=weights, superpixels=sp,
+                                            device=device)
     with clock.stage("eigenvectors"):
         m = min(opts.eigenvectors, h * w - 2)
         values, vectors = smallest_magnitude_eigs(lap, m, shape=(h, w))
@@ -211,7 +224,7 @@ def _segment(plate, raw_features, opts, notes, progress):
         eigenvalues=values, eigenvectors=vectors, initial_segments=labels.reshape(h, w),
         soft_segments=soft.reshape(h, w, -1), grouped=grouped[:, order].reshape(h, w, -1),
         working_alphas=relaxed, options=opts, timings=clock.timings,
-        peak_rss=clock.peak_rss, notes=notes)
+        peak_rss=clock.peak_rss, notes=notes, device=device.spec)
 
 
 def _initial_segments(values, vectors, feats, opts):

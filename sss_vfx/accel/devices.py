@@ -1,0 +1,258 @@
+"""Which device builds the affinities: discovery and choice, never interactive.
+
+A device is named by a short string:
+
+``"numpy"``
+    The float64 numpy reference, always available.
+``"opencl"``
+    The first OpenCL GPU, else the first OpenCL device of any type.
+``"opencl:<platform>:<device>"``
+    One OpenCL device by its indices, as ``sss-vfx devices`` lists them.
+``"auto"``
+    ``"opencl"`` when an OpenCL device exists, else numpy with one logged warning.
+    An OpenCL failure at build time (kernel build, memory) also falls back to numpy.
+
+``None`` means the environment variable ``SSS_VFX_DEVICE``, else ``"auto"``.
+
+Nothing here creates OpenCL objects at import: pyopencl is imported inside the functions
+that need it, so the package imports (and runs on numpy) without it. The ``pyopencl``
+wheel carries its own ICD loader, which finds the PoCL CPU runtime installed with
+``pocl-binary-distribution`` without any environment variable; a system ICD loader reads
+``/etc/OpenCL/vendors`` or ``OCL_ICD_VENDORS`` as usual.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, replace
+
+from sss_vfx.errors import DeviceError
+
+__all__ = ["ENV_VAR", "NUMPY", "Device", "find_opencl_devices", "list_devices",
+           "resolve_device"]
+
+log = logging.getLogger("sss_vfx")
+
+#: Environment variable holding the default device spec.
+ENV_VAR = "SSS_VFX_DEVICE"
+
+_SPEC_HELP = "'auto', 'numpy', 'opencl' or 'opencl:<platform>:<device>'"
+_warned = set()
+
+
+@dataclass(frozen=True)
+class Device:
+    """A compute device for the affinity builders.
+
+    Attributes
+    ----------
+    kind : {'numpy', 'opencl'}
+    platform_index, device_index : int
+        Position in ``pyopencl.get_platforms()`` and the platform's device list
+        (-1 for numpy).
+    platform : str
+        OpenCL platform name.
+    name : str
+        Device name.
+    type : str
+        ``'GPU'``, ``'CPU'``, ``'ACCELERATOR'`` ... (``'host'`` for numpy).
+    global_memory, max_allocation : int
+        Bytes of device memory and of the largest single buffer.
+    fp64 : bool
+        The device computes in double precision (``cl_khr_fp64``).
+    fallback : bool
+        Chosen by ``'auto'``: a failure on this device falls back to numpy.
+    """
+
+    kind: str
+    platform_index: int = -1
+    device_index: int = -1
+    platform: str = ""
+    name: str = "numpy (float64 reference)"
+    type: str = "host"
+    global_memory: int = 0
+    max_allocation: int = 0
+    fp64: bool = True
+    fallback: bool = False
+
+    @property
+    def spec(self):
+        """The string that names this device: ``'numpy'`` or ``'opencl:P:D'``."""
+        if self.kind == "numpy":
+            return "numpy"
+        return f"opencl:{self.platform_index}:{self.device_index}"
+
+    @property
+    def is_gpu(self):
+        return self.type == "GPU"
+
+    def describe(self):
+        """One line: spec, platform, device name, type and memory."""
+        if self.kind == "numpy":
+            return f"numpy  {self.name}"
+        return (f"{self.spec}  {self.platform} / {self.name}  [{self.type}, "
+                f"{self.global_memory / 2**30:.1f} GiB, "
+                f"{'fp64' if self.fp64 else 'fp32 only'}]")
+
+    def __str__(self):
+        return self.spec if self.kind == "numpy" else f"{self.spec} ({self.name})"
+
+
+#: The numpy reference device.
+NUMPY = Device("numpy")
+
+
+def _import_pyopencl():
+    try:
+        import pyopencl
+    except ImportError as exc:
+        raise DeviceError(f"pyopencl is not installed ({exc}); install sss_vfx with its "
+                          "dependencies (pyopencl, pocl-binary-distribution)") from None
+    return pyopencl
+
+
+def _get_platforms():
+    """``pyopencl.get_platforms()``; tests replace this to simulate a bare machine."""
+    return _import_pyopencl().get_platforms()
+
+
+def _device_type(cl, cl_device):
+    kinds = [(cl.device_type.GPU, "GPU"), (cl.device_type.CPU, "CPU"),
+             (cl.device_type.ACCELERATOR, "ACCELERATOR")]
+    for flag, label in kinds:
+        if cl_device.type & flag:
+            return label
+    return "OTHER"
+
+
+def find_opencl_devices():
+    """Every OpenCL device on every platform, in platform then device order.
+
+    Returns
+    -------
+    list of Device
+        Possibly empty when platforms exist but hold no device.
+
+    Raises
+    ------
+    DeviceError
+        pyopencl is missing or no OpenCL platform can be queried; the message says why.
+    """
+    try:
+        platforms = _get_platforms()
+    except DeviceError:
+        raise
+    except Exception as exc:  # pyopencl raises its own RuntimeError/LogicError kinds
+        raise DeviceError(f"no OpenCL platform could be queried ({exc}); install an "
+                          "OpenCL runtime (pip: pocl-binary-distribution, or a GPU "
+                          "driver's ICD)") from None
+    cl = _import_pyopencl()
+    found = []
+    for p, platform in enumerate(platforms):
+        try:
+            cl_devices = platform.get_devices()
+        except Exception as exc:  # a platform without devices raises DEVICE_NOT_FOUND
+            log.debug("OpenCL platform %s lists no device: %s", platform.name, exc)
+            continue
+        for d, dev in enumerate(cl_devices):
+            found.append(Device(
+                kind="opencl", platform_index=p, device_index=d,
+                platform=platform.name.strip(), name=dev.name.strip(),
+                type=_device_type(cl, dev), global_memory=int(dev.global_mem_size),
+                max_allocation=int(dev.max_mem_alloc_size),
+                fp64="cl_khr_fp64" in dev.extensions.split()))
+    return found
+
+
+def list_devices():
+    """All devices the builders can use: the OpenCL ones, then numpy.
+
+    Never raises: without OpenCL the list holds numpy alone.
+
+    Returns
+    -------
+    list of Device
+
+    Examples
+    --------
+    >>> list_devices()[-1].spec
+    'numpy'
+    """
+    try:
+        found = find_opencl_devices()
+    except DeviceError as exc:
+        log.debug("%s", exc)
+        found = []
+    return found + [NUMPY]
+
+
+def _first_opencl(found):
+    gpus = [d for d in found if d.is_gpu]
+    return (gpus or found)[0]
+
+
+def _warn_once(message):
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
+
+
+def resolve_device(spec=None):
+    """The device a spec names.
+
+    Parameters
+    ----------
+    spec : str, Device or None
+        ``'auto'``, ``'numpy'``, ``'opencl'`` or ``'opencl:<platform>:<device>'``
+        (case-insensitive); a Device is returned as it is; None reads
+        ``SSS_VFX_DEVICE``, else ``'auto'``.
+
+    Returns
+    -------
+    Device
+
+    Raises
+    ------
+    DeviceError
+        An unknown spec, or an OpenCL device asked for explicitly that does not exist.
+
+    Examples
+    --------
+    >>> resolve_device("numpy").spec
+    'numpy'
+    """
+    if isinstance(spec, Device):
+        return spec
+    source = "device"
+    if spec is None:
+        source = ENV_VAR if os.environ.get(ENV_VAR) else "device"
+        spec = os.environ.get(ENV_VAR) or "auto"
+    text = spec.strip().lower() if isinstance(spec, str) else ""
+    parts = text.split(":")
+    well_formed = text in ("numpy", "auto", "opencl") or (
+        len(parts) == 3 and parts[0] == "opencl" and all(p.isdigit() for p in parts[1:]))
+    if not well_formed:
+        raise DeviceError(f"{source} must be {_SPEC_HELP}, got {spec!r}")
+    if text == "numpy":
+        return NUMPY
+    if text == "auto":
+        try:
+            found = find_opencl_devices()
+        except DeviceError as exc:
+            _warn_once(f"{exc}; building affinities with numpy")
+            return NUMPY
+        if not found:
+            _warn_once("no OpenCL device found; building affinities with numpy")
+            return NUMPY
+        return replace(_first_opencl(found), fallback=True)
+    found = find_opencl_devices()
+    if not found:
+        raise DeviceError("no OpenCL device found; use device='numpy' or 'auto'")
+    if text == "opencl":
+        return _first_opencl(found)
+    wanted = (int(parts[1]), int(parts[2]))
+    for dev in found:
+        if (dev.platform_index, dev.device_index) == wanted:
+            return dev
+    listing = ", ".join(d.spec for d in found)
+    raise DeviceError(f"no OpenCL device {spec!r}; available: {listing} "
+                      "(see `sss-vfx devices`)")
