@@ -66,6 +66,8 @@ def parse_args(argv):
                    help="output directory (default: %(default)s)")
     p.add_argument("--images", default=",".join(IMAGES),
                    help="comma-separated image names (default: %(default)s)")
+    p.add_argument("--embedding-weight", type=float, default=None,
+                   help="segment_image's embedding_weight (default: the library's, 0)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="segment_image's max_pixels (default: the library default; "
                         "0 = faithful, no downscale)")
@@ -265,6 +267,8 @@ def main(argv=None):
     options = dict(QUICK_OPTIONS) if args.quick else {}
     if args.max_pixels is not None:
         options["max_pixels"] = args.max_pixels
+    if args.embedding_weight is not None:
+        options["embedding_weight"] = args.embedding_weight
 
     stills = args.data / "alpha_stills"
     names = [n.strip() for n in args.images.split(",") if n.strip()]

@@ -84,6 +84,9 @@ METHOD_FLAGS = (
     ("semantic_weight", "weight of the semantic affinity"),
     ("colour_weight", "weight of the non-local colour affinity"),
     ("colour_radius", "centroid distance, in image units, of the non-local colour affinity"),
+    ("embedding_weight", "0 = initial segments from the features alone (the paper); "
+                         "above 0 the spectral embedding joins them with this weight, "
+                         "for coarse features such as a network's masks"),
     ("sparsity", "constrained sparsification exponent"),
     ("sparsity_weight", "weight of the sparsity terms"),
     ("constrained_iterations", "IRLS iterations of the constrained sparsification"),

@@ -326,3 +326,20 @@ def test_constant_many_channel_features_raise():
 def test_bad_images_raise_input_error(tmp_path, make, error):
     with pytest.raises(error):
         segment_image(make(tmp_path), **TINY)
+
+
+def test_embedding_weight_gives_initial_segments_beyond_coarse_features():
+    """Two-valued features allow at most two k-means segments on their own; with the
+    spectral embedding joined (embedding_weight > 0) the initial segments reach the
+    requested count, and the layers still sum to one."""
+    from sss_vfx.synthetic import two_region_image
+
+    image, alpha = two_region_image((40, 48), edge_width=4)
+    features = np.where(alpha[..., None] > 0.5, [0.9, 0.2, 0.1], [0.1, 0.3, 0.9])
+    small = dict(eigenvectors=20, initial_segments=6, layers=2, superpixels=60,
+                 constrained_iterations=12, relaxed_rounds=3)
+    plain = sss_vfx.segment_image(image, features, **small)
+    joined = sss_vfx.segment_image(image, features, embedding_weight=1.0, **small)
+    assert plain.initial_segments.max() + 1 == 2
+    assert joined.initial_segments.max() + 1 == 6
+    np.testing.assert_allclose(joined.alphas.sum(axis=2), 1.0, atol=1e-3)

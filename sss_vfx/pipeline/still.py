@@ -227,14 +227,29 @@ def _segment(plate, raw_features, opts, notes, progress, device=None):
         peak_rss=clock.peak_rss, notes=notes, device=device.spec)
 
 
+def spectral_embedding(values, vectors, count=20):
+    """Spectral matting's embedding: eigenvectors 2..count+1 scaled by 1/sqrt|lambda|.
+
+    Returns
+    -------
+    (N, count') float64, count' = min(count, M - 1)
+    """
+    count = min(count, vectors.shape[1] - 1)
+    scale = 1.0 / np.sqrt(np.maximum(np.abs(values[1:count + 1]), 1e-12))
+    return vectors[:, 1:count + 1] * scale
+
+
 def _initial_segments(values, vectors, feats, opts):
-    if feats is not None:
-        points = feats.reshape(-1, 3)
+    embedding = spectral_embedding(values, vectors)
+    if feats is None:
+        points = embedding
     else:
-        # Spectral matting's initialisation: eigenvectors 2..21 scaled by 1/sqrt|lambda|.
-        count = min(20, vectors.shape[1] - 1)
-        scale = 1.0 / np.sqrt(np.maximum(np.abs(values[1:count + 1]), 1e-12))
-        points = vectors[:, 1:count + 1] * scale
+        points = feats.reshape(-1, 3)
+        if opts.embedding_weight > 0:
+            # Scaled to the features' total variance times the weight, so the weight
+            # means the same for any image.
+            ratio = points.var(axis=0).sum() / max(embedding.var(axis=0).sum(), 1e-300)
+            points = np.hstack([points, embedding * np.sqrt(ratio) * opts.embedding_weight])
     labels, _ = kmeans(points, opts.initial_segments, seed=opts.seed)
     if labels.max() < 1:
         raise FeatureError("the features hold a single value everywhere, so they cannot "
