@@ -17,10 +17,9 @@ import numpy as np
 import scipy.sparse
 
 from sss_vfx.accel.context import device_errors, get_context
-from sss_vfx.errors import DeviceMemoryError
-from sss_vfx.accel.matting_cl import (check_matting_image, empty_aligned, index_dtype,
-                                      matting_row_lengths, write_matting_rows)
-from sss_vfx.errors import InputError
+from sss_vfx.accel.matting_cl import (allocate_csr, check_matting_image, empty_aligned,
+                                      index_dtype, matting_row_lengths, write_matting_rows)
+from sss_vfx.errors import DeviceMemoryError, InputError
 
 __all__ = ["affinity_to_laplacian_cl", "method_laplacian_cl"]
 
@@ -179,14 +178,8 @@ def method_laplacian_cl(image, extra_affinity=None, *, eps=1e-7, device="opencl"
         outside = (np.abs(extra.row // w - extra.col // w) > 2) | \
                   (np.abs(extra.row % w - extra.col % w) > 2)
         lengths = mlen + np.bincount(extra.row[outside], minlength=n)
-    nnz = int(lengths.sum())
-    index = index_dtype(nnz, n)
-    indptr = np.empty(n + 1, dtype=index)
-    indptr[0] = 0
-    np.cumsum(lengths, dtype=index, out=indptr[1:])
+    indptr, data, indices = allocate_csr(lengths)
     del lengths
-    data = empty_aligned(nnz, np.float64)
-    indices = empty_aligned(nnz, index)
     with device_errors("the Laplacian", ctx.device):
         write_matting_rows(ctx, image, eps, indptr, data, indices, laplacian=True,
                            real=real, band_rows=band_rows, method=method)

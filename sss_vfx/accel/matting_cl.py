@@ -217,21 +217,33 @@ def write_matting_rows(ctx, image, eps, indptr, data, indices, *, laplacian, rea
     ctx.finish()
 
 
+def allocate_csr(lengths):
+    """Uninitialised CSR arrays for rows of the given lengths.
+
+    Parameters
+    ----------
+    lengths : (N,) int array, non-zeros per row
+
+    Returns
+    -------
+    indptr : (N+1,) filled; data : (nnz,) float64; indices : (nnz,) int32 or int64
+    """
+    n = len(lengths)
+    nnz = int(lengths.sum())
+    index = index_dtype(nnz, n)
+    indptr = np.empty(n + 1, dtype=index)
+    indptr[0] = 0
+    np.cumsum(lengths, dtype=index, out=indptr[1:])
+    return indptr, empty_aligned(nnz, np.float64), empty_aligned(nnz, index)
+
+
 def _matting_csr(image, eps, device, precision, laplacian, band_rows, method=None):
     image = check_matting_image(image)
     ctx = get_context(device)
     real = ctx.real_dtype(precision)
     height, width, _ = image.shape
     n = height * width
-    lengths = matting_row_lengths(height, width)
-    nnz = int(lengths.sum())
-    index = index_dtype(nnz, n)
-    indptr = np.empty(n + 1, dtype=index)
-    indptr[0] = 0
-    np.cumsum(lengths, dtype=index, out=indptr[1:])
-    del lengths
-    data = empty_aligned(nnz, np.float64)
-    indices = empty_aligned(nnz, index)
+    indptr, data, indices = allocate_csr(matting_row_lengths(height, width))
     what = "the matting " + ("Laplacian" if laplacian else "affinity")
     with device_errors(what, ctx.device):
         write_matting_rows(ctx, image, eps, indptr, data, indices, laplacian=laplacian,
