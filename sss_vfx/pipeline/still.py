@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 
 from sss_vfx.accel.devices import resolve_device
-from sss_vfx.errors import FeatureError
 from sss_vfx.features.preprocess import preprocess_features
 from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
@@ -18,7 +17,7 @@ from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.stages import StageClock
 from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
 from sss_vfx.segments.grouping import group_segments
-from sss_vfx.segments.kmeans import kmeans
+from sss_vfx.segments.initial import initial_segments
 from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
 from sss_vfx.segments.upsample import normalise_layers, upsample_layers
 from sss_vfx.spectral import smallest_magnitude_eigs
@@ -198,7 +197,8 @@ def _segment(plate, raw_features, opts, notes, progress, device=None):
         m = min(opts.eigenvectors, h * w - 2)
         values, vectors = smallest_magnitude_eigs(lap, m, shape=(h, w))
     with clock.stage("initial_segments"):
-        labels = _initial_segments(values, vectors, feats, opts)
+        labels = initial_segments(values, vectors, feats, opts.initial_segments,
+                                  embedding_weight=opts.embedding_weight, seed=opts.seed)
     with clock.stage("constrained_sparsification"):
         exact = opts.constrained_precision == "float64"
         cons = ConstrainedOptions(iterations=opts.constrained_iterations,
@@ -226,32 +226,3 @@ def _segment(plate, raw_features, opts, notes, progress, device=None):
         working_alphas=relaxed, options=opts, timings=clock.timings,
         peak_rss=clock.peak_rss, notes=notes, device=device.spec)
 
-
-def spectral_embedding(values, vectors, count=20):
-    """Spectral matting's embedding: eigenvectors 2..count+1 scaled by 1/sqrt|lambda|.
-
-    Returns
-    -------
-    (N, count') float64, count' = min(count, M - 1)
-    """
-    count = min(count, vectors.shape[1] - 1)
-    scale = 1.0 / np.sqrt(np.maximum(np.abs(values[1:count + 1]), 1e-12))
-    return vectors[:, 1:count + 1] * scale
-
-
-def _initial_segments(values, vectors, feats, opts):
-    embedding = spectral_embedding(values, vectors)
-    if feats is None:
-        points = embedding
-    else:
-        points = feats.reshape(-1, 3)
-        if opts.embedding_weight > 0:
-            # Scaled to the features' total variance times the weight, so the weight
-            # means the same for any image.
-            ratio = points.var(axis=0).sum() / max(embedding.var(axis=0).sum(), 1e-300)
-            points = np.hstack([points, embedding * np.sqrt(ratio) * opts.embedding_weight])
-    labels, _ = kmeans(points, opts.initial_segments, seed=opts.seed)
-    if labels.max() < 1:
-        raise FeatureError("the features hold a single value everywhere, so they cannot "
-                           "separate layers; pass real semantic features or none")
-    return labels
