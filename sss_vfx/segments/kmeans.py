@@ -2,6 +2,9 @@
 
 import numpy as np
 
+#: Distinct points beyond which restarts are compared on a sample.
+SAMPLE_FOR_RESTARTS = 16_384
+
 
 def kmeans(points, k, *, seed=0, restarts=3, iterations=100):
     """Cluster points into at most ``k`` groups.
@@ -33,13 +36,17 @@ def kmeans(points, k, *, seed=0, restarts=3, iterations=100):
     weights = counts.astype(np.float64)
     k = int(min(k, len(x)))
     rng = np.random.default_rng(seed)
+    # The restarts only choose a starting point, so on many points they compete on a
+    # fixed strided sample and the winner is refined on all points.
+    step = max(1, len(x) // SAMPLE_FOR_RESTARTS)
+    sample_x, sample_w = x[::step], weights[::step]
     best = None
     for _ in range(max(1, restarts)):
-        centres = _seed_plus_plus(x, weights, k, rng)
-        labels, centres, inertia = _lloyd(x, weights, centres, iterations)
-        if best is None or inertia < best[2]:
-            best = (labels, centres, inertia)
-    labels, centres, _ = best
+        centres = _seed_plus_plus(sample_x, sample_w, min(k, len(sample_x)), rng)
+        _, centres, inertia = _lloyd(sample_x, sample_w, centres, iterations)
+        if best is None or inertia < best[1]:
+            best = (centres, inertia)
+    labels, centres, _ = _lloyd(x, weights, best[0], iterations)
     labels = labels[inverse]
     _, first = np.unique(labels, return_index=True)
     order = np.argsort(first)
