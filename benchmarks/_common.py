@@ -6,11 +6,11 @@ repository root (the parent of ``benchmarks/``) is put on ``sys.path``.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -32,36 +32,31 @@ except ImportError:
 
 import cv2  # noqa: E402  (after the sys.path fix, like sss_vfx's own dependencies)
 
+from sss_vfx.io.images import read_image  # noqa: E402
+from sss_vfx.pipeline.stages import peak_rss_bytes  # noqa: E402,F401  (re-exported)
+
 GB = 1024 ** 3
-
-
-def peak_rss_bytes():
-    """Peak resident memory of this process so far, in bytes."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def read_rgb(path):
     """Read an 8/16-bit image file as ``(H, W, 3)`` float32 RGB in [0, 1]."""
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise SystemExit(f"cannot read {path}")
-    scale = 65535.0 if data.dtype == np.uint16 else 255.0
-    if data.ndim == 2:
-        data = np.repeat(data[:, :, None], 3, axis=2)
-    rgb = cv2.cvtColor(np.ascontiguousarray(data[:, :, :3]), cv2.COLOR_BGR2RGB)
-    return rgb.astype(np.float32) / np.float32(scale)
+    return read_image(path).pixels
 
 
 def read_channel(path):
     """Read one channel (the first) of an image file as ``(H, W)`` float32 in [0, 1]."""
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise SystemExit(f"cannot read {path}")
-    scale = 65535.0 if data.dtype == np.uint16 else 255.0
-    if data.ndim == 3:
-        data = data[:, :, 0]
-    return data.astype(np.float32) / np.float32(scale)
+    return np.ascontiguousarray(read_image(path).pixels[:, :, 0])
+
+
+def base_parser(doc, data_holds):
+    """Argument parser with the ``--data`` and ``--out`` every benchmark takes."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"data directory holding {data_holds} (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="output directory (default: %(default)s)")
+    return p
 
 
 def load_docia(data_dir):

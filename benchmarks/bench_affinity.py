@@ -27,7 +27,6 @@ two-region image when it is missing). Run::
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -49,6 +48,8 @@ try:
     import sss_vfx  # noqa: F401  (installed, or the repository root goes on the path)
 except ImportError:
     sys.path.insert(0, str(REPO_ROOT))
+
+from sss_vfx.pipeline.stages import peak_rss_bytes  # noqa: E402
 
 
 def load_image(data_dir, megapixels):
@@ -91,10 +92,6 @@ def _rss_bytes():
     return 0
 
 
-def _peak_rss_bytes():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def csr_bytes(matrix):
     return matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes
 
@@ -118,7 +115,7 @@ def child(builder, megapixels, data_dir, repeat):
         "builder": builder, "megapixels": pixels / 1e6, "height": image.shape[0],
         "width": image.shape[1], "source": source, "times_s": times,
         "median_s": median, "ms_per_mp": 1e3 * median / (pixels / 1e6),
-        "peak_rss": _peak_rss_bytes(), "peak_rise": _peak_rss_bytes() - rss_before,
+        "peak_rss": peak_rss_bytes(), "peak_rise": peak_rss_bytes() - rss_before,
         "csr_bytes": size}))
 
 

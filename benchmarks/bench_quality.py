@@ -30,7 +30,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -58,12 +57,7 @@ QUICK_OPTIONS = dict(eigenvectors=20, initial_segments=8, superpixels=300,
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=_common.DEFAULT_DATA,
-                   help="data directory holding alpha_stills/ (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=_common.DEFAULT_OUT,
-                   help="output directory (default: %(default)s)")
+    p = _common.base_parser(__doc__, "alpha_stills/")
     p.add_argument("--images", default=",".join(IMAGES),
                    help="comma-separated image names (default: %(default)s)")
     p.add_argument("--embedding-weight", type=float, default=None,

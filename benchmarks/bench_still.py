@@ -93,12 +93,7 @@ QUICK_MAX_PIXELS = 4096  # so the "default" quick configs still downscale and up
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=_common.DEFAULT_DATA,
-                   help="data directory holding docia.png (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=_common.DEFAULT_OUT,
-                   help="output directory (default: %(default)s)")
+    p = _common.base_parser(__doc__, "docia.png")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--all", action="store_true",
                       help="run every configuration, each in a fresh process (default)")

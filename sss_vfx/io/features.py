@@ -10,7 +10,7 @@ import numpy as np
 
 from sss_vfx.errors import FeatureError, InputError
 from sss_vfx.io.exr import read_exr_channels
-from sss_vfx.io.images import read_raster, require_file
+from sss_vfx.io.images import read_raster, require_file, to_unit_float
 
 __all__ = ["FEATURE_EXTENSIONS", "check_features", "read_features", "resize_features"]
 
@@ -170,11 +170,7 @@ def _read_npy(path):
 def _image_features(raster):
     if raster.ndim == 3 and raster.shape[2] in (2, 4):
         raster = raster[:, :, :-1]
-    if raster.dtype == np.uint8:
-        return raster.astype(np.float32) / np.float32(255.0)
-    if raster.dtype == np.uint16:
-        return raster.astype(np.float32) / np.float32(65535.0)
-    return raster
+    return to_unit_float(raster)
 
 
 def _require_same_aspect(features_hw, image_hw, source):

@@ -102,7 +102,7 @@ def read_image(path):
         kind = _source_kind(raster.dtype, path)
         if kind == "float":
             _require_finite(raster, path)
-        pixels, had_alpha, was_gray = _to_rgb(_scaled(raster), path)
+        pixels, had_alpha, was_gray = _to_rgb(to_unit_float(raster), path)
         pixels = np.clip(pixels, 0.0, 1.0)
     _require_min_side(pixels.shape, path)
     return ImageData(pixels=pixels, path=str(path), source_kind=kind,
@@ -153,7 +153,7 @@ def as_working_image(array):
             f"{source} has shape {array.shape}; pass (H, W) grey, (H, W, 3) RGB "
             "or (H, W, 4) RGBA"
         )
-    pixels, _, _ = _to_rgb(_scaled(array), source)
+    pixels, _, _ = _to_rgb(to_unit_float(array), source)
     _require_min_side(pixels.shape, source)
     return np.clip(pixels, 0.0, 1.0)
 
@@ -274,7 +274,9 @@ def _source_kind(dtype, path):
     )
 
 
-def _scaled(array):
+def to_unit_float(array):
+    """Integer samples scaled to [0, 1] (8-bit by 255, 16-bit by 65535), as new float32;
+    float samples are copied as they are."""
     if array.dtype == np.uint8:
         return array.astype(np.float32) / np.float32(255.0)
     if array.dtype == np.uint16:
