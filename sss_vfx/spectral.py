@@ -14,6 +14,8 @@ import scipy.sparse.linalg
 #: Shift of the shift-invert step: the Laplacian is singular (constant null vector), so
 #: the factorised matrix is moved off zero by much less than any eigenvalue gap we need.
 SHIFT = -1e-7
+#: Separator width, in pixels, of the ordering of a window of frames.
+WINDOW_REACH = 4
 
 
 def grid_dissection_order(shape, long_range=(), leaf=8, separator=2):
@@ -21,8 +23,10 @@ def grid_dissection_order(shape, long_range=(), leaf=8, separator=2):
 
     Parameters
     ----------
-    shape : (int, int)
-        (H, W).
+    shape : (int, int) or (int, int, int)
+        (H, W), or (F, H, W) for a window of F frames stacked frame after frame: the
+        grid is dissected in (H, W) and the F pixels at one grid position are kept
+        together, as temporal edges join them.
     long_range : sequence of int, optional
         Pixels with edges outside the grid stencil; they are ordered last.
     leaf : int
@@ -34,7 +38,7 @@ def grid_dissection_order(shape, long_range=(), leaf=8, separator=2):
     -------
     (H*W,) int64 permutation: position -> pixel index.
     """
-    h, w = shape
+    frames, h, w = (1, *shape) if len(shape) == 2 else shape
     parts = []
     stack = [(0, h, 0, w, False)]
     # Iterative post-order: a region is split into (first, second, separator), and the
@@ -55,29 +59,36 @@ def grid_dissection_order(shape, long_range=(), leaf=8, separator=2):
             stack += [(y0, y1, m, m + separator, True), (y0, y1, m + separator, x1, False),
                       (y0, y1, x0, m, False)]
     order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if frames > 1:
+        order = (order[:, None] + np.arange(frames)[None, :] * (h * w)).ravel()
     long_range = np.unique(np.asarray(long_range, dtype=np.int64))
     if long_range.size:
-        is_long = np.zeros(h * w, bool)
+        is_long = np.zeros(frames * h * w, bool)
         is_long[long_range] = True
         order = np.concatenate([order[~is_long[order]], long_range])
     return order.astype(np.int64)
 
 
-def long_range_pixels(matrix, shape):
-    """Pixels with an edge beyond the 25-neighbour stencil of an (H, W) grid.
+def long_range_pixels(matrix, shape, reach=2):
+    """Pixels with an edge reaching farther than ``reach`` grid steps.
 
     Parameters
     ----------
-    matrix : (H*W, H*W) scipy.sparse matrix
-    shape : (int, int)
+    matrix : (N, N) scipy.sparse matrix
+    shape : (int, int) or (int, int, int)
+        (H, W) with N = H*W, or (F, H, W) for F stacked frames, N = F*H*W: distances
+        are measured between grid positions, whatever the frames.
+    reach : int
+        2 is the 25-neighbour stencil of the matting affinity.
 
     Returns
     -------
     (P,) int64, sorted pixel indices
     """
     coo = scipy.sparse.coo_matrix(matrix)
-    w = shape[1]
-    far = (np.abs(coo.row // w - coo.col // w) > 2) | (np.abs(coo.row % w - coo.col % w) > 2)
+    h, w = shape[-2:]
+    row, col = coo.row % (h * w), coo.col % (h * w)
+    far = ((np.abs(row // w - col // w) > reach) | (np.abs(row % w - col % w) > reach))
     return np.unique(np.concatenate([coo.row[far], coo.col[far]])).astype(np.int64)
 
 
@@ -89,9 +100,10 @@ def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=0.0):
     laplacian : (N, N) scipy.sparse matrix, symmetric
     k : int
         Number of eigenpairs, 1 <= k < N.
-    shape : (int, int), optional
-        Image (H, W) with H*W = N; enables the grid ordering that keeps the
-        factorisation cheap. Without it SuperLU's own ordering is used.
+    shape : (int, int) or (int, int, int), optional
+        Image (H, W) with H*W = N, or a window of frames (F, H, W) with F*H*W = N;
+        enables the grid ordering that keeps the factorisation cheap. Without it
+        SuperLU's own ordering is used.
     tol : float
         ARPACK relative accuracy; 0 means machine precision.
 
@@ -104,7 +116,11 @@ def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=0.0):
     if not 1 <= k < n - 1:
         raise ValueError(f"k={k} eigenvectors need an image of more than {k + 1} pixels")
     if shape is not None:
-        order = grid_dissection_order(shape, long_range_pixels(laplacian, shape))
+        # Temporal edges follow the motion: wider separators keep small motion inside
+        # the dissection, and only fast-moving pixels go last.
+        reach = 2 if len(shape) == 2 else WINDOW_REACH
+        order = grid_dissection_order(shape, long_range_pixels(laplacian, shape, reach),
+                                      separator=reach)
         matrix = scipy.sparse.csc_matrix(laplacian)[order][:, order]
         permc = "NATURAL"
     else:

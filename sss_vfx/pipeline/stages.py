@@ -35,5 +35,7 @@ class StageClock:
             self.report(name, self.stages.index(name), len(self.stages))
         start = time.perf_counter()
         yield
-        self.timings[name] = round(time.perf_counter() - start, 4)
+        # Summed, so a stage run once per frame or window reports its total.
+        self.timings[name] = round(self.timings.get(name, 0.0)
+                                   + time.perf_counter() - start, 4)
         self.peak_rss[name] = peak_rss_bytes()

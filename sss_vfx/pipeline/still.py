@@ -3,26 +3,19 @@
 import logging
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from sss_vfx.accel.devices import resolve_device
-from sss_vfx.features.preprocess import preprocess_features
-from sss_vfx.filters.gradient import gradient_magnitude
-from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
-from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import check_features, read_features, resize_features
 from sss_vfx.io.images import as_working_image, read_image
 from sss_vfx.options import SegmentationOptions
+from sss_vfx.pipeline.layers import frame_laplacian, soft_layers, working_frame, working_size
 from sss_vfx.pipeline.stages import StageClock
-from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
-from sss_vfx.segments.grouping import group_segments
-from sss_vfx.segments.initial import initial_segments
-from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
 from sss_vfx.segments.upsample import normalise_layers, upsample_layers
-from sss_vfx.spectral import smallest_magnitude_eigs
 
 log = logging.getLogger("sss_vfx")
+
+__all__ = ["STAGES", "Segmentation", "segment_image", "working_size"]
 
 STAGES = ("superpixels", "affinities", "eigenvectors", "initial_segments",
           "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling")
@@ -156,73 +149,22 @@ def _load_features(features, shape_hw, notes):
     return raw
 
 
-def working_size(shape_hw, max_pixels):
-    """(h, w) of at most ``max_pixels`` pixels, keeping the plate's aspect where no side
-    would fall below 16 px; the plate's own size when it is small enough or
-    ``max_pixels`` is 0."""
-    h, w = shape_hw
-    if not max_pixels or h * w <= max_pixels:
-        return h, w
-    scale = np.sqrt(max_pixels / (h * w))
-    sh, sw = int(h * scale), int(w * scale)
-    # A very elongated plate keeps 16 px on its short side and gives up aspect instead.
-    if sh < 16:
-        sh, sw = min(h, 16), min(w, max_pixels // min(h, 16))
-    elif sw < 16:
-        sh, sw = min(h, max_pixels // min(w, 16)), min(w, 16)
-    return sh, sw
-
-
 def _segment(plate, raw_features, opts, notes, progress, device=None):
     clock = StageClock(STAGES, progress)
-    h, w = working_size(plate.shape[:2], opts.max_pixels)
-    downscaled = (h, w) != plate.shape[:2]
-    small = (cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA) if downscaled
-             else plate).astype(np.float64)
-    if downscaled:
+    frame = working_frame(plate, raw_features, opts.max_pixels)
+    h, w = frame.image.shape[:2]
+    if frame.downscaled:
         notes.append(f"spectral stages ran at {w}x{h} (max_pixels={opts.max_pixels})")
-    feats = None
-    if raw_features is not None:
-        resized = resize_features(raw_features, (h, w)) if downscaled else raw_features
-        feats = preprocess_features(resized, small)
-    weights = AffinityWeights(matting_eps=opts.matting_eps, semantic=opts.semantic_weight,
-                              colour=opts.colour_weight, colour_radius=opts.colour_radius,
-                              superpixels=opts.superpixels)
-    with clock.stage("superpixels"):
-        sp = compute_superpixels(small, n_segments=opts.superpixels)
-    with clock.stage("affinities"):
-        lap, device = laplacian_with_device(small, feats, weights=weights, superpixels=sp,
-                                            device=device)
-    with clock.stage("eigenvectors"):
-        m = min(opts.eigenvectors, h * w - 2)
-        values, vectors = smallest_magnitude_eigs(lap, m, shape=(h, w))
-    with clock.stage("initial_segments"):
-        labels = initial_segments(values, vectors, feats, opts.initial_segments,
-                                  embedding_weight=opts.embedding_weight, seed=opts.seed)
-    with clock.stage("constrained_sparsification"):
-        exact = opts.constrained_precision == "float64"
-        cons = ConstrainedOptions(iterations=opts.constrained_iterations,
-                                  sparsity=opts.sparsity, weight=opts.sparsity_weight,
-                                  precision=opts.constrained_precision,
-                                  clamp=1e-10 if exact else 1e-4)
-        soft = constrained_sparsification(vectors, values, labels, options=cons,
-                                          laplacian_ones=lap @ np.ones(h * w))
-    with clock.stage("grouping"):
-        descriptors = (feats if feats is not None else small).reshape(h * w, -1)
-        grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
-    with clock.stage("relaxed_sparsification"):
-        relaxed = relaxed_sparsification(
-            lap, grouped, gradient_magnitude(small).ravel(),
-            options=RelaxedOptions(rounds=opts.relaxed_rounds, cg_steps=opts.cg_steps))
+    lap, device = frame_laplacian(frame, opts, device, clock)
+    result = soft_layers(lap, [frame], opts, clock)
     with clock.stage("upsampling"):
-        order = np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable")
-        relaxed = relaxed[:, order].reshape(h, w, -1)
-        alphas = (upsample_layers(relaxed, small, plate) if downscaled
+        relaxed = result.layers.reshape(h, w, -1)
+        alphas = (upsample_layers(relaxed, frame.image, plate) if frame.downscaled
                   else normalise_layers(relaxed))
     return Segmentation(
-        alphas=alphas, image=plate, working_image=small, features=feats, laplacian=lap,
-        eigenvalues=values, eigenvectors=vectors, initial_segments=labels.reshape(h, w),
-        soft_segments=soft.reshape(h, w, -1), grouped=grouped[:, order].reshape(h, w, -1),
-        working_alphas=relaxed, options=opts, timings=clock.timings,
-        peak_rss=clock.peak_rss, notes=notes, device=device.spec)
-
+        alphas=alphas, image=plate, working_image=frame.image, features=frame.features,
+        laplacian=lap, eigenvalues=result.eigenvalues, eigenvectors=result.eigenvectors,
+        initial_segments=result.initial_segments.reshape(h, w),
+        soft_segments=result.soft_segments.reshape(h, w, -1),
+        grouped=result.grouped.reshape(h, w, -1), working_alphas=relaxed, options=opts,
+        timings=clock.timings, peak_rss=clock.peak_rss, notes=notes, device=device.spec)

@@ -1,0 +1,181 @@
+"""Stages shared by the still and video pipelines: working frames, their Laplacian, and
+soft layers from a Laplacian (DESIGN steps 1-7).
+
+A "stack" is one frame (the still pipeline) or a window of F frames (the video
+pipeline) whose pixels are numbered frame after frame: pixel p of frame t is row
+``t * h * w + p`` of the Laplacian, the eigenvectors and the layers.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from sss_vfx.features.preprocess import preprocess_features
+from sss_vfx.filters.gradient import gradient_magnitude
+from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
+from sss_vfx.graph.superpixels import compute_superpixels
+from sss_vfx.io.features import resize_features
+from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
+from sss_vfx.segments.grouping import group_segments
+from sss_vfx.segments.initial import initial_segments
+from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
+from sss_vfx.spectral import smallest_magnitude_eigs
+
+__all__ = ["SoftLayers", "WorkingFrame", "working_size", "working_frame", "frame_laplacian",
+           "soft_layers"]
+
+
+def working_size(shape_hw, max_pixels):
+    """(h, w) of at most ``max_pixels`` pixels, keeping the plate's aspect where no side
+    would fall below 16 px; the plate's own size when it is small enough or
+    ``max_pixels`` is 0."""
+    h, w = shape_hw
+    if not max_pixels or h * w <= max_pixels:
+        return h, w
+    scale = np.sqrt(max_pixels / (h * w))
+    sh, sw = int(h * scale), int(w * scale)
+    # A very elongated plate keeps 16 px on its short side and gives up aspect instead.
+    if sh < 16:
+        sh, sw = min(h, 16), min(w, max_pixels // min(h, 16))
+    elif sw < 16:
+        sh, sw = min(h, max_pixels // min(w, 16)), min(w, 16)
+    return sh, sw
+
+
+@dataclass
+class WorkingFrame:
+    """One plate brought to working resolution.
+
+    Attributes
+    ----------
+    plate : (H, W, 3) float32 in [0, 1]
+    image : (h, w, 3) float64 in [0, 1], the plate at working resolution
+    features : (h, w, 3) float64 in [0, 1] or None, preprocessed features
+    downscaled : bool
+    """
+
+    plate: np.ndarray
+    image: np.ndarray
+    features: object
+    downscaled: bool
+
+
+def working_frame(plate, raw_features, max_pixels):
+    """Downscale a plate (area average) and its features to the working resolution.
+
+    Parameters
+    ----------
+    plate : (H, W, 3) float array in [0, 1]
+    raw_features : (H, W, C) float array or None, already the plate's size
+    max_pixels : int, 0 for no cap
+
+    Returns
+    -------
+    WorkingFrame
+    """
+    h, w = working_size(plate.shape[:2], max_pixels)
+    downscaled = (h, w) != plate.shape[:2]
+    small = (cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA) if downscaled
+             else plate).astype(np.float64)
+    feats = None
+    if raw_features is not None:
+        resized = resize_features(raw_features, (h, w)) if downscaled else raw_features
+        feats = preprocess_features(resized, small)
+    return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled)
+
+
+def affinity_weights(opts):
+    """The :class:`AffinityWeights` of a :class:`SegmentationOptions`."""
+    return AffinityWeights(matting_eps=opts.matting_eps, semantic=opts.semantic_weight,
+                           colour=opts.colour_weight, colour_radius=opts.colour_radius,
+                           superpixels=opts.superpixels)
+
+
+def frame_laplacian(frame, opts, device, clock):
+    """Superpixels and the Laplacian of one working frame.
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix (h*w, h*w), Device)
+        The Laplacian and the device that built it (after any fallback).
+    """
+    with clock.stage("superpixels"):
+        sp = compute_superpixels(frame.image, n_segments=opts.superpixels)
+    with clock.stage("affinities"):
+        return laplacian_with_device(frame.image, frame.features,
+                                     weights=affinity_weights(opts), superpixels=sp,
+                                     device=device)
+
+
+@dataclass
+class SoftLayers:
+    """Soft layers of a stack and the intermediate results that produced them.
+
+    Attributes
+    ----------
+    eigenvalues : (M,) float64
+    eigenvectors : (N, M) float64
+    initial_segments : (N,) int64
+    soft_segments : (N, S) float64
+    grouped : (N, K) float64, columns in ``layers``' order
+    layers : (N, K) float64
+        Relaxed sparsification result, largest layer first; K <= ``opts.layers``.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    initial_segments: np.ndarray
+    soft_segments: np.ndarray
+    grouped: np.ndarray
+    layers: np.ndarray
+
+
+def soft_layers(lap, frames, opts, clock):
+    """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
+
+    Parameters
+    ----------
+    lap : (N, N) scipy.sparse matrix, N = F * h * w
+    frames : sequence of F WorkingFrame, one working size
+    opts : SegmentationOptions
+    clock : StageClock
+
+    Returns
+    -------
+    SoftLayers
+    """
+    h, w = frames[0].image.shape[:2]
+    n = lap.shape[0]
+    shape = (h, w) if len(frames) == 1 else (len(frames), h, w)
+    feats = None
+    if all(f.features is not None for f in frames):
+        feats = np.concatenate([f.features.reshape(-1, 3) for f in frames])
+    colours = np.concatenate([f.image.reshape(-1, 3) for f in frames])
+    with clock.stage("eigenvectors"):
+        m = min(opts.eigenvectors, n - 2)
+        values, vectors = smallest_magnitude_eigs(lap, m, shape=shape)
+    with clock.stage("initial_segments"):
+        labels = initial_segments(values, vectors, feats, opts.initial_segments,
+                                  embedding_weight=opts.embedding_weight, seed=opts.seed)
+    with clock.stage("constrained_sparsification"):
+        exact = opts.constrained_precision == "float64"
+        cons = ConstrainedOptions(iterations=opts.constrained_iterations,
+                                  sparsity=opts.sparsity, weight=opts.sparsity_weight,
+                                  precision=opts.constrained_precision,
+                                  clamp=1e-10 if exact else 1e-4)
+        soft = constrained_sparsification(vectors, values, labels, options=cons,
+                                          laplacian_ones=lap @ np.ones(n))
+    with clock.stage("grouping"):
+        grouped, _ = group_segments(soft, feats if feats is not None else colours,
+                                    opts.layers, seed=opts.seed)
+    with clock.stage("relaxed_sparsification"):
+        # Per frame: a gradient across the seam between stacked frames is not an edge.
+        gradient = np.concatenate([gradient_magnitude(f.image).ravel() for f in frames])
+        relaxed = relaxed_sparsification(
+            lap, grouped, gradient,
+            options=RelaxedOptions(rounds=opts.relaxed_rounds, cg_steps=opts.cg_steps))
+    order = np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable")
+    return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,
+                      soft_segments=soft, grouped=grouped[:, order],
+                      layers=relaxed[:, order])
