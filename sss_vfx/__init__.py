@@ -6,12 +6,13 @@ from sss_vfx.errors import FeatureError, InputError, OptionError, OutputError, S
 from sss_vfx.graph.method_laplacian import laplacian, matting_laplacian
 from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.still import Segmentation, segment_image
+from sss_vfx.pipeline.video import FrameLayers, segment_video
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Device", "DeviceError", "DeviceMemoryError", "FeatureError", "InputError",
-    "KernelBuildError", "OptionError", "OutputError", "Segmentation",
+    "Device", "DeviceError", "DeviceMemoryError", "FeatureError", "FrameLayers",
+    "InputError", "KernelBuildError", "OptionError", "OutputError", "Segmentation",
     "SegmentationOptions", "SssError", "__version__", "laplacian", "list_devices",
-    "matting_laplacian", "resolve_device", "segment_image",
+    "matting_laplacian", "resolve_device", "segment_image", "segment_video",
 ]

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from sss_vfx.cli_video import add_video_options, run_video
 from sss_vfx.errors import SssError
 from sss_vfx.io.exr import layer_names, write_layers_exr
 from sss_vfx.io.outputs import (prepare_output_dir, write_manifest, write_matte_png,
@@ -51,17 +52,18 @@ def build_parser():
     seg.add_argument("--features", help="semantic features: image, .npy or .exr, any "
                                         "channel count, same size as the image")
     add_method_options(seg)
-    seg.add_argument("--device", default=None,
-                     help="where the affinities are built: auto (first OpenCL GPU, then "
-                          "any OpenCL device, then numpy), numpy, opencl or "
-                          "opencl:<platform>:<device> as `sss-vfx devices` lists them "
-                          "(default: $SSS_VFX_DEVICE, else auto)")
     seg.add_argument("--no-pngs", action="store_true", help="skip the per-layer PNG mattes")
-    seg.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
-                     help="progress on standard error: a line on a terminal (auto), "
-                          "JSON lines for tools, or none")
-    seg.add_argument("-v", "--verbose", action="store_true",
-                     help="show tracebacks and debug messages")
+    add_run_options(seg)
+    vid = sub.add_parser(
+        "video", help="split every frame of a shot into soft layers, coherent in time",
+        description="Split every frame of a video file or image sequence into soft layers "
+                    "that keep their identity through the shot. Writes layers.NNNN.exr "
+                    "per frame (the input's frame numbers), preview.mp4 and "
+                    "manifest.json; rerunning the same command resumes an interrupted "
+                    "run.")
+    add_video_options(vid)
+    add_method_options(vid)
+    add_run_options(vid)
     dev = sub.add_parser(
         "devices", help="list the compute devices and the one 'auto' picks",
         description="List the OpenCL platforms and devices found (with their memory) and "
@@ -69,6 +71,21 @@ def build_parser():
     dev.add_argument("-v", "--verbose", action="store_true",
                      help="show tracebacks and debug messages")
     return parser
+
+
+def add_run_options(parser):
+    """--device, --progress and --verbose."""
+    parser.add_argument("--device", default=None,
+                        help="where the affinities are built: auto (first OpenCL GPU, then "
+                             "any OpenCL device, then numpy), numpy, opencl or "
+                             "opencl:<platform>:<device> as `sss-vfx devices` lists them "
+                             "(default: $SSS_VFX_DEVICE, else auto)")
+    parser.add_argument("--progress", choices=("auto", "bar", "json", "none"),
+                        default="auto",
+                        help="progress on standard error: a line on a terminal (auto), "
+                             "JSON lines for tools, or none")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show tracebacks and debug messages")
 
 
 #: Each parameter of the method as a flag: (field of SegmentationOptions, help).
@@ -178,10 +195,10 @@ def run_devices(args):
         print(f"  {device.describe()}")
     print(f"  {NUMPY.describe()}")
     print(f"auto: {resolve_device('auto').spec}")
-    return None
 
 
-COMMANDS = {"segment": run_segment, "devices": run_devices}
+COMMANDS = {"segment": run_segment, "devices": run_devices,
+            "video": lambda args: run_video(args, _options(args))}
 
 
 def main(argv=None):
@@ -210,7 +227,11 @@ def main(argv=None):
             raise
         print("sss-vfx: error: out of memory; lower --max-pixels", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if manifest is not None:
+    if manifest is not None and args.command == "video":
+        print(f"wrote {manifest['frame_count']} frames of {len(manifest['layers'])} layers "
+              f"to {args.output} ({manifest['frames_computed']} computed) in "
+              f"{manifest['timings_s']['total']:.1f} s")
+    elif manifest is not None:
         print(f"wrote {len(manifest['layers'])} layers to {args.output} in "
               f"{manifest['timings_s']['total']:.1f} s")
     return 0

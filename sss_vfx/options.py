@@ -126,3 +126,69 @@ class SegmentationOptions:
     def as_dict(self):
         """All parameters as a plain dict (for manifests)."""
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TemporalOptions:
+    """How a shot's frames are linked in time (DESIGN section 2).
+
+    Attributes
+    ----------
+    temporal : bool
+        False segments every frame on its own (the per-frame baseline); layer identity
+        is still carried from frame to frame by overlap.
+    window : int
+        Consecutive frames whose Laplacians are joined into one graph, >= 2 in
+        temporal mode.
+    overlap : int
+        Frames shared by consecutive windows, 0 <= overlap < window; layer identity
+        is matched on them and the layers cross-fade across them.
+    temporal_weight : float
+        lambda_T, the weight of the temporal affinity, >= 0.
+    temporal_sigma : float
+        Colour distance scale of the temporal affinity, > 0.
+    anchor_weight : float
+        How strongly a window's relaxed sparsification keeps, on the frames it shares
+        with the previous window, the layers that window gave them (the fidelity
+        weight of other pixels is 1), >= 0.
+    """
+
+    temporal: bool = True
+    window: int = 3
+    overlap: int = 1
+    temporal_weight: float = 1.0
+    temporal_sigma: float = 0.1
+    anchor_weight: float = 10.0
+
+    def __post_init__(self):
+        for name in ("window", "overlap"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise OptionError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.temporal and self.window < 2:
+            raise OptionError(f"window must be at least 2 frames in temporal mode, got "
+                              f"{self.window}; use --no-temporal for frame by frame")
+        if self.temporal and not self.overlap < self.window:
+            raise OptionError(f"overlap ({self.overlap}) must be smaller than window "
+                              f"({self.window})")
+        for name in ("temporal_weight", "temporal_sigma", "anchor_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not math.isfinite(value) or value < 0:
+                raise OptionError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not self.temporal_sigma > 0:
+            raise OptionError(f"temporal_sigma must be positive, got {self.temporal_sigma}")
+
+    @property
+    def frames_per_window(self):
+        """Frames in one window: 1 in per-frame mode."""
+        return self.window if self.temporal else 1
+
+    @property
+    def shared_frames(self):
+        """Frames shared by consecutive windows: 0 in per-frame mode."""
+        return self.overlap if self.temporal else 0
+
+    def as_dict(self):
+        """All parameters as a plain dict (for manifests)."""
+        return dataclasses.asdict(self)

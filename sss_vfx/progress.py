@@ -48,3 +48,57 @@ class ProgressReporter:
         if self.mode == "bar":
             self.stream.write("\n")
             self.stream.flush()
+
+
+class FrameProgress:
+    """Reports the frames of a shot as they are finished: frames done, speed, ETA.
+
+    Parameters
+    ----------
+    mode : {'auto', 'bar', 'json', 'none'}
+        As :class:`ProgressReporter`; 'json' prints one object per line,
+        ``{"frame", "done", "total", "fps", "eta_s"}`` (``total``, ``fps`` and
+        ``eta_s`` null while unknown).
+    total : int or None
+        Frames in the shot, when known.
+    stream : file, optional
+        Defaults to standard error.
+    """
+
+    def __init__(self, mode="auto", total=None, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        if mode == "auto":
+            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "none"
+        self.mode = mode
+        self.total = total
+        self.done = 0
+        self.computed = 0
+        self.start = time.perf_counter()
+
+    def __call__(self, frame, *, skipped=False):
+        """Count ``frame`` (its number) as finished; ``skipped`` when it existed."""
+        self.done += 1
+        if not skipped:
+            self.computed += 1
+        elapsed = time.perf_counter() - self.start
+        fps = self.computed / elapsed if self.computed and elapsed > 0 else None
+        eta = None
+        if fps and self.total is not None:
+            eta = max(self.total - self.done, 0) / fps
+        if self.mode == "json":
+            record = {"frame": frame, "done": self.done, "total": self.total,
+                      "fps": None if fps is None else round(fps, 4),
+                      "eta_s": None if eta is None else round(eta, 1)}
+            self.stream.write(json.dumps(record) + "\n")
+        elif self.mode == "bar":
+            of = f"/{self.total}" if self.total is not None else ""
+            speed = "" if fps is None else f", {fps:.2f} frames/s"
+            left = "" if eta is None else f", about {eta:.0f} s left"
+            self.stream.write(f"\rframe {frame}: {self.done}{of} done{speed}{left}\033[K")
+        self.stream.flush()
+
+    def finish(self):
+        """Close the terminal line."""
+        if self.mode == "bar":
+            self.stream.write("\n")
+            self.stream.flush()

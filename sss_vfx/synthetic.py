@@ -21,10 +21,11 @@ from sss_vfx.errors import InputError, OptionError
 
 __all__ = [
     "Shot",
-    "two_region_image",
-    "strands_shot",
-    "coarse_mask",
     "coarse_features",
+    "coarse_mask",
+    "moving_shot",
+    "strands_shot",
+    "two_region_image",
 ]
 
 # Supersampling factor per axis for anti-aliased coverage: 4 x 4 = 16 samples a pixel.
@@ -523,3 +524,79 @@ def coarse_features(
     fg, bg = colours
     m = _coarse_soft_mask(arr, scale, blur_sigma, seed)[..., None]
     return np.clip(bg + (fg - bg) * m, 0.0, 1.0).astype(np.float32)
+
+
+# ------------------------------------------------------------------- moving_shot
+
+
+def moving_shot(frames=20, shape=(48, 64), *, seed=0, n_strands=40,
+                fg_speed=(0.35, 0.8), bg_speed=(0.25, -0.5), noise=0.01):
+    """A hairy object moving over a moving textured background, frame by frame.
+
+    The object of :func:`strands_shot` (head, strands, a defocused side) translates by
+    ``fg_speed`` pixels per frame while the background (textured sky and ground) pans by
+    ``bg_speed``; both move by sub-pixel amounts, resampled bilinearly, and every frame
+    composites exactly with its own alpha. Each frame gets fresh sensor noise and
+    coarse features whose blocky mask wobbles from frame to frame
+    (:func:`coarse_features` with a per-frame seed), as a per-frame segmentation network's
+    output does: the flicker a temporally coherent method must not copy.
+
+    Parameters
+    ----------
+    frames : int, optional
+        Number of frames, >= 2.
+    shape : (int, int), optional
+        ``(H, W)`` of each frame; each at least 32.
+    seed : int, optional
+    n_strands : int, optional
+        Hair strands of the object.
+    fg_speed, bg_speed : (float, float), optional
+        Motion per frame of the object and of the background, (x, y) in pixels.
+    noise : float, optional
+        Standard deviation of the per-frame sensor noise, >= 0.
+
+    Returns
+    -------
+    list of Shot
+        One per frame.
+
+    Raises
+    ------
+    OptionError
+        If an argument is out of range.
+
+    Examples
+    --------
+    >>> clip = moving_shot(frames=3, shape=(32, 40), n_strands=10)
+    >>> len(clip), clip[0].image.shape
+    (3, (32, 40, 3))
+    """
+    h, w = _check_shape(shape, minimum=32)
+    frames = int(frames)
+    if frames < 2:
+        raise OptionError(f"frames must be at least 2; got {frames}")
+    if not noise >= 0:
+        raise OptionError(f"noise must be >= 0; got {noise}")
+    rng = np.random.default_rng(seed)
+    obj = strands_shot((h, w), seed=seed, n_strands=n_strands)
+    travel_bg = np.abs(np.asarray(bg_speed, np.float64)) * frames
+    pad_y, pad_x = int(np.ceil(travel_bg[1])) + 2, int(np.ceil(travel_bg[0])) + 2
+    big = _scene_colour(h + 2 * pad_y, w + 2 * pad_x, rng)
+    big = big * (1.0 + 0.15 * _smooth_noise(big.shape[:2], rng, 1.5))[..., None]
+    middle = (frames - 1) / 2.0
+    shots = []
+    for t in range(frames):
+        fx, fy = (np.asarray(fg_speed, np.float64) * (t - middle))
+        alpha = np.clip(ndimage.shift(obj.alpha.astype(np.float64), (fy, fx), order=1,
+                                      mode="constant", cval=0.0), 0.0, 1.0)
+        fg = ndimage.shift(obj.foreground.astype(np.float64), (fy, fx, 0), order=1,
+                           mode="nearest")
+        bx, by = np.asarray(bg_speed, np.float64) * t
+        bg = ndimage.shift(big, (by, bx, 0), order=1, mode="nearest")[
+            pad_y:pad_y + h, pad_x:pad_x + w]
+        bg = np.clip(bg + noise * rng.standard_normal(bg.shape), 0.0, 1.0)
+        image, alpha, fg, bg = _composite(alpha, fg, bg)
+        shots.append(Shot(image=image, alpha=alpha,
+                          features=coarse_features(alpha, seed=seed * 1000 + t),
+                          foreground=fg, background=bg))
+    return shots

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from sss_vfx.errors import InputError
 
@@ -75,19 +76,15 @@ def warp_back(values, flow):
         Whether p + flow(p) lies inside frame t+1.
     """
     h, w = flow.shape[:2]
-    xs = np.arange(w, dtype=np.float32)[None, :] + flow[..., 0]
-    ys = np.arange(h, dtype=np.float32)[:, None] + flow[..., 1]
+    xs = np.arange(w, dtype=np.float64)[None, :] + flow[..., 0]
+    ys = np.arange(h, dtype=np.float64)[:, None] + flow[..., 1]
     values = np.asarray(values, np.float32)
-    # cv2.remap takes at most 4 channels; wider stacks go through in slices.
-    if values.ndim == 3 and values.shape[2] > 4:
-        warped = np.concatenate([
-            np.atleast_3d(cv2.remap(values[..., i:i + 4], xs, ys, cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE))
-            for i in range(0, values.shape[2], 4)], axis=2)
-    else:
-        warped = cv2.remap(values, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if values.ndim == 3 and warped.ndim == 2:
-            warped = warped[..., None]
+    coords = [np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)]
+    # Exact bilinear weights (OpenCV's remap rounds positions to 1/32 px).
+    channels = values[..., None] if values.ndim == 2 else values
+    warped = np.stack([ndimage.map_coordinates(channels[..., c], coords, order=1)
+                       for c in range(channels.shape[2])], axis=2)
+    warped = warped[..., 0] if values.ndim == 2 else warped
     inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
     return warped, inside
 

@@ -19,6 +19,7 @@ from sss_vfx.graph.matting import matting_affinity
 from sss_vfx.graph.superpixel_affinity import (colour_affinity, pairs_to_pixel_affinity,
                                                semantic_affinity, semantic_affinity_values)
 from sss_vfx.graph.superpixels import compute_superpixels
+from sss_vfx.graph.temporal import temporal_affinity
 
 log = logging.getLogger("sss_vfx")
 
@@ -92,6 +93,25 @@ def laplacian_with_device(image, features=None, *, weights=AffinityWeights(),
         return method_laplacian_cl(image, extra, eps=weights.matting_eps, device=dev)
 
     return _on_device(device, "the Laplacian", opencl_build, numpy_build)
+
+
+def temporal_with_device(frame, next_frame, flow, confidence, *, lambda_t=1.0, sigma=0.1,
+                         device=None):
+    """:func:`~sss_vfx.graph.temporal.temporal_affinity` on a device.
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix (H*W, H*W), Device)
+        The affinity and the device that built it (after any fallback).
+    """
+    def opencl_build(dev):
+        from sss_vfx.accel.temporal_cl import temporal_affinity_cl
+        return temporal_affinity_cl(frame, next_frame, flow, confidence,
+                                    lambda_t=lambda_t, sigma=sigma, device=dev)
+
+    return _on_device(device, "the temporal affinity", opencl_build,
+                      lambda: temporal_affinity(frame, next_frame, flow, confidence,
+                                                lambda_t=lambda_t, sigma=sigma))
 
 
 def laplacian(image, features=None, *, weights=AffinityWeights(), superpixels=None,

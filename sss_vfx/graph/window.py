@@ -16,7 +16,7 @@ import scipy.sparse
 from sss_vfx.errors import InputError
 from sss_vfx.graph.laplacian import affinity_to_laplacian
 
-__all__ = ["window_laplacian", "temporal_window_affinity"]
+__all__ = ["temporal_window_affinity", "window_laplacian"]
 
 
 def temporal_window_affinity(temporals, pixels):

@@ -18,12 +18,19 @@ from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
 from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
 from sss_vfx.segments.grouping import group_segments
+from sss_vfx.segments.identity import match_layers, pad_layers
 from sss_vfx.segments.initial import initial_segments
 from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
 from sss_vfx.spectral import smallest_magnitude_eigs
 
-__all__ = ["SoftLayers", "WorkingFrame", "working_size", "working_frame", "frame_laplacian",
-           "soft_layers"]
+__all__ = [
+    "SoftLayers",
+    "WorkingFrame",
+    "frame_laplacian",
+    "soft_layers",
+    "working_frame",
+    "working_size",
+]
 
 
 def working_size(shape_hw, max_pixels):
@@ -131,7 +138,7 @@ class SoftLayers:
     layers: np.ndarray
 
 
-def soft_layers(lap, frames, opts, clock):
+def soft_layers(lap, frames, opts, clock, anchor=None):
     """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
 
     Parameters
@@ -140,6 +147,12 @@ def soft_layers(lap, frames, opts, clock):
     frames : sequence of F WorkingFrame, one working size
     opts : SegmentationOptions
     clock : StageClock
+    anchor : (rows, values, weight), optional
+        Layers already given to some pixels ((P,) int rows, (P, opts.layers) values):
+        the grouped layers are padded to ``opts.layers`` and reordered to match them,
+        and the relaxed sparsification is pulled toward them with ``weight`` (see
+        :func:`~sss_vfx.segments.relaxed.relaxed_sparsification`). Without an anchor
+        layers come largest first.
 
     Returns
     -------
@@ -169,13 +182,18 @@ def soft_layers(lap, frames, opts, clock):
     with clock.stage("grouping"):
         grouped, _ = group_segments(soft, feats if feats is not None else colours,
                                     opts.layers, seed=opts.seed)
+        if anchor is not None:
+            grouped = pad_layers(grouped, opts.layers)
+            grouped = grouped[:, match_layers(anchor[1], grouped[anchor[0]])]
     with clock.stage("relaxed_sparsification"):
         # Per frame: a gradient across the seam between stacked frames is not an edge.
         gradient = np.concatenate([gradient_magnitude(f.image).ravel() for f in frames])
         relaxed = relaxed_sparsification(
             lap, grouped, gradient,
-            options=RelaxedOptions(rounds=opts.relaxed_rounds, cg_steps=opts.cg_steps))
-    order = np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable")
+            options=RelaxedOptions(rounds=opts.relaxed_rounds, cg_steps=opts.cg_steps),
+            anchor=anchor)
+    order = (np.arange(relaxed.shape[1]) if anchor is not None
+             else np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable"))
     return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,
                       soft_segments=soft, grouped=grouped[:, order],
                       layers=relaxed[:, order])

@@ -59,7 +59,7 @@ def sparsity_exponent(gradient):
 
 
 def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOptions(),
-                           progress=None):
+                           anchor=None, progress=None):
     """Refine layers on the full pixel graph.
 
     Parameters
@@ -68,6 +68,11 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
     layers : (N, K) float array, grouped soft segments
     gradient : (N,) float array, colour gradient magnitude
     options : RelaxedOptions
+    anchor : (rows, values, weight), optional
+        Layers already decided for some pixels (a video window's frames shared with the
+        previous window): for pixels ``rows`` ((P,) int), the fidelity term pulls
+        toward ``values`` ((P, K), summing to 1) with ``weight`` instead of toward the
+        snapped grouped layers.
     progress : callable(done, total), optional
 
     Returns
@@ -76,19 +81,26 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
     """
     lap = laplacian.tocsr()
     a0 = initial_layers(layers)
+    fidelity = np.full((a0.shape[0], 1), options.fidelity)
+    if anchor is not None:
+        rows, values, weight = anchor
+        a0[rows] = values
+        fidelity[rows] = weight
     expo = sparsity_exponent(gradient)[:, None]
     diag_l = lap.diagonal()[:, None]
     a = a0.copy()
     for r in range(options.rounds):
         u = np.maximum(np.abs(a), options.clamp) ** (expo - 2.0)
         v = np.maximum(np.abs(1.0 - a), options.clamp) ** (expo - 2.0)
-        a = _pcg(lap, diag_l, u + v + options.fidelity, options.sum_weight,
-                 v + options.fidelity * a0 + options.sum_weight, a, options.cg_steps, options.rtol)
+        a = _pcg(lap, diag_l, u + v + fidelity, options.sum_weight,
+                 v + fidelity * a0 + options.sum_weight, a, options.cg_steps, options.rtol)
         if progress is not None:
             progress(r + 1, options.rounds + 1)
     # The last solve keeps only smoothness, fidelity to the current result and sum-to-one.
-    fid = np.full_like(a, options.fidelity)
-    a = _pcg(lap, diag_l, fid, options.sum_weight, options.fidelity * a + options.sum_weight,
+    fid = np.broadcast_to(fidelity, a.shape)
+    if anchor is not None:
+        a[rows] = values
+    a = _pcg(lap, diag_l, fid, options.sum_weight, fid * a + options.sum_weight,
              a, options.final_cg_steps, options.rtol)
     if progress is not None:
         progress(options.rounds + 1, options.rounds + 1)

@@ -1,0 +1,225 @@
+"""A shot to segment: an image sequence, a video file, or frames already in memory.
+
+:func:`open_shot` checks what can be checked before any work starts (the files exist,
+no frame is missing unless allowed, the frame range, the features match the frames)
+and gives a :class:`Shot` whose :meth:`Shot.frames` streams ``(number, plate,
+features)`` one frame at a time.
+"""
+
+import dataclasses
+import fractions
+import os
+
+import numpy as np
+
+from sss_vfx.errors import FeatureError, InputError, OptionError
+from sss_vfx.io.features import check_features, read_features
+from sss_vfx.io.images import as_working_image
+from sss_vfx.io.sequence import find_sequence, iter_sequence, require_complete
+from sss_vfx.io.video import iter_video, video_info
+
+__all__ = ["Shot", "is_sequence_pattern", "open_shot"]
+
+#: Preview frame rate of sequences and in-memory frames, which carry none.
+DEFAULT_FPS = fractions.Fraction(24)
+
+
+def is_sequence_pattern(text):
+    """Whether ``text`` names a numbered sequence (``%04d``, ``%d`` or ``####``)."""
+    name = os.path.basename(str(text))
+    return "#" in name or ("%" in name and "d" in name.split("%", 1)[1])
+
+
+@dataclasses.dataclass
+class Shot:
+    """The frames of a shot, checked, not yet read.
+
+    Attributes
+    ----------
+    description : str
+        The source as a user named it.
+    kind : {'sequence', 'video', 'arrays'}
+    numbers : list of int or None
+        Frame numbers that will be read, in order; None for a video file that does
+        not declare its length.
+    fps : fractions.Fraction
+        Frame rate for the preview (24 for sequences and arrays).
+    missing : list of int
+        Frame numbers skipped because their files are absent (``allow_missing``).
+    """
+
+    description: str
+    kind: str
+    numbers: object
+    fps: fractions.Fraction
+    missing: list
+    _read: object
+    _features: object
+
+    @property
+    def total(self):
+        """Frames to read, or None when unknown."""
+        return None if self.numbers is None else len(self.numbers)
+
+    def frames(self):
+        """Yield ``(number, plate, features)`` in frame order.
+
+        ``plate`` is ``(H, W, 3)`` float32 in [0, 1]; ``features`` the raw
+        ``(H', W', C)`` features of that frame, or None. Raises InputError naming the
+        frame where decoding fails or whose size differs from the first frame's.
+        """
+        size = None
+        for number, plate in self._read():
+            if size is None:
+                size = (number, plate.shape[:2])
+            elif plate.shape[:2] != size[1]:
+                raise InputError(
+                    f"frame {number} of {self.description} is {plate.shape[1]}x"
+                    f"{plate.shape[0]} but frame {size[0]} is {size[1][1]}x{size[1][0]}; "
+                    "all frames of a shot must have one size")
+            yield number, plate, self._features(number, plate.shape[:2])
+
+
+def open_shot(source, *, frames=None, start=0, features=None, allow_missing=False):
+    """Check a shot and its features before any work starts.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or sequence of (H, W, 3) arrays
+        A video file FFmpeg decodes, an image-sequence pattern
+        (``plates/shot.%04d.exr`` or ``plates/shot.####.exr``), or frames in memory.
+    frames : (int, int), optional
+        ``(first, last)`` inclusive frame numbers to process.
+    start : int, optional
+        Number of the first frame of a video file or of in-memory frames.
+    features : str, os.PathLike or sequence of arrays, optional
+        Per-frame features: a sequence pattern numbered like the frames, or arrays,
+        one per frame.
+    allow_missing : bool, optional
+        Process the frames of a sequence that exist instead of refusing gaps.
+
+    Returns
+    -------
+    Shot
+
+    Raises
+    ------
+    InputError
+        Missing files, a sequence with gaps (unless allowed), an empty range.
+    FeatureError
+        Features missing for some frames, or more feature arrays than frames.
+    OptionError
+        A reversed frame range.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        if is_sequence_pattern(source):
+            shot = _sequence_shot(str(source), frames, allow_missing)
+        else:
+            shot = _video_shot(str(source), frames, start)
+    else:
+        shot = _array_shot(source, frames, start)
+    shot._features = _feature_reader(features, shot)
+    return shot
+
+
+def _in_range(frames):
+    if frames is None:
+        return lambda number: True
+    first, last = frames
+    if first > last:
+        raise OptionError(f"frame range {first}-{last} is reversed; pass FIRST-LAST with "
+                          "FIRST <= LAST")
+    return lambda number: first <= number <= last
+
+
+def _sequence_shot(pattern, frames, allow_missing):
+    info = find_sequence(pattern, frames)
+    if not allow_missing:
+        require_complete(info)
+
+    def read():
+        for number, image in iter_sequence(info):
+            yield number, image.pixels
+
+    return Shot(description=pattern, kind="sequence", numbers=list(info.frames),
+                fps=DEFAULT_FPS, missing=list(info.missing), _read=read, _features=None)
+
+
+def _video_shot(path, frames, start):
+    info = video_info(path)
+    wanted = _in_range(frames)
+    numbers = None
+    if info.frame_count:
+        numbers = [n for n in range(start, start + info.frame_count) if wanted(n)]
+        if not numbers:
+            raise InputError(f"{path} holds frames {start}-{start + info.frame_count - 1}; "
+                             f"the range {frames[0]}-{frames[1]} has none of them")
+    last = frames[1] if frames is not None else None
+
+    def read():
+        for number, pixels in iter_video(path, start=start):
+            if last is not None and number > last:
+                return
+            if wanted(number):
+                yield number, pixels
+
+    return Shot(description=path, kind="video", numbers=numbers,
+                fps=info.frame_rate or DEFAULT_FPS, missing=[], _read=read, _features=None)
+
+
+def _array_shot(arrays, frames, start):
+    arrays = list(arrays)
+    if not arrays:
+        raise InputError("no frames given; pass a video file, a sequence pattern or a "
+                         "list of (H, W, 3) images")
+    wanted = _in_range(frames)
+    chosen = [(start + i, a) for i, a in enumerate(arrays) if wanted(start + i)]
+    if not chosen:
+        raise InputError("the frame range holds none of the given frames")
+
+    def read():
+        for number, array in chosen:
+            yield number, as_working_image(array)
+
+    return Shot(description=f"{len(arrays)} frames in memory", kind="arrays",
+                numbers=[n for n, _ in chosen], fps=DEFAULT_FPS, missing=[], _read=read,
+                _features=None)
+
+
+def _feature_reader(features, shot):
+    """A function (number, shape_hw) -> raw features or None, checked up front."""
+    if features is None:
+        return lambda number, shape: None
+    if isinstance(features, (str, os.PathLike)):
+        if not is_sequence_pattern(features):
+            raise FeatureError(f"video features must be a numbered sequence such as "
+                               f"feats/%04d.png, one file per frame; got {features}")
+        try:
+            info = find_sequence(str(features))
+        except InputError as exc:
+            raise FeatureError(str(exc)) from exc
+        paths = dict(zip(info.frames, info.paths))
+    else:
+        arrays = list(features)
+        if shot.numbers is not None and len(arrays) != len(shot.numbers):
+            raise FeatureError(f"{len(arrays)} feature arrays for {len(shot.numbers)} "
+                               "frames; give one per frame")
+        first = shot.numbers[0] if shot.numbers else 0
+        paths = {first + i: a for i, a in enumerate(arrays)}
+    if shot.numbers is not None:
+        absent = [n for n in shot.numbers if n not in paths]
+        if absent:
+            raise FeatureError(
+                f"features are missing for {len(absent)} of {len(shot.numbers)} frames "
+                f"(first: frame {absent[0]}); give one feature file per frame, numbered "
+                "like the frames")
+
+    def read(number, shape):
+        if number not in paths:
+            raise FeatureError(f"no features for frame {number}; give one feature file "
+                               "per frame, numbered like the frames")
+        raw = paths[number]
+        raw = read_features(raw) if not isinstance(raw, np.ndarray) else raw
+        return check_features(raw, shape, source=f"features of frame {number}")
+
+    return read

@@ -1,0 +1,150 @@
+"""The output folder of a shot: per-frame files, and what a resumed run may keep.
+
+A shot's folder holds ``layers.NNNN.exr`` per frame (the input's frame numbers, at least
+four digits), ``mattes/sss_layerNN.NNNN.png`` on request, ``preview.mp4`` and
+``manifest.json``. The manifest carries a run key, a hash of the inputs and every
+parameter: a rerun with the same key keeps the frames whose EXR exists, any other
+rerun must say ``force`` so that no result is silently replaced.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+
+from sss_vfx.errors import InputError, OutputError
+from sss_vfx.io.exr import layer_names, read_layers_exr, write_layers_exr
+from sss_vfx.io.outputs import prepare_output_dir, read_manifest, write_matte_png
+
+__all__ = ["ShotOutputs", "frame_name", "run_key"]
+
+MANIFEST = "manifest.json"
+MATTES = "mattes"
+
+
+def frame_name(stem, number, suffix):
+    """``stem.NNNN.suffix`` with the frame number padded to at least four digits."""
+    return f"{stem}.{number:04d}{suffix}" if number >= 0 else f"{stem}.{number}{suffix}"
+
+
+def _file_identity(path):
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [os.path.abspath(path), stat.st_size, int(stat.st_mtime)]
+
+
+def run_key(inputs, parameters):
+    """A hash of what decides a shot's results.
+
+    Parameters
+    ----------
+    inputs : dict
+        JSON-able description of the source and features (paths, frame range, start);
+        a path that names an existing file also contributes its size and time stamp.
+    parameters : dict
+        Every parameter of the method.
+
+    Returns
+    -------
+    str, 16 hex digits
+    """
+    described = {key: (_file_identity(value) or value) if isinstance(value, str) else value
+                 for key, value in inputs.items()}
+    text = json.dumps({"inputs": described, "parameters": parameters}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class ShotOutputs:
+    """The output folder of one shot.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Created if needed.
+    key : str
+        The run key of this run (:func:`run_key`).
+    layers : int
+        K, the layer count of every frame.
+    force : bool
+        Recompute every frame even where results exist.
+    pngs : bool
+        Also write one 16-bit PNG matte per layer and frame.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be written, or holds results of another run and ``force``
+        is not set.
+    """
+
+    def __init__(self, directory, key, layers, *, force=False, pngs=False):
+        self.directory = prepare_output_dir(directory)
+        self.key = key
+        self.names = layer_names(layers)
+        self.pngs = pngs
+        self.resuming = not force and self._check_previous_run()
+
+    def _check_previous_run(self):
+        manifest_path = self.directory / MANIFEST
+        previous = list(self.directory.glob("layers.*.exr"))
+        if not manifest_path.exists():
+            if previous:
+                raise OutputError(
+                    f"{self.directory} already holds {len(previous)} layers EXRs but no "
+                    f"{MANIFEST}, so they cannot be checked; pass --force to recompute "
+                    "them or choose another output folder")
+            return False
+        try:
+            manifest = read_manifest(manifest_path)
+        except InputError as exc:
+            raise OutputError(f"{exc}; pass --force to recompute or choose another "
+                              "output folder") from exc
+        if manifest.get("run_key") != self.key:
+            raise OutputError(
+                f"{self.directory} holds the results of another input or other parameters "
+                f"(run key {manifest.get('run_key')}, this run {self.key}); pass --force "
+                "to recompute them or choose another output folder")
+        return True
+
+    def exr_path(self, number):
+        """Path of a frame's layers EXR."""
+        return self.directory / frame_name("layers", number, ".exr")
+
+    def finished(self, number):
+        """A finished frame's layers ``(H, W, K)`` float32 when resuming, else None."""
+        path = self.exr_path(number)
+        if not self.resuming or not path.exists():
+            return None
+        try:
+            result = read_layers_exr(path)
+        except InputError:
+            return None      # unreadable: recompute it
+        if result.layer_names != self.names:
+            return None
+        return result.alphas
+
+    def write_frame(self, number, alphas, attributes):
+        """Write a frame's EXR (and PNG mattes); each file atomically.
+
+        Returns
+        -------
+        list of str, the files written, relative to the folder
+        """
+        written = [self.exr_path(number).name]
+        if self.pngs:
+            mattes = self.directory / MATTES
+            try:
+                mattes.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create {mattes}: {exc.strerror}; check the "
+                                  "folder's permissions") from exc
+            for k, name in enumerate(self.names):
+                path = mattes / frame_name(name, number, ".png")
+                write_matte_png(path, alphas[:, :, k])
+                written.append(str(pathlib.Path(MATTES) / path.name))
+        # The EXR last: its presence marks the frame finished for a resumed run.
+        write_layers_exr(self.exr_path(number), alphas, attributes=attributes)
+        return written

@@ -1,0 +1,102 @@
+"""Scores of mattes against ground truth, and of their stability in time.
+
+All mattes are ``(H, W)`` float arrays in [0, 1]; a clip is a sequence of them.
+"""
+
+import numpy as np
+
+__all__ = ["dtssd", "foreground_layers", "iou", "mse_x1000", "sad", "warping_error"]
+
+#: A layer belongs to the object when this share of its mass lies inside the object.
+FOREGROUND_SHARE = 0.5
+
+
+def sad(alpha, truth):
+    """Sum of absolute differences / 1000 (the alphamatting.com convention)."""
+    return float(np.abs(np.asarray(alpha, np.float64) - truth).sum() / 1000.0)
+
+
+def mse_x1000(alpha, truth):
+    """1000 x the mean squared error over all pixels."""
+    return float(1000.0 * np.mean((np.asarray(alpha, np.float64) - truth) ** 2))
+
+
+def iou(mask, truth, threshold=0.5):
+    """Intersection over union of two mattes thresholded at ``threshold``; 1 when both
+    are empty."""
+    a = np.asarray(mask) > threshold
+    b = np.asarray(truth) > threshold
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def foreground_layers(alphas, mask):
+    """Layers whose alpha-weighted mean of ``mask`` exceeds :data:`FOREGROUND_SHARE`.
+
+    Parameters
+    ----------
+    alphas : (H, W, K) float array in [0, 1]
+    mask : (H, W) float array in [0, 1], the object
+
+    Returns
+    -------
+    indices : list of int
+    share : (K,) float64, each layer's share inside the object
+    """
+    a = np.asarray(alphas, np.float64)
+    weight = a.sum(axis=(0, 1))
+    share = np.tensordot(np.asarray(mask, np.float64), a, axes=([0, 1], [0, 1]))
+    share = share / np.maximum(weight, 1e-12)
+    return [int(k) for k in np.flatnonzero(share > FOREGROUND_SHARE)], share
+
+
+def dtssd(mattes, truths):
+    """Temporal coherence error dtSSD (Erofeev et al. 2015), x100.
+
+    For each pair of consecutive frames, the root mean square over pixels of the
+    difference between the matte's change and the true alpha's change; the mean over
+    pairs. 0 for a matte whose error does not change in time.
+
+    Parameters
+    ----------
+    mattes, truths : sequences of F >= 2 (H, W) float arrays
+
+    Returns
+    -------
+    float
+    """
+    mattes = [np.asarray(m, np.float64) for m in mattes]
+    truths = [np.asarray(t, np.float64) for t in truths]
+    if len(mattes) != len(truths) or len(mattes) < 2:
+        raise ValueError("dtSSD needs two equally long clips of at least 2 frames")
+    scores = [np.sqrt(np.mean(((m1 - m0) - (t1 - t0)) ** 2))
+              for m0, m1, t0, t1 in zip(mattes, mattes[1:], truths, truths[1:])]
+    return float(100.0 * np.mean(scores))
+
+
+def warping_error(layers, next_layers, flow, confidence):
+    """Flow-warping error (Lai et al. 2018) between two frames' layers.
+
+    The next frame's layers are warped back to this frame along the forward flow; the
+    error is the mean over pixels with ``confidence > 0`` (not occluded) of the squared
+    difference, summed over layers.
+
+    Parameters
+    ----------
+    layers, next_layers : (H, W, K) float arrays
+    flow : (H, W, 2) float array, forward flow of this frame
+    confidence : (H, W) float array in [0, 1]
+
+    Returns
+    -------
+    float
+    """
+    from sss_vfx.graph.flow import warp_back
+
+    warped, inside = warp_back(next_layers, flow)
+    warped = warped.reshape(np.shape(layers))
+    visible = inside & (np.asarray(confidence) > 0)
+    if not visible.any():
+        return 0.0
+    diff = ((np.asarray(layers, np.float64) - warped) ** 2).sum(axis=2)
+    return float(diff[visible].mean())

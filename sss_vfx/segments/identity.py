@@ -1,0 +1,99 @@
+"""Layer identity across the windows of a shot (DESIGN section 2).
+
+A window's layers come out in its own order. Each new window's layers are matched to
+the layers already given on the frames both windows saw (or, without shared frames, on
+the previous frame), so a layer keeps its index, and its preview colour, from the first
+frame of a shot to the last. The match maximises the total soft overlap
+``sum_p min(a_p, b_p) / sum_p max(a_p, b_p)`` (a soft intersection over union) by the
+Hungarian method.
+"""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["crossfade", "layer_overlap", "match_layers", "pad_layers"]
+
+
+def pad_layers(layers, count):
+    """Append empty layers up to ``count`` columns.
+
+    Parameters
+    ----------
+    layers : (N, K) float array, K <= count
+    count : int
+
+    Returns
+    -------
+    (N, count) float64
+    """
+    layers = np.asarray(layers, np.float64)
+    missing = count - layers.shape[1]
+    if missing < 0:
+        raise ValueError(f"{layers.shape[1]} layers do not fit in {count}")
+    return np.hstack([layers, np.zeros((layers.shape[0], missing))]) if missing else layers
+
+
+def layer_overlap(reference, layers):
+    """Soft intersection over union of every pair of layers.
+
+    Parameters
+    ----------
+    reference : (N, K) float array in [0, 1]
+    layers : (N, K') float array in [0, 1]
+
+    Returns
+    -------
+    (K, K') float64 in [0, 1]; 0 where both layers are empty
+    """
+    a = np.clip(np.asarray(reference, np.float64), 0, 1)
+    b = np.clip(np.asarray(layers, np.float64), 0, 1)
+    overlap = np.empty((a.shape[1], b.shape[1]))
+    for i in range(a.shape[1]):
+        inter = np.minimum(a[:, i:i + 1], b).sum(axis=0)
+        union = np.maximum(a[:, i:i + 1], b).sum(axis=0)
+        overlap[i] = np.where(union > 0, inter / np.where(union > 0, union, 1), 0)
+    return overlap
+
+
+def match_layers(reference, layers):
+    """Reorder ``layers`` so column k is the layer that best continues reference layer k.
+
+    Parameters
+    ----------
+    reference : (N, K) float array
+        The layers already given, on the pixels both results cover.
+    layers : (N, K) float array
+        The new layers on the same pixels.
+
+    Returns
+    -------
+    (K,) int64 permutation: new column k is old column ``perm[k]``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([[1., 0.], [0., 1.]])
+    >>> match_layers(a, a[:, ::-1]).tolist()
+    [1, 0]
+    """
+    overlap = layer_overlap(reference, layers)
+    rows, cols = linear_sum_assignment(-overlap)
+    perm = np.empty(overlap.shape[0], np.int64)
+    perm[rows] = cols
+    return perm
+
+
+def crossfade(previous, current, weight):
+    """Blend two results of one frame: ``(1 - weight) * previous + weight * current``.
+
+    Parameters
+    ----------
+    previous, current : (N, K) float arrays, each summing to 1 per pixel
+    weight : float in [0, 1]
+
+    Returns
+    -------
+    (N, K) float64, summing to 1 per pixel where both inputs do
+    """
+    return (1.0 - weight) * np.asarray(previous, np.float64) \
+        + weight * np.asarray(current, np.float64)
