@@ -31,8 +31,8 @@ PREVIEW_MAX_WIDTH = 2048
 
 def add_video_options(parser):
     """The flags of ``sss-vfx video`` beyond the method's."""
-    parser.add_argument("input", help="a video file FFmpeg decodes (MOV, MP4, MKV...) or an "
-                                      "image sequence: shot.%%04d.exr or shot.####.exr")
+    parser.add_argument("input", help=("a video file FFmpeg decodes (MOV, MP4, MKV...) or "
+                                       "an image sequence: shot.%%04d.exr or shot.####.exr"))
     parser.add_argument("-o", "--output", required=True, help="output directory (created)")
     parser.add_argument("--frames", type=parse_frame_range, metavar="FIRST-LAST",
                         help="frame range to process, inclusive (default: all)")
@@ -103,7 +103,7 @@ def _preview_frame(plate, alphas):
     import cv2
 
     scale = PREVIEW_MAX_WIDTH / preview.shape[1]
-    size = (PREVIEW_MAX_WIDTH, max(2, int(round(preview.shape[0] * scale))))
+    size = (PREVIEW_MAX_WIDTH, max(2, round(preview.shape[0] * scale)))
     return cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
 
 

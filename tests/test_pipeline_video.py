@@ -1,0 +1,107 @@
+"""The video pipeline: temporal coherence on a rendered moving shot, identity, resume."""
+
+import numpy as np
+import pytest
+
+from sss_vfx import segment_video
+from sss_vfx.errors import OptionError
+from sss_vfx.metrics import dtssd, foreground_layers, sad
+from sss_vfx.synthetic import moving_shot, two_region_image
+
+#: Small but real: every stage runs, on 48x64 frames.
+SMALL = dict(layers=3, eigenvectors=30, initial_segments=10, superpixels=100,
+             embedding_weight=1.0, constrained_iterations=20, relaxed_rounds=10)
+TINY = dict(layers=2, eigenvectors=10, initial_segments=4, superpixels=40)
+
+
+@pytest.fixture(scope="module")
+def moving():
+    return moving_shot(frames=20, shape=(48, 64), seed=1)
+
+
+def object_mattes(results, clip):
+    """Per frame: the matte of the layers mostly inside the object, and the index of the
+    layer covering most of it."""
+    mattes, index = [], []
+    for result, shot in zip(results, clip):
+        chosen, share = foreground_layers(result.alphas, shot.alpha)
+        mattes.append(result.alphas[..., chosen].sum(axis=2))
+        index.append(int(np.argmax(share)))
+    return mattes, index
+
+
+@pytest.fixture(scope="module")
+def both_modes(moving):
+    images = [s.image for s in moving]
+    features = [s.features for s in moving]
+    per_frame = list(segment_video(images, features, temporal=False, **SMALL))
+    temporal = list(segment_video(images, features, **SMALL))
+    return per_frame, temporal
+
+
+def test_temporal_mode_cuts_flicker_without_losing_accuracy(moving, both_modes):
+    truth = [s.alpha for s in moving]
+    scores = {}
+    for name, results in zip(("per_frame", "temporal"), both_modes):
+        mattes, _ = object_mattes(results, moving)
+        scores[name] = (dtssd(mattes, truth),
+                        np.mean([sad(m, t) for m, t in zip(mattes, truth)]))
+    # Measured: dtSSD 9.5 -> 4.7, mean SAD 0.131 -> 0.126.
+    assert scores["temporal"][0] <= 0.7 * scores["per_frame"][0], scores
+    assert scores["temporal"][1] <= 1.1 * scores["per_frame"][1], scores
+
+
+def test_the_object_keeps_its_layer_index_through_the_shot(moving, both_modes):
+    for results in both_modes:
+        _, index = object_mattes(results, moving)
+        assert len(set(index)) == 1, index
+
+
+def test_every_frame_has_the_same_k_and_sums_to_one(moving, both_modes):
+    for results in both_modes:
+        assert [r.number for r in results] == list(range(20))
+        for r in results:
+            assert r.alphas.shape == (48, 64, SMALL["layers"])
+            assert r.alphas.dtype == np.float32
+            assert np.abs(r.alphas.sum(axis=2) - 1).max() < 1e-3
+            assert r.alphas.min() >= 0 and r.alphas.max() <= 1
+
+
+def clip_of(count, shape=(24, 32)):
+    return [two_region_image(shape, seed=s)[0] for s in range(count)]
+
+
+@pytest.mark.parametrize("window, overlap, count", [(3, 1, 7), (4, 2, 5), (2, 0, 5), (3, 1, 2)])
+def test_windows_emit_every_frame_once_in_order(window, overlap, count):
+    results = list(segment_video(clip_of(count), start=10, window=window, overlap=overlap,
+                                 **TINY))
+    assert [r.number for r in results] == list(range(10, 10 + count))
+    assert [r.index for r in results] == list(range(count))
+
+
+def test_deterministic():
+    clip = clip_of(4)
+    first = [r.alphas for r in segment_video(clip, **TINY)]
+    second = [r.alphas for r in segment_video(clip, **TINY)]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_skips_finished_frames_and_continues_their_identity():
+    clip = clip_of(5)
+    full = list(segment_video(clip, **TINY))
+    done = {r.number: r.alphas[..., ::-1].copy() for r in full[:3]}   # order swapped
+    resumed = list(segment_video(clip, finished=done.get, **TINY))
+    assert [r.skipped for r in resumed] == [True, True, True, False, False]
+    assert all(r.alphas is None for r in resumed[:3])
+    # The new frames follow the finished frames' (swapped) layer order.
+    for r, f in zip(resumed[3:], full[3:]):
+        assert np.abs(r.alphas - f.alphas[..., ::-1]).mean() < np.abs(r.alphas - f.alphas).mean()
+
+
+@pytest.mark.parametrize("bad, match", [(dict(window=1), "window"),
+                                        (dict(overlap=3), "overlap"),
+                                        (dict(temporal_weight=-1.0), "temporal_weight")])
+def test_bad_temporal_options_are_refused(bad, match):
+    with pytest.raises(OptionError, match=match):
+        next(segment_video(clip_of(2), **bad, **TINY))
