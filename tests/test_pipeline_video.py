@@ -105,3 +105,20 @@ def test_resume_skips_finished_frames_and_continues_their_identity():
 def test_bad_temporal_options_are_refused(bad, match):
     with pytest.raises(OptionError, match=match):
         next(segment_video(clip_of(2), **bad, **TINY))
+
+
+def test_high_dimensional_features_share_one_projection_across_frames():
+    from sss_vfx.features.preprocess import (apply_feature_projection,
+                                             fit_feature_projection, preprocess_features)
+    rng = np.random.default_rng(7)
+    image = rng.random((20, 24, 3))
+    first = rng.normal(size=(20, 24, 8))
+    second = first[:, ::-1] * 1.0     # the same content, mirrored: same statistics
+    projection = fit_feature_projection(first, image)
+    np.testing.assert_allclose(apply_feature_projection(projection, first, image),
+                               preprocess_features(first, image))
+    # A frame reduced with the shared projection keeps the first frame's axes: a
+    # pixel with the same raw features and guide gets the same map either way.
+    shared = apply_feature_projection(projection, second, image[:, ::-1])
+    np.testing.assert_allclose(shared[:, ::-1], preprocess_features(first, image),
+                               atol=1e-9)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sss_vfx.features.preprocess import preprocess_features
+from sss_vfx.features.preprocess import apply_feature_projection, preprocess_features
 from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
 from sss_vfx.graph.superpixels import compute_superpixels
@@ -68,7 +68,7 @@ class WorkingFrame:
     downscaled: bool
 
 
-def working_frame(plate, raw_features, max_pixels):
+def working_frame(plate, raw_features, max_pixels, projection=None):
     """Downscale a plate (area average) and its features to the working resolution.
 
     Parameters
@@ -76,6 +76,9 @@ def working_frame(plate, raw_features, max_pixels):
     plate : (H, W, 3) float array in [0, 1]
     raw_features : (H, W, C) float array or None, already the plate's size
     max_pixels : int, 0 for no cap
+    projection : FeatureProjection, optional
+        Reduce the features as another frame's were (a shot's frames share one
+        projection); fitted on these features when None.
 
     Returns
     -------
@@ -88,7 +91,8 @@ def working_frame(plate, raw_features, max_pixels):
     feats = None
     if raw_features is not None:
         resized = resize_features(raw_features, (h, w)) if downscaled else raw_features
-        feats = preprocess_features(resized, small)
+        feats = (preprocess_features(resized, small) if projection is None
+                 else apply_feature_projection(projection, resized, small))
     return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from sss_vfx.accel.devices import resolve_device
 from sss_vfx.errors import InputError, SssError
+from sss_vfx.features.preprocess import fit_feature_projection
 from sss_vfx.graph.flow import frame_flow
 from sss_vfx.graph.method_laplacian import temporal_with_device
 from sss_vfx.graph.window import window_laplacian
@@ -164,6 +165,7 @@ class _WindowRunner:
         self.finished = finished or (lambda number: None)
         self.total = total
         self.previous = None    # (h*w, K) layers given to the last emitted frame
+        self.projection = None  # FeatureProjection of the shot
         self.notes = []
 
     def run(self, stream):
@@ -194,7 +196,13 @@ class _WindowRunner:
     def _enter(self, index, number, plate, raw):
         if raw is not None and raw.shape[:2] != plate.shape[:2]:
             raw = resize_features(raw, plate.shape[:2])
-        frame = working_frame(plate, raw, self.opts.max_pixels)
+        if raw is not None and self.projection is None:
+            # The first frame fixes how features map to colours for the whole shot.
+            first = working_frame(plate, None, self.opts.max_pixels)
+            small = (resize_features(raw, first.image.shape[:2]) if first.downscaled
+                     else raw)
+            self.projection = fit_feature_projection(small, first.image)
+        frame = working_frame(plate, raw, self.opts.max_pixels, self.projection)
         entry = _Entry(index=index, number=number, frame=frame)
         done = self.finished(number)
         if done is not None:
