@@ -17,7 +17,9 @@ Scores over the whole image: SAD = sum |alpha - gt| / 1000 (the alphamatting.com
 convention) and MSE x 1000 = 1000 * mean (alpha - gt)^2. The target: the soft layers
 beat both baselines on average (SAD and MSE). Visual strips
 ``benchmarks/output/quality_GT0x.png``: image | true alpha | coarse mask | closed-form |
-soft layers; ``quality_GT0x_layers.png`` is the colour-coded preview of all layers.
+soft layers; ``quality_GT0x_error.png``: each method's signed error (red: matte above the
+true alpha, green: below); ``quality_GT0x_layers.png`` is the colour-coded preview of all
+layers.
 Numbers go to ``benchmarks/output/bench_quality.json``.
 
 Usage::
@@ -157,10 +159,10 @@ def evaluate(name, image, truth, options, args):
         "mse_x1000": {m: mse_x1000(mattes[m], truth64) for m in METHODS},
         "seconds": seconds, "details": extra,
     }
-    write_strip(args.out / f"quality_{name}{'_quick' if args.quick else ''}.png",
-                image, truth, mattes)
-    write_preview_png(args.out / f"quality_{name}_layers{'_quick' if args.quick else ''}.png",
-                      seg.image, seg.alphas)
+    suffix = "_quick" if args.quick else ""
+    write_strip(args.out / f"quality_{name}{suffix}.png", image, truth, mattes)
+    write_error_strip(args.out / f"quality_{name}_error{suffix}.png", truth, mattes)
+    write_preview_png(args.out / f"quality_{name}_layers{suffix}.png", seg.image, seg.alphas)
     return record
 
 
@@ -169,7 +171,26 @@ def write_strip(path, image, truth, mattes):
     panels = [image] + [np.repeat(m[:, :, None], 3, axis=2)
                         for m in (truth, mattes["coarse_mask"], mattes["closed_form"],
                                   mattes["soft_layers"])]
-    labels = ["image", "true alpha", "coarse mask", "closed-form", "soft layers"]
+    _write_panels(path, panels, ["image", "true alpha", "coarse mask", "closed-form",
+                                 "soft layers"])
+
+
+def error_map(alpha, truth):
+    """Signed error as colour: red where ``alpha`` exceeds the truth, green where it falls
+    short, black where they agree. (H, W, 3) float in [0, 1]."""
+    diff = alpha.astype(np.float64) - truth
+    return np.stack([np.clip(diff, 0, 1), np.clip(-diff, 0, 1), np.zeros_like(diff)], -1)
+
+
+def write_error_strip(path, truth, mattes):
+    """Signed error maps of each method against the true alpha, with its SAD, 8-bit PNG."""
+    truth64 = truth.astype(np.float64)
+    panels = [error_map(mattes[m], truth64) for m in METHODS]
+    labels = [f"{m} error, SAD {sad(mattes[m], truth64):.2f}" for m in METHODS]
+    _write_panels(path, panels, labels)
+
+
+def _write_panels(path, panels, labels):
     tiles = []
     for panel, label in zip(panels, labels):
         tile = np.round(np.clip(panel, 0, 1) * 255).astype(np.uint8)
