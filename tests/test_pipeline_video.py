@@ -46,7 +46,8 @@ def test_temporal_mode_cuts_flicker_without_losing_accuracy(moving, both_modes):
         mattes, _ = object_mattes(results, moving)
         scores[name] = (dtssd(mattes, truth),
                         np.mean([sad(m, t) for m, t in zip(mattes, truth)]))
-    # Measured: dtSSD 9.5 -> 4.7, mean SAD 0.131 -> 0.126.
+    # Measured: dtSSD 7.98 -> 4.40, mean SAD 0.132 -> 0.109 (the issue asks -30 % and
+    # at most +10 %).
     assert scores["temporal"][0] <= 0.7 * scores["per_frame"][0], scores
     assert scores["temporal"][1] <= 1.1 * scores["per_frame"][1], scores
 

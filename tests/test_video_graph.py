@@ -171,3 +171,36 @@ def test_warping_error_is_zero_for_layers_moving_with_the_flow():
     confidence = np.ones((10, 12))
     assert warping_error(layers, moved, flow, confidence) == pytest.approx(0.0, abs=1e-10)
     assert warping_error(layers, layers, flow, confidence) > 0.01
+
+
+def _small_window(rng, shape=(6, 7)):
+    from sss_vfx.graph.method_laplacian import AffinityWeights
+    frames = [rng.random(shape + (3,)) for _ in range(3)]
+    laps = [laplacian(f, device="numpy", weights=AffinityWeights(semantic=0.0))
+            for f in frames]
+    temporals = [temporal_affinity(a, b, rng.uniform(-1, 1, shape + (2,)),
+                                   np.full(shape, 0.8)) for a, b in zip(frames, frames[1:])]
+    return laps, window_laplacian(laps, temporals)
+
+
+def test_window_eigs_with_complete_frame_bases_is_exact():
+    from sss_vfx.spectral import window_eigs
+    laps, lap = _small_window(np.random.default_rng(8))
+    bases = [np.linalg.eigh(frame.toarray())[1] for frame in laps]
+    values, vectors = window_eigs(lap, bases, 10)
+    exact = np.linalg.eigvalsh(lap.toarray())
+    np.testing.assert_allclose(values, exact[np.argsort(np.abs(exact))[:10]], atol=1e-10)
+    np.testing.assert_allclose(lap @ vectors, vectors * values, atol=1e-9)
+
+
+def test_window_ritz_values_bound_the_true_eigenvalues_from_above():
+    from sss_vfx.spectral import window_eigs
+    laps, lap = _small_window(np.random.default_rng(9))
+    bases = [np.linalg.eigh(frame.toarray())[1][:, :12] for frame in laps]
+    values, vectors = window_eigs(lap, bases, 8)
+    exact = np.linalg.eigvalsh(lap.toarray())[:8]       # PSD: smallest = nearest zero
+    assert np.all(values >= exact - 1e-10)               # Cauchy interlacing
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(8), atol=1e-10)
+    # Each frame's own constant vector is in its basis, so the window's null vector is
+    # found exactly.
+    assert abs(values[0]) < 1e-10

@@ -142,7 +142,7 @@ class SoftLayers:
     layers: np.ndarray
 
 
-def soft_layers(lap, frames, opts, clock, anchor=None):
+def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None):
     """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
 
     Parameters
@@ -157,6 +157,9 @@ def soft_layers(lap, frames, opts, clock, anchor=None):
         and the relaxed sparsification is pulled toward them with ``weight`` (see
         :func:`~sss_vfx.segments.relaxed.relaxed_sparsification`). Without an anchor
         layers come largest first.
+    eigenpairs : (values (M,), vectors (N, M)), optional
+        Eigenpairs already found (a window's, see
+        :func:`~sss_vfx.spectral.window_eigs`); computed from ``lap`` when None.
 
     Returns
     -------
@@ -164,14 +167,15 @@ def soft_layers(lap, frames, opts, clock, anchor=None):
     """
     h, w = frames[0].image.shape[:2]
     n = lap.shape[0]
-    shape = (h, w) if len(frames) == 1 else (len(frames), h, w)
     feats = None
     if all(f.features is not None for f in frames):
         feats = np.concatenate([f.features.reshape(-1, 3) for f in frames])
     colours = np.concatenate([f.image.reshape(-1, 3) for f in frames])
-    with clock.stage("eigenvectors"):
-        m = min(opts.eigenvectors, n - 2)
-        values, vectors = smallest_magnitude_eigs(lap, m, shape=shape)
+    if eigenpairs is None:
+        with clock.stage("eigenvectors"):
+            m = min(opts.eigenvectors, n - 2)
+            eigenpairs = smallest_magnitude_eigs(lap, m, shape=(h, w))
+    values, vectors = eigenpairs
     with clock.stage("initial_segments"):
         labels = initial_segments(values, vectors, feats, opts.initial_segments,
                                   embedding_weight=opts.embedding_weight, seed=opts.seed)

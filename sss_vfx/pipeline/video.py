@@ -29,6 +29,7 @@ from sss_vfx.pipeline.layers import frame_laplacian, soft_layers, working_frame
 from sss_vfx.pipeline.stages import StageClock
 from sss_vfx.segments.identity import crossfade, match_layers, pad_layers
 from sss_vfx.segments.upsample import normalise_layers, upsample_layers
+from sss_vfx.spectral import smallest_magnitude_eigs, window_eigs
 
 log = logging.getLogger("sss_vfx")
 
@@ -86,6 +87,7 @@ class _Entry:
     number: int
     frame: object                 # WorkingFrame
     laplacian: object = None
+    eigenvectors: object = None   # (values, vectors) of the frame's own Laplacian
     flow_to_next: object = None   # temporal affinity to the next frame
     given: object = None          # (h*w, K) layers already given for this frame
     done: bool = False            # its file exists: used for matching, not rewritten
@@ -260,10 +262,25 @@ class _WindowRunner:
             rows = np.concatenate([np.arange(i * pixels, (i + 1) * pixels) for i in given])
             values = np.concatenate([entries[i].given for i in given])
             anchor = (rows, values, self.linking.anchor_weight)
+        eigenpairs = self._eigenpairs(entries, lap)
         result = soft_layers(lap, [e.frame for e in entries], self.opts, self.clock,
-                             anchor=anchor)
+                             anchor=anchor, eigenpairs=eigenpairs)
         layers = pad_layers(np.clip(result.layers, 0.0, 1.0), self.opts.layers)
         return layers.reshape(len(entries), -1, self.opts.layers), anchor is not None
+
+    def _eigenpairs(self, entries, lap):
+        """Each frame's eigenvectors (once per frame), then the window's Ritz pairs."""
+        with self.clock.stage("eigenvectors"):
+            for entry in entries:
+                if entry.eigenvectors is None:
+                    n = entry.laplacian.shape[0]
+                    h, w = entry.frame.image.shape[:2]
+                    entry.eigenvectors = smallest_magnitude_eigs(
+                        entry.laplacian, min(self.opts.eigenvectors, n - 2), shape=(h, w))
+            if len(entries) == 1:
+                return entries[0].eigenvectors
+            return window_eigs(lap, [e.eigenvectors[1] for e in entries],
+                               entries[0].eigenvectors[1].shape[1])
 
     def _temporal(self, image, next_image):
         flow = frame_flow(image, next_image)
