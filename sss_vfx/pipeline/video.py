@@ -168,6 +168,7 @@ class _WindowRunner:
         self.total = total
         self.previous = None    # (h*w, K) layers given to the last emitted frame
         self.projection = None  # FeatureProjection of the shot
+        self.emitted = 0        # frames handed out so far
         self.notes = []
 
     def run(self, stream):
@@ -205,6 +206,10 @@ class _WindowRunner:
                      else raw)
             self.projection = fit_feature_projection(small, first.image)
         frame = working_frame(plate, raw, self.opts.max_pixels, self.projection)
+        if index == 0 and frame.downscaled:
+            h, w = frame.image.shape[:2]
+            self.notes.append(f"spectral stages ran at {w}x{h} "
+                              f"(max_pixels={self.opts.max_pixels})")
         entry = _Entry(index=index, number=number, frame=frame)
         done = self.finished(number)
         if done is not None:
@@ -235,12 +240,10 @@ class _WindowRunner:
             layers, anchored = self._segment(entries)
             self._give(entries, layers, matched=anchored)
         for position, entry in enumerate(entries):
-            if position >= len(entries) - keep or entry.index < self._emitted:
+            if position >= len(entries) - keep or entry.index < self.emitted:
                 continue
-            self._emitted = entry.index + 1
+            self.emitted = entry.index + 1
             yield self._emit(entry)
-
-    _emitted = 0
 
     def _segment(self, entries):
         """(F, h*w, K) layers of the window's frames, in the window's own order."""
