@@ -7,12 +7,14 @@ from sss_vfx.graph.method_laplacian import laplacian, matting_laplacian
 from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.still import Segmentation, segment_image
 from sss_vfx.pipeline.video import FrameLayers, segment_video
+from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Device", "DeviceError", "DeviceMemoryError", "FeatureError", "FrameLayers",
     "InputError", "KernelBuildError", "OptionError", "OutputError", "Segmentation",
-    "SegmentationOptions", "SssError", "__version__", "laplacian", "list_devices",
-    "matting_laplacian", "resolve_device", "segment_image", "segment_video",
+    "SegmentationOptions", "SssError", "__version__", "laplacian", "layer_colours",
+    "list_devices", "matting_laplacian", "premultiplied_colours", "resolve_device",
+    "segment_image", "segment_video",
 ]

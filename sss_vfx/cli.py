@@ -53,6 +53,9 @@ def build_parser():
                                         "channel count, same size as the image")
     add_method_options(seg)
     seg.add_argument("--no-pngs", action="store_true", help="skip the per-layer PNG mattes")
+    seg.add_argument("--no-colours", action="store_true",
+                     help="skip the layer colours: layers.exr holds the mattes (A) only, "
+                          "no premultiplied R, G, B")
     add_run_options(seg)
     vid = sub.add_parser(
         "video", help="split every frame of a shot into soft layers, coherent in time",
@@ -136,6 +139,7 @@ def run_segment(args):
     """The ``segment`` command: phases prepare, segment, write. Returns the manifest."""
     from sss_vfx import __version__
     from sss_vfx.pipeline.still import segment_image
+    from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 
     options = SegmentationOptions.from_kwargs(**_options(args))
     out = prepare_output_dir(args.output)
@@ -144,10 +148,15 @@ def run_segment(args):
     seg = segment_image(args.image, args.features, progress=progress, device=args.device,
                         **options.as_dict())
     progress.finish()
+    colours = None
+    if not args.no_colours:
+        colour_start = time.perf_counter()
+        colours = premultiplied_colours(layer_colours(seg.image, seg.alphas), seg.alphas)
+        seg.timings["colours"] = round(time.perf_counter() - colour_start, 4)
     write_start = time.perf_counter()
     names = layer_names(seg.alphas.shape[2])
     outputs = ["layers.exr"]
-    write_layers_exr(out / "layers.exr", seg.alphas,
+    write_layers_exr(out / "layers.exr", seg.alphas, colours=colours,
                      attributes={"sss_version": __version__, "sss_source": str(args.image)})
     if not args.no_pngs:
         for k, name in enumerate(names):
@@ -167,6 +176,7 @@ def run_segment(args):
         "working_size": {"width": int(seg.working_image.shape[1]),
                          "height": int(seg.working_image.shape[0])},
         "layers": names,
+        "colours": colours is not None,
         "layer_coverage": [float(c) for c in seg.alphas.mean(axis=(0, 1))],
         "timings_s": timings,
         "peak_rss_bytes": dict(seg.peak_rss, total=peak_rss_bytes()),

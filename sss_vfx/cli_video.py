@@ -22,6 +22,7 @@ from sss_vfx.io.video import write_preview_video
 from sss_vfx.options import SegmentationOptions, TemporalOptions
 from sss_vfx.pipeline.stages import peak_rss_bytes
 from sss_vfx.progress import FrameProgress
+from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 
 __all__ = ["add_video_options", "parse_frame_range", "run_video"]
 
@@ -54,6 +55,9 @@ def add_video_options(parser):
                             default=default, help=f"{text} (default {default})")
     parser.add_argument("--pngs", action="store_true",
                         help="also write 16-bit PNG mattes to mattes/sss_layerNN.NNNN.png")
+    parser.add_argument("--no-colours", action="store_true",
+                        help="skip the layer colours: each EXR holds the mattes (A) only, "
+                             "no premultiplied R, G, B")
     parser.add_argument("--force", action="store_true",
                         help="recompute every frame, replacing results in the folder")
     parser.add_argument("--allow-missing", action="store_true",
@@ -117,7 +121,7 @@ def run_video(args, options):
                               overlap=args.overlap, temporal_weight=args.temporal_weight,
                               temporal_sigma=args.temporal_sigma,
                               anchor_weight=args.anchor_weight)
-    parameters = {**options.as_dict(), **linking.as_dict()}
+    parameters = {**options.as_dict(), **linking.as_dict(), "colours": not args.no_colours}
     inputs = _inputs(args)
     # Bad input (missing frames, features that do not match) stops before any output.
     shot = open_shot(args.input, frames=args.frames, start=args.start,
@@ -126,7 +130,8 @@ def run_video(args, options):
                           force=args.force, pngs=args.pngs)
     manifest = {"command": "video", "version": __version__, "inputs": inputs,
                 "parameters": parameters, "run_key": outputs.key,
-                "layers": outputs.names, "status": "running",
+                "layers": outputs.names, "colours": not args.no_colours,
+                "status": "running",
                 "missing_frames": shot.missing,
                 "platform": {"python": platform.python_version(), "numpy": np.__version__,
                              "machine": platform.machine()}}
@@ -135,7 +140,7 @@ def run_video(args, options):
                            allow_missing=args.allow_missing, finished=outputs.finished,
                            device=args.device, **linking.as_dict(), **options.as_dict())
     state = {"first": None, "last": None, "count": 0, "computed": 0, "size": None,
-             "last_result": None}
+             "last_result": None, "colours_s": 0.0}
     started = time.perf_counter()
     try:
         with _terminate_as_interrupt():
@@ -165,7 +170,8 @@ def _run_frames(frames, shot, outputs, args, state, version):
             else:
                 outputs.write_frame(result.number, alphas, {
                     "sss_version": version, "sss_source": str(args.input),
-                    "sss_frame": str(result.number)})
+                    "sss_frame": str(result.number)},
+                    colours=None if args.no_colours else _colours(result, state))
                 state["computed"] += 1
             state["first"] = result.number if state["first"] is None else state["first"]
             state["last"] = result.number
@@ -181,11 +187,21 @@ def _run_frames(frames, shot, outputs, args, state, version):
         progress.finish()
 
 
+def _colours(result, state):
+    """A frame's premultiplied layer colours (DESIGN step 8), timed into ``state``."""
+    started = time.perf_counter()
+    colours = premultiplied_colours(layer_colours(result.plate, result.alphas),
+                                    result.alphas)
+    state["colours_s"] += time.perf_counter() - started
+    return colours
+
+
 def _summary(state, started):
     result = state["last_result"]
     summary = {"frames": [state["first"], state["last"]], "frame_count": state["count"],
                "frames_computed": state["computed"],
                "timings_s": dict(result.timings if result else {},
+                                 colours=round(state["colours_s"], 4),
                                  total=round(time.perf_counter() - started, 4)),
                "peak_rss_bytes": peak_rss_bytes()}
     if state["size"] is not None:

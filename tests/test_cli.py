@@ -96,18 +96,42 @@ def test_layers_exr_layout_and_values(rendered, plate):
     _, out, _, _ = rendered["in-process"]
     layers = read_layers_exr(out / "layers.exr")
     assert layers.layer_names == LAYERS
-    assert layers.channel_names == [f"{n}.A" for n in LAYERS]
+    assert layers.channel_names == [f"{n}.{c}" for n in LAYERS for c in "ABGR"]
     assert layers.header["sss_layers"] == ",".join(LAYERS)
     assert layers.header["sss_version"] == sss_vfx.__version__
     assert layers.compression == "ZIP"
     assert set(layers.pixel_types.values()) == {"HALF"}
-    assert layers.colours is None
     assert layers.alphas.shape == SHAPE + (2,)
     assert layers.alphas.min() >= 0 and layers.alphas.max() <= 1
     np.testing.assert_allclose(layers.alphas.sum(axis=2), 1.0, atol=HALF_TOL)
     # One layer is the true foreground matte (measured MAE 0.003 at this size).
     errors = [np.abs(layers.alphas[..., k] - alpha).mean() for k in range(2)]
     assert min(errors) < 0.02
+
+
+def test_layer_colours_are_premultiplied_and_sum_to_the_plate(rendered, plate):
+    path, _ = plate
+    _, out, _, _ = rendered["in-process"]
+    layers = read_layers_exr(out / "layers.exr")
+    assert layers.colours.shape == SHAPE + (2, 3)
+    # Premultiplied: 0 <= a F <= a.
+    assert layers.colours.min() >= 0
+    assert np.all(layers.colours <= layers.alphas[..., None] + HALF_TOL)
+    image = cv2.imread(str(path))[..., ::-1] / 255.0
+    np.testing.assert_allclose(layers.colours.sum(axis=2), image, atol=2 * HALF_TOL)
+
+
+def test_no_colours_writes_mattes_only(plate, tmp_path, capsys):
+    path, _ = plate
+    out = tmp_path / "out"
+    status, _, err = run_in_process(["segment", path, "-o", out, "--no-colours", *SMALL],
+                                    capsys)
+    assert status == 0, err
+    layers = read_layers_exr(out / "layers.exr")
+    assert layers.colours is None
+    assert layers.channel_names == [f"{n}.A" for n in LAYERS]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["colours"] is False and "colours" not in manifest["timings_s"]
 
 
 def test_png_mattes_match_the_exr(rendered):
@@ -148,6 +172,7 @@ def test_manifest(rendered, plate):
     assert set(STAGES) | {"total"} <= set(manifest["peak_rss_bytes"])
     assert all(isinstance(v, int) and v > 0 for v in manifest["peak_rss_bytes"].values())
     assert manifest["layers"] == LAYERS
+    assert manifest["colours"] is True and manifest["timings_s"]["colours"] >= 0
     assert sum(manifest["layer_coverage"]) == pytest.approx(1.0, abs=1e-3)
     assert sorted(manifest["outputs"]) == sorted(p.name for p in out.iterdir())
 
@@ -214,7 +239,8 @@ SEGMENT_OPTIONS = ["-o", "--output", "--features", "--max-pixels", "--layers",
                    "--eigenvectors", "--initial-segments", "--superpixels",
                    "--semantic-weight", "--colour-weight", "--sparsity",
                    "--constrained-iterations", "--constrained-precision",
-                   "--relaxed-rounds", "--seed", "--no-pngs", "--progress", "--verbose", "-v"]
+                   "--relaxed-rounds", "--seed", "--no-pngs", "--no-colours", "--progress",
+                   "--verbose", "-v"]
 
 
 def test_segment_help_mentions_every_option(run):

@@ -49,12 +49,19 @@ def test_sequence_run_writes_numbered_exrs_preview_and_manifest(plates, tmp_path
     assert layers.layer_names == ["sss_layer01", "sss_layer02"]
     assert layers.alphas.shape == (40, 48, 2)
     assert np.abs(layers.alphas.sum(axis=2) - 1).max() < 2e-3     # half floats
+    # Premultiplied layer colours that sum back to the frame.
+    plate = cv2.imread(str(plates / "plate.1003.png"))[..., ::-1] / 255.0
+    assert layers.colours.shape == (40, 48, 2, 3)
+    assert np.all(layers.colours <= layers.alphas[..., None] + 1e-3)
+    assert np.abs(layers.colours.sum(axis=2) - plate).max() < 2e-3
     info = video_info(out / "preview.mp4")
     assert (info.width, info.height, info.frame_count) == (96, 40, 5)
     assert info.frame_rate == 24
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["frames"] == [1001, 1005]
     assert manifest["parameters"]["window"] == 3 and manifest["layers"] == layers.layer_names
+    assert manifest["parameters"]["colours"] is True and manifest["colours"] is True
+    assert manifest["timings_s"]["colours"] > 0
     records = [json.loads(line) for line in io.err.splitlines() if line.startswith("{")]
     assert [r["frame"] for r in records] == list(range(1001, 1006))
     assert [r["done"] for r in records] == [1, 2, 3, 4, 5]
@@ -87,6 +94,21 @@ def test_other_parameters_in_the_same_folder_are_refused(plates, tmp_path, capsy
     assert status == 2
     assert "another input or other parameters" in io.err and "--force" in io.err
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_no_colours_writes_mattes_only_and_is_another_run(plates, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = [str(plates / "plate.%04d.png"), "-o", str(out), "--frames", "1001-1002",
+            "--no-temporal", *TINY]
+    assert run([*args, "--no-colours"])[0] == 0
+    for number in (1001, 1002):
+        layers = read_layers_exr(out / f"layers.{number}.exr")
+        assert layers.colours is None
+        assert layers.channel_names == ["sss_layer01.A", "sss_layer02.A"]
+    assert json.loads((out / "manifest.json").read_text())["colours"] is False
+    # Colours on is another run key: the folder is not silently reused.
+    status, io = run(args, capsys)
+    assert status == 2 and "other parameters" in io.err
 
 
 def test_video_file_frames_are_numbered_from_start_and_range(plates, tmp_path, capsys):
@@ -157,11 +179,11 @@ def test_interrupt_keeps_only_complete_frames(plates, tmp_path, monkeypatch, cap
     original = shot_outputs.ShotOutputs.write_frame
     calls = []
 
-    def write_then_stop(self, number, alphas, attributes):
+    def write_then_stop(self, number, alphas, attributes, **kwargs):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(number)
-        return original(self, number, alphas, attributes)
+        return original(self, number, alphas, attributes, **kwargs)
 
     monkeypatch.setattr(shot_outputs.ShotOutputs, "write_frame", write_then_stop)
     out = tmp_path / "out"

@@ -126,8 +126,16 @@ class ShotOutputs:
             return None
         return result.alphas
 
-    def write_frame(self, number, alphas, attributes):
+    def write_frame(self, number, alphas, attributes, *, colours=None):
         """Write a frame's EXR (and PNG mattes); each file atomically.
+
+        Parameters
+        ----------
+        number : int
+        alphas : (H, W, K) float array
+        attributes : dict of str to str, extra EXR header attributes
+        colours : (H, W, K, 3) float array, optional
+            Premultiplied layer colours, stored as ``sss_layerNN.R/.G/.B``.
 
         Returns
         -------
@@ -146,5 +154,6 @@ class ShotOutputs:
                 write_matte_png(path, alphas[:, :, k])
                 written.append(str(pathlib.Path(MATTES) / path.name))
         # The EXR last: its presence marks the frame finished for a resumed run.
-        write_layers_exr(self.exr_path(number), alphas, attributes=attributes)
+        write_layers_exr(self.exr_path(number), alphas, colours=colours,
+                         attributes=attributes)
         return written

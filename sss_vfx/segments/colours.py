@@ -1,0 +1,284 @@
+"""Layer colours (DESIGN step 8): one colour per layer, the layers summing to the plate.
+
+For soft layers ``a_1..a_K`` of a plate ``I`` (every pixel's alphas summing to 1), the
+colours ``F_1..F_K`` minimise, on a copy downscaled to at most 16384 pixels,
+
+    sum_p |sum_k a_kp F_kp - I_p|^2                                   (data)
+    + smoothness * sum_k sum_{p~q} w_kpq |F_kp - F_kq|^2               (smooth per layer)
+    + prior * sum_{k,p} |F_kp - I_p|^2                                 (weak pull to I)
+
+over 4-neighbours ``p~q``, with ``w_kpq = (a_kp + a_kq) / 2 + presence``: a layer's
+colour is smooth where the layer is present, and the small ``presence`` carries it into
+the pixels where ``a_k = 0`` so that ``F_k`` is defined (and smooth) everywhere. The
+three channels share one system matrix,
+
+    (smoothness * L_k + prior) blocks per layer + a_p a_p^T per pixel,
+
+solved for all channels at once by conjugate gradients preconditioned by the exact
+inverse of each pixel's K x K block (its diagonal plus the rank-one data term, by
+Sherman-Morrison), as in :mod:`sss_vfx.segments.relaxed`. The colours are then taken
+to the plate's resolution (bilinear: they are smooth) and corrected there so that the
+layers sum to the plate exactly: with ``r = I - sum_j a_j F_j``,
+``F_k += a_k r / sum_j a_j^2``, then clipped to [0, 1]. Clipping would break the
+sum where a layer saturates; the residual is then given again to the layers that can
+still move in its direction (water-filling, at most K more rounds), which is always
+possible when the alphas sum to 1 and ``I`` lies in [0, 1] (``F_k = I`` for all k is
+one solution). The premultiplied ``a_k F_k`` are what a compositor merges (stored
+as half floats they sum to the plate within about 1e-3).
+The idea of colour layers that add up to the image follows Aksoy et al. 2017
+(unmixing-based soft colour segmentation); closed-form matting (Levin et al. 2008)
+estimates a foreground and background colour from alpha by a similar least squares.
+"""
+
+import cv2
+import numpy as np
+import scipy.sparse
+
+from sss_vfx.errors import OptionError
+
+__all__ = ["layer_colours", "premultiplied_colours"]
+
+#: Pixels of the copy the system is solved on. The colours are smooth and the exact
+#: correction at the plate's resolution restores the detail, so this is a quarter of
+#: the layers' default working size: on docia (640x640, 5 layers) the colours solved at
+#: 128x128 differ from those solved at 256x256 by 0.0013 on average (alpha-weighted),
+#: for a solve 13x faster.
+SOLVE_MAX_PIXELS = 16_384
+#: Residual below which a pixel counts as summing to the plate (float32 colours round
+#: to about 6e-8).
+EXACT_TOLERANCE = 5e-7
+#: Rows of the plate corrected at a time (bounds the temporaries at 4K).
+BAND_ROWS = 256
+
+
+def layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothness=1.0,
+                  presence=0.01, prior=1e-4, rtol=1e-4, max_steps=500):
+    """Per-layer colours whose alpha-weighted sum is the plate.
+
+    Parameters
+    ----------
+    image : (H, W, 3) array_like, float in [0, 1]
+        The plate the layers were computed on (display-referred).
+    alphas : (H, W, K) array_like, float in [0, 1]
+        Soft layers summing to 1 at every pixel (within 1e-3).
+    max_pixels : int, optional
+        The least-squares system is solved on a copy of at most this many pixels
+        (area-downscaled image and alphas; default 16384); 0 solves at the plate's
+        resolution. The exact-sum correction always runs at the plate's resolution.
+    smoothness : float, optional
+        Weight of the per-layer smoothness term, > 0.
+    presence : float, optional
+        Smoothness weight where a layer is absent, > 0 (defines ``F_k`` there).
+    prior : float, optional
+        Weight of the pull toward the plate colour, > 0.
+    rtol : float, optional
+        Relative residual at which conjugate gradients stop.
+    max_steps : int, optional
+        Conjugate-gradient steps at most.
+
+    Returns
+    -------
+    (H, W, K, 3) float32 ndarray
+        Unpremultiplied colours ``F`` in [0, 1] with ``sum_k a_k F_k = I`` to float32
+        round-off (about 1e-7) wherever the alphas sum to 1. On a composite of known
+        foreground and background with the true alpha as two layers
+        (``strands_shot((60, 80))``), ``F`` of the foreground layer is 0.016 from the
+        true foreground on average where alpha > 0.1 (0.018 when solved at 40x30 and
+        upsampled), where the plate itself is 0.097 away; the background layer is
+        0.007 from the true background where alpha < 0.9 (the plate: 0.046).
+
+    Raises
+    ------
+    OptionError
+        If the shapes do not match, a value is out of range or not finite, or a
+        parameter is not positive.
+
+    Examples
+    --------
+    >>> from sss_vfx.synthetic import two_region_image
+    >>> image, alpha = two_region_image((32, 40))
+    >>> alphas = np.stack([alpha, 1 - alpha], axis=-1)
+    >>> colours = layer_colours(image, alphas)
+    >>> bool(np.allclose((alphas[..., None] * colours).sum(axis=2), image, atol=1e-5))
+    True
+    """
+    image, alphas = _checked_inputs(image, alphas)
+    for name, value in (("smoothness", smoothness), ("presence", presence),
+                        ("prior", prior), ("rtol", rtol)):
+        if not np.isfinite(value) or value <= 0:
+            raise OptionError(f"{name} must be a positive number, got {value!r}")
+    if int(max_steps) < 1 or int(max_pixels) < 0:
+        raise OptionError(f"max_steps must be >= 1 and max_pixels >= 0, got "
+                          f"{max_steps!r} and {max_pixels!r}")
+    height, width, k = alphas.shape
+    h, w = _solve_shape(height, width, int(max_pixels))
+    if (h, w) == (height, width):
+        small_image, small_alphas = image.astype(np.float64), alphas.astype(np.float64)
+    else:
+        small_image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        small_image = small_image.astype(np.float64)
+        # OpenCV's area resize takes at most 4 channels at a time.
+        small_alphas = np.concatenate(
+            [cv2.resize(alphas[:, :, c:c + 4], (w, h), interpolation=cv2.INTER_AREA)
+             .reshape(h, w, -1) for c in range(0, k, 4)], axis=2).astype(np.float64)
+    colours, _ = _solve_colours(small_image, small_alphas, smoothness, presence, prior,
+                                rtol, int(max_steps))
+    colours = np.clip(colours, 0.0, 1.0).astype(np.float32)
+    if (h, w) != (height, width):
+        colours = cv2.resize(colours.reshape(h, w, 3 * k), (width, height),
+                             interpolation=cv2.INTER_LINEAR).reshape(height, width, k, 3)
+    for top in range(0, height, BAND_ROWS):
+        rows = slice(top, top + BAND_ROWS)
+        _sum_to_plate(colours[rows], alphas[rows], image[rows])
+    return colours
+
+
+def premultiplied_colours(colours, alphas):
+    """``a_k F_k``: the colours as a compositor merges them.
+
+    Parameters
+    ----------
+    colours : (H, W, K, 3) array_like
+        Unpremultiplied colours from :func:`layer_colours`.
+    alphas : (H, W, K) array_like
+
+    Returns
+    -------
+    (H, W, K, 3) float32 ndarray; summed over K it is the plate.
+    """
+    colours = np.asarray(colours, np.float32)
+    alphas = np.asarray(alphas, np.float32)
+    if colours.shape != alphas.shape + (3,):
+        raise OptionError(f"colours must have shape {alphas.shape + (3,)} to match the "
+                          f"alphas, got {colours.shape}")
+    return colours * alphas[..., None]
+
+
+def _checked_inputs(image, alphas):
+    image = np.asarray(image)
+    alphas = np.asarray(alphas)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise OptionError(f"image must have shape (H, W, 3), got {image.shape}")
+    if alphas.ndim != 3 or alphas.shape[:2] != image.shape[:2] or alphas.shape[2] < 1:
+        raise OptionError(f"alphas must have shape (H, W, K) with (H, W) = "
+                          f"{image.shape[:2]}, got {alphas.shape}")
+    image = image.astype(np.float32)
+    alphas = alphas.astype(np.float32)
+    for name, array in (("image", image), ("alphas", alphas)):
+        if not np.isfinite(array).all() or array.min() < -1e-3 or array.max() > 1 + 1e-3:
+            raise OptionError(f"{name} must be finite and in [0, 1]; convert scene-linear "
+                              "plates to display-referred and normalise the mattes")
+    if np.abs(alphas.sum(axis=2) - 1.0).max() > 1e-3:
+        raise OptionError("alphas must sum to 1 at every pixel; normalise the layers "
+                          "(sss_vfx.segments.upsample.normalise_layers)")
+    return np.clip(image, 0.0, 1.0), np.clip(alphas, 0.0, 1.0)
+
+
+def _solve_shape(height, width, max_pixels):
+    if not max_pixels or height * width <= max_pixels:
+        return height, width
+    scale = np.sqrt(max_pixels / (height * width))
+    return max(2, int(height * scale)), max(2, int(width * scale))
+
+
+def _solve_colours(image, alphas, smoothness, presence, prior, rtol, max_steps):
+    """PCG on the colour system. image (h, w, 3), alphas (h, w, K), both float64.
+
+    Returns ((h, w, K, 3) float64 colours, conjugate-gradient steps taken).
+    """
+    matrix, inverse_blocks, rhs = _colour_system(image, alphas, smoothness, presence, prior)
+    k = alphas.shape[2]
+    x = np.repeat(image[:, :, None, :], k, axis=2).reshape(-1, 3)
+    r = rhs - matrix @ x
+    limit = rtol * rtol * _dot(rhs, rhs)
+    z = inverse_blocks @ r
+    p = z.copy()
+    rz = _dot(r, z)
+    steps = 0
+    while steps < max_steps and _dot(r, r) > limit:
+        q = matrix @ p
+        step = rz / _dot(p, q)
+        x += step * p
+        r -= step * q
+        z = inverse_blocks @ r
+        rz_new = _dot(r, z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+        steps += 1
+    return x.reshape(alphas.shape + (3,)), steps
+
+
+def _dot(u, v):
+    # Not np.vdot: BLAS threads spinning on a shared machine made each call 100x slower.
+    return float(np.einsum("ij,ij->", u, v))
+
+
+def _colour_system(image, alphas, smoothness, presence, prior):
+    """The normal equations of the colour energy, unknowns ordered pixel-major.
+
+    Returns the (N K, N K) CSR matrix, the exact inverse of its per-pixel K x K
+    diagonal blocks as a BSR matrix (the preconditioner), and the (N K, 3)
+    right-hand side ``(a_kp + prior) I_p``.
+    """
+    h, w, k = alphas.shape
+    n = h * w
+    a = alphas.reshape(n, k)
+    unknown = np.arange(n * k).reshape(h, w, k)
+    wx = smoothness * (0.5 * (alphas[:, 1:] + alphas[:, :-1]) + presence)
+    wy = smoothness * (0.5 * (alphas[1:] + alphas[:-1]) + presence)
+    diag = np.full((h, w, k), prior)
+    diag[:, 1:] += wx
+    diag[:, :-1] += wx
+    diag[1:] += wy
+    diag[:-1] += wy
+    diag = diag.reshape(n, k)
+    layer = np.arange(k)
+    blocks = a[:, :, None] * a[:, None, :]
+    blocks[:, layer, layer] += diag
+    per_pixel = unknown.reshape(n, k)
+    rows = [np.repeat(per_pixel, k, axis=1), unknown[:, 1:], unknown[:, :-1],
+            unknown[1:], unknown[:-1]]
+    cols = [np.tile(per_pixel, (1, k)), unknown[:, :-1], unknown[:, 1:],
+            unknown[:-1], unknown[1:]]
+    values = [blocks, -wx, -wx, -wy, -wy]
+    matrix = scipy.sparse.csr_matrix(
+        (np.concatenate([v.ravel() for v in values]),
+         (np.concatenate([v.ravel() for v in rows]),
+          np.concatenate([v.ravel() for v in cols]))), shape=(n * k, n * k))
+    # (D + a a^T)^-1 = D^-1 - D^-1 a a^T D^-1 / (1 + a^T D^-1 a), D the block's diagonal.
+    a_d = a / diag
+    inverse = -a_d[:, :, None] * a_d[:, None, :] / (1.0 + (a * a_d).sum(axis=1))[:, None, None]
+    inverse[:, layer, layer] += 1.0 / diag
+    inverse_blocks = scipy.sparse.bsr_matrix((inverse, np.arange(n), np.arange(n + 1)),
+                                             shape=(n * k, n * k))
+    rhs = ((a + prior)[:, :, None] * image.reshape(n, 1, 3)).reshape(n * k, 3)
+    return matrix, inverse_blocks, rhs
+
+
+def _sum_to_plate(colours, alphas, image):
+    """Make ``sum_k a_k F_k = I`` with F in [0, 1], in place. (n, m, K, 3) float32."""
+    k = alphas.shape[-1]
+    f = colours.reshape(-1, k, 3)
+    a = alphas.reshape(-1, k)
+    plate = image.reshape(-1, 3)
+    # The plain correction, everywhere.
+    residual = plate - np.einsum("nk,nkc->nc", a, f)
+    f += (a / np.einsum("nk,nk->n", a, a)[:, None])[:, :, None] * residual[:, None, :]
+    np.clip(f, 0.0, 1.0, out=f)
+    # Where clipping broke the sum (usually few pixels), water-filling: the residual goes
+    # to the layers that can still move its way; each round saturates one more layer.
+    residual = plate - np.einsum("nk,nkc->nc", a, f)
+    index = np.flatnonzero(np.abs(residual).max(axis=1) > EXACT_TOLERANCE)
+    for _ in range(k):
+        if not len(index):
+            return
+        sub, aa = f[index], a[index]
+        residual = plate[index] - np.einsum("nk,nkc->nc", aa.astype(np.float64), sub)
+        off = np.abs(residual).max(axis=1) > EXACT_TOLERANCE
+        index, sub, aa = index[off], sub[off], aa[off]
+        residual = residual[off].astype(np.float32)
+        free = np.where(residual[:, None, :] > 0, sub < 1.0, sub > 0.0) & (aa[..., None] > 0)
+        weight = np.einsum("nk,nkc->nc", aa * aa, free.astype(np.float32))
+        step = np.divide(residual, weight, out=np.zeros_like(residual), where=weight > 0)
+        sub += aa[..., None] * free * step[:, None, :]
+        f[index] = np.clip(sub, 0.0, 1.0)
