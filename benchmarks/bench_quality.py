@@ -26,6 +26,7 @@ Usage::
 
     python benchmarks/bench_quality.py                    # all five images
     python benchmarks/bench_quality.py --images GT01,GT03 --max-pixels 0
+    python benchmarks/bench_quality.py --refine-band 3 --embedding-weight 1
     python benchmarks/bench_quality.py --docia            # also docia at 320x320, faithful
     python benchmarks/bench_quality.py --quick --images GT01   # smoke run (quarter size)
 """
@@ -64,6 +65,8 @@ def parse_args(argv):
                    help="comma-separated image names (default: %(default)s)")
     p.add_argument("--embedding-weight", type=float, default=None,
                    help="segment_image's embedding_weight (default: the library's, 0)")
+    p.add_argument("--refine-band", type=int, default=None,
+                   help="segment_image's refine_band (default: the library's)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="segment_image's max_pixels (default: the library default; "
                         "0 = faithful, no downscale)")
@@ -284,6 +287,8 @@ def main(argv=None):
         options["max_pixels"] = args.max_pixels
     if args.embedding_weight is not None:
         options["embedding_weight"] = args.embedding_weight
+    if args.refine_band is not None:
+        options["refine_band"] = args.refine_band
 
     stills = args.data / "alpha_stills"
     names = [n.strip() for n in args.images.split(",") if n.strip()]

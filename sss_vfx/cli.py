@@ -30,7 +30,8 @@ EXIT_INTERRUPTED = 130
 #: Typical share of the run time of each stage, for the progress ETA.
 STAGE_SHARES = {"superpixels": 0.01, "affinities": 0.02, "eigenvectors": 0.33,
                 "initial_segments": 0.08, "constrained_sparsification": 0.48,
-                "grouping": 0.0, "relaxed_sparsification": 0.06, "upsampling": 0.02}
+                "grouping": 0.0, "relaxed_sparsification": 0.06, "upsampling": 0.02,
+                "refinement": 0.02}
 
 
 def build_parser():
@@ -114,6 +115,9 @@ METHOD_FLAGS = (
                               "clamp)"),
     ("relaxed_rounds", "relaxed sparsification rounds"),
     ("cg_steps", "conjugate-gradient steps per relaxed round at most"),
+    ("refine_band", "after upsampling, solve the relaxed sparsification again at the "
+                    "plate's resolution over the layers' soft transitions dilated by "
+                    "this many px; 0 = off (still images only)"),
     ("seed", "k-means seed"),
 )
 

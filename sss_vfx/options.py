@@ -56,6 +56,12 @@ class SegmentationOptions:
     max_pixels : int
         The spectral stages run on a copy downscaled to at most this many pixels and
         the layers are upsampled edge-aware; 0 never downscales (faithful).
+    refine_band : int
+        0 (off): the upsampled layers are final. Above 0, and when the spectral stages
+        ran downscaled, the relaxed sparsification is solved again at the plate's
+        resolution (matting Laplacian alone) over the pixels where some upsampled layer
+        is neither ~0 nor ~1, dilated by this many pixels; the other pixels keep their
+        upsampled values (see :func:`~sss_vfx.segments.refine.refine_layers`).
     seed : int
         Seed of every k-means; results are deterministic for a given seed.
     """
@@ -76,6 +82,7 @@ class SegmentationOptions:
     relaxed_rounds: int = 20
     cg_steps: int = 100
     max_pixels: int = DEFAULT_MAX_PIXELS
+    refine_band: int = 0
     seed: int = 0
 
     def __post_init__(self):
@@ -85,7 +92,7 @@ class SegmentationOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise OptionError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("relaxed_rounds", "max_pixels", "seed"):
+        for name in ("relaxed_rounds", "max_pixels", "refine_band", "seed"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise OptionError(f"{name} must be a non-negative integer, got {value!r}")

@@ -11,6 +11,7 @@ from sss_vfx.io.images import as_working_image, read_image
 from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.layers import frame_laplacian, soft_layers, working_frame, working_size
 from sss_vfx.pipeline.stages import StageClock
+from sss_vfx.segments.refine import refine_layers
 from sss_vfx.segments.upsample import normalise_layers, upsample_layers
 
 log = logging.getLogger("sss_vfx")
@@ -18,7 +19,8 @@ log = logging.getLogger("sss_vfx")
 __all__ = ["STAGES", "Segmentation", "segment_image", "working_size"]
 
 STAGES = ("superpixels", "affinities", "eigenvectors", "initial_segments",
-          "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling")
+          "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling",
+          "refinement")
 
 
 @dataclass
@@ -161,6 +163,9 @@ def _segment(plate, raw_features, opts, notes, progress, device=None):
         relaxed = result.layers.reshape(h, w, -1)
         alphas = (upsample_layers(relaxed, frame.image, plate) if frame.downscaled
                   else normalise_layers(relaxed))
+    with clock.stage("refinement"):
+        if frame.downscaled and opts.refine_band:
+            alphas = refine_layers(plate, alphas, opts.refine_band)
     return Segmentation(
         alphas=alphas, image=plate, working_image=frame.image, features=frame.features,
         laplacian=lap, eigenvalues=result.eigenvalues, eigenvectors=result.eigenvectors,

@@ -92,16 +92,17 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
     for r in range(options.rounds):
         u = np.maximum(np.abs(a), options.clamp) ** (expo - 2.0)
         v = np.maximum(np.abs(1.0 - a), options.clamp) ** (expo - 2.0)
-        a = _pcg(lap, diag_l, u + v + fidelity, options.sum_weight,
-                 v + fidelity * a0 + options.sum_weight, a, options.cg_steps, options.rtol)
+        a = solve_layers(lap, diag_l, u + v + fidelity, options.sum_weight,
+                         v + fidelity * a0 + options.sum_weight, a, options.cg_steps,
+                         options.rtol)
         if progress is not None:
             progress(r + 1, options.rounds + 1)
     # The last solve keeps only smoothness, fidelity to the current result and sum-to-one.
     fid = np.broadcast_to(fidelity, a.shape)
     if anchor is not None:
         a[rows] = values
-    a = _pcg(lap, diag_l, fid, options.sum_weight, fid * a + options.sum_weight,
-             a, options.final_cg_steps, options.rtol)
+    a = solve_layers(lap, diag_l, fid, options.sum_weight, fid * a + options.sum_weight,
+                     a, options.final_cg_steps, options.rtol)
     if progress is not None:
         progress(options.rounds + 1, options.rounds + 1)
     return a
@@ -112,7 +113,25 @@ def apply_system(lap, diag_weights, sum_weight, x):
     return lap @ x + diag_weights * x + sum_weight * x.sum(axis=1, keepdims=True)
 
 
-def _pcg(lap, diag_l, diag_weights, sum_weight, rhs, x, steps, rtol):
+def solve_layers(lap, diag_l, diag_weights, sum_weight, rhs, x, steps, rtol):
+    """Solve ``(I kron L + diag(diag_weights) + sum_weight 1 1^T kron I) x = rhs`` by PCG.
+
+    Preconditioned by the exact inverse of each pixel's K x K block (Sherman-Morrison);
+    stops after ``steps`` steps, at relative residual ``rtol``, or on non-positive
+    curvature.
+
+    Parameters
+    ----------
+    lap : (N, N) scipy.sparse matrix
+    diag_l : (N, 1) float array, the diagonal of ``lap``
+    diag_weights : (N, K) float array
+    sum_weight : float
+    rhs, x : (N, K) float arrays, the right-hand side and the starting point
+
+    Returns
+    -------
+    (N, K) float64
+    """
     d = diag_l + diag_weights
     inv_d = 1.0 / d
     denom = 1.0 + sum_weight * inv_d.sum(axis=1, keepdims=True)
