@@ -117,7 +117,7 @@ METHOD_FLAGS = (
     ("cg_steps", "conjugate-gradient steps per relaxed round at most"),
     ("refine_band", "after upsampling, solve the relaxed sparsification again at the "
                     "plate's resolution over the layers' soft transitions dilated by "
-                    "this many px; 0 = off (still images only)"),
+                    "this many px; 0 = off"),
     ("seed", "k-means seed"),
 )
 

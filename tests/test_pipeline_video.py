@@ -123,3 +123,14 @@ def test_high_dimensional_features_share_one_projection_across_frames():
     shared = apply_feature_projection(projection, second, image[:, ::-1])
     np.testing.assert_allclose(shared[:, ::-1], preprocess_features(first, image),
                                atol=1e-9)
+
+
+def test_refine_band_applies_to_video_frames():
+    clip = [two_region_image((48, 64), seed=s)[0] for s in range(2)]
+    plain = list(segment_video(clip, max_pixels=1024, **TINY))
+    refined = list(segment_video(clip, max_pixels=1024, refine_band=2, **TINY))
+    assert "refinement" in refined[-1].timings and "refinement" not in plain[-1].timings
+    changed = [np.abs(a.alphas - b.alphas).max() for a, b in zip(plain, refined)]
+    assert min(changed) > 1e-3
+    for r in refined:
+        assert np.abs(r.alphas.sum(axis=2) - 1).max() < 1e-3

@@ -28,6 +28,7 @@ from sss_vfx.options import SegmentationOptions, TemporalOptions
 from sss_vfx.pipeline.layers import frame_laplacian, soft_layers, working_frame
 from sss_vfx.pipeline.stages import StageClock
 from sss_vfx.segments.identity import crossfade, match_layers, pad_layers
+from sss_vfx.segments.refine import refine_layers
 from sss_vfx.segments.upsample import normalise_layers, upsample_layers
 from sss_vfx.spectral import smallest_magnitude_eigs, window_eigs
 
@@ -37,7 +38,7 @@ __all__ = ["VIDEO_STAGES", "FrameLayers", "segment_video"]
 
 VIDEO_STAGES = ("superpixels", "affinities", "flow", "eigenvectors", "initial_segments",
                 "constrained_sparsification", "grouping", "relaxed_sparsification",
-                "upsampling")
+                "upsampling", "refinement")
 
 
 @dataclass
@@ -323,6 +324,9 @@ class _WindowRunner:
                 working = entry.given.reshape(h, w, -1)
                 alphas = (upsample_layers(working, frame.image, frame.plate)
                           if frame.downscaled else normalise_layers(working))
+            if frame.downscaled and self.opts.refine_band:
+                with self.clock.stage("refinement"):
+                    alphas = refine_layers(frame.plate, alphas, self.opts.refine_band)
         return FrameLayers(number=entry.number, alphas=alphas, plate=frame.plate,
                            index=entry.index, total=self.total,
                            timings=dict(self.clock.timings), notes=self.notes,
