@@ -163,7 +163,7 @@ CLASS_KNOBS = {
                      Boolean_Knob("raw"), Script_Knob("reload", None, "")],
     "Write": lambda: [File_Knob("file"), String_Knob("file_type"),
                       String_Knob("channels"), String_Knob("datatype")],
-    "Copy": lambda: [String_Knob("from0"), String_Knob("to0")],
+    "Copy": lambda: [String_Knob(f"{end}{i}") for end in ("from", "to") for i in range(4)],
     "Expression": lambda: [String_Knob(f"expr{i}") for i in range(4)],
     "Switch": lambda: [Int_Knob("which")],
     "Input": lambda: [Int_Knob("number")],

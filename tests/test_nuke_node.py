@@ -94,7 +94,12 @@ def test_show_result_points_the_read_and_lists_the_layers(fake_nuke, plugin, tmp
     assert set(fake_nuke.layers()) == {"sss_layer01", "sss_layer02"}
     first, second = group.node("sss_copy_sss_layer01"), group.node("sss_copy_sss_layer02")
     assert (first.input(0).name(), first.input(1)) == ("image", read)
-    assert second.input(0) is first and second["from0"].value() == "sss_layer02.alpha"
+    assert second.input(0) is first
+    # Each layer's premultiplied colour and matte travel down the stream.
+    assert [second["from{}".format(i)].value() for i in range(4)] == [
+        "sss_layer02.red", "sss_layer02.green", "sss_layer02.blue", "sss_layer02.alpha"]
+    assert [second["to{}".format(i)].value() for i in range(4)] == [
+        second["from{}".format(i)].value() for i in range(4)]
     switch = group.node("sss_switch")
     assert switch.input(2) is second and group.node("sss_preview").input(0) is second
     assert "sss_layer02.alpha" in group.node("sss_preview")["expr0"].value()

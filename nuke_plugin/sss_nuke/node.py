@@ -13,7 +13,7 @@ from typing import List, Optional
 import nuke
 
 from sss_nuke.errors import SettingsError
-from sss_nuke.preview import matte_channel, preview_expressions
+from sss_nuke.preview import layer_channels, matte_channel, preview_expressions
 from sss_nuke.settings import (DEFAULT_DEVICE, DEFAULT_LAYERS, DEFAULT_MAX_PIXELS,
                                DEFAULT_TEMPORAL_WEIGHT, ComputeSettings, split_extra_args)
 
@@ -227,12 +227,13 @@ def _rebuild_layer_copies(group: nuke.Group, layers: List[str]) -> None:
         read = internal(group, READ)
         stream = internal(group, "image")
         for layer in layers:
-            channel = matte_channel(layer)
+            channels = layer_channels(layer)
             if layer not in existing:
-                nuke.Layer(layer, [channel])
+                nuke.Layer(layer, channels)
             copy = nuke.nodes.Copy(name=COPY_PREFIX + layer)
-            copy["from0"].setValue(channel)
-            copy["to0"].setValue(channel)
+            for index, channel in enumerate(channels):
+                copy["from{}".format(index)].setValue(channel)
+                copy["to{}".format(index)].setValue(channel)
             copy.setInput(0, stream)
             copy.setInput(1, read)
             stream = copy

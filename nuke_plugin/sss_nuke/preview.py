@@ -33,6 +33,12 @@ def matte_channel(layer: str) -> str:
     return layer + ".alpha"
 
 
+def layer_channels(layer: str) -> List[str]:
+    """A layer's channels: its premultiplied colour (EXR ``R``, ``G``, ``B``), then its
+    matte. A result written with ``--no-colours`` reads black in the colour channels."""
+    return [layer + ".red", layer + ".green", layer + ".blue", matte_channel(layer)]
+
+
 def preview_expressions(layers: List[str]) -> Tuple[str, str, str]:
     """Expressions for the red, green and blue of the preview.
 
