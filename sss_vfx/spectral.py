@@ -169,14 +169,25 @@ def window_eigs(laplacian, frame_vectors, k):
     eigenvalues : (k,) float64, Ritz values sorted by increasing magnitude
     eigenvectors : (F*N, k) float64, orthonormal columns
     """
-    basis = scipy.sparse.block_diag([scipy.sparse.csr_matrix(v) for v in frame_vectors],
-                                    format="csr")
-    if not 1 <= k <= basis.shape[1]:
+    frame_vectors = [np.asarray(v, np.float64) for v in frame_vectors]
+    sizes = [v.shape[0] for v in frame_vectors]
+    widths = [v.shape[1] for v in frame_vectors]
+    if not 1 <= k <= sum(widths):
         raise ValueError(f"k={k} Ritz pairs need at least {k} frame eigenvectors")
-    projected = (basis.T @ (laplacian @ basis)).toarray()
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    cols = np.concatenate([[0], np.cumsum(widths)])
+    lap = scipy.sparse.csc_matrix(laplacian)
+    # Q^T L Q one frame column at a time: a dense (F*N, m_t) block, never Q itself.
+    projected = np.empty((cols[-1], cols[-1]))
+    for t, v in enumerate(frame_vectors):
+        applied = lap[:, starts[t]:starts[t + 1]] @ v
+        for s, u in enumerate(frame_vectors):
+            projected[cols[s]:cols[s + 1], cols[t]:cols[t + 1]] = \
+                u.T @ applied[starts[s]:starts[s + 1]]
     values, coefficients = np.linalg.eigh((projected + projected.T) / 2.0)
     rank = np.argsort(np.abs(values), kind="stable")[:k]
-    vectors = basis @ coefficients[:, rank]
+    vectors = np.concatenate([v @ coefficients[cols[t]:cols[t + 1], rank]
+                              for t, v in enumerate(frame_vectors)])
     # A fixed sign per vector keeps results reproducible across LAPACK builds.
     signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(k)])
     return values[rank], vectors * np.where(signs == 0, 1.0, signs)

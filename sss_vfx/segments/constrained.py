@@ -38,9 +38,11 @@ class ConstrainedOptions:
     #: float32 Gram matrices resolve, at twice the speed and half the memory.
     clamp: float = 1e-4
     precision: str = "float32"
-    #: Bytes the pairwise eigenvector products may occupy; beyond, they are rebuilt in
-    #: chunks every iteration (slower, bounded memory).
-    product_budget: int = 4_500_000_000
+    #: Bytes the pairwise eigenvector products may occupy (a still of up to 120k
+    #: working pixels holds all of them); products of pixels beyond are rebuilt in
+    #: chunks every iteration (slower, bounded memory: a video window of 3 x 65k
+    #: pixels would need 4 GB).
+    product_budget: int = 2_500_000_000
 
 
 def one_hot_segments(labels):
@@ -157,8 +159,12 @@ class _GramBuilder:
         m, n = self.et.shape
         self.m = m
         self.upper = np.triu_indices(m)
-        self.chunk = max(1, min(n, budget // (dtype.itemsize * len(self.upper[0]))))
-        self.products = self._products(0, n) if self.chunk >= n else None
+        row_bytes = dtype.itemsize * len(self.upper[0])
+        # The products of the first `held` pixels are kept; the rest are rebuilt in
+        # chunks at every call, so memory stays within the budget on big windows.
+        self.held = max(0, min(n, budget // row_bytes))
+        self.chunk = max(1, min(n, budget // (4 * row_bytes)))
+        self.products = self._products(0, self.held)
 
     def _products(self, start, stop):
         et = self.et[:, start:stop]
@@ -171,13 +177,10 @@ class _GramBuilder:
 
     def __call__(self, weights):
         weights = np.ascontiguousarray(weights, self.dtype)
-        if self.products is not None:
-            packed = self.products @ weights
-        else:
-            packed = np.zeros((len(self.upper[0]), weights.shape[1]), self.dtype)
-            for start in range(0, weights.shape[0], self.chunk):
-                stop = start + self.chunk
-                packed += self._products(start, stop) @ weights[start:stop]
+        packed = self.products @ weights[:self.held]
+        for start in range(self.held, weights.shape[0], self.chunk):
+            stop = start + self.chunk
+            packed += self._products(start, stop) @ weights[start:stop]
         grams = np.empty((weights.shape[1], self.m, self.m))
         grams[:, self.upper[0], self.upper[1]] = packed.T
         grams[:, self.upper[1], self.upper[0]] = packed.T
