@@ -46,12 +46,12 @@ from baselines import closed_form_alpha, make_trimap  # noqa: E402
 
 import sss_vfx  # noqa: E402
 from sss_vfx.io.outputs import write_preview_png  # noqa: E402
+from sss_vfx.metrics import foreground_layers, mse_x1000, sad  # noqa: E402
 from sss_vfx.synthetic import coarse_features, coarse_mask  # noqa: E402
 
 IMAGES = ("GT01", "GT02", "GT03", "GT04", "GT05")
 METHODS = ("coarse_mask", "closed_form", "soft_layers")
 COARSE = dict(scale=8, blur_sigma=1.0)
-FOREGROUND_SHARE = 0.5
 TRIMAP_RADIUS = 10
 # --quick: images at half width and height, cheap options; only checks the script runs.
 QUICK_SCALE = 0.5
@@ -81,29 +81,6 @@ def parse_args(argv):
 
 
 # ---------------------------------------------------------------------------- scoring
-
-
-def sad(alpha, truth):
-    """Sum of absolute differences / 1000 (alphamatting.com convention)."""
-    return float(np.abs(alpha.astype(np.float64) - truth).sum() / 1000.0)
-
-
-def mse_x1000(alpha, truth):
-    """1000 x mean squared error over all pixels."""
-    return float(1000.0 * np.mean((alpha.astype(np.float64) - truth) ** 2))
-
-
-def foreground_layers(alphas, mask):
-    """Indices of layers whose alpha-weighted mean of ``mask`` exceeds 0.5.
-
-    alphas : (H, W, K) in [0, 1]; mask : (H, W) in [0, 1]. Returns (list of int, (K,)
-    shares).
-    """
-    a = alphas.astype(np.float64)
-    weight = a.sum(axis=(0, 1))
-    share = np.tensordot(mask.astype(np.float64), a, axes=([0, 1], [0, 1]))
-    share = share / np.maximum(weight, 1e-12)
-    return [int(k) for k in np.flatnonzero(share > FOREGROUND_SHARE)], share
 
 
 # ------------------------------------------------------------------------ one image
