@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,6 +58,28 @@ def base_parser(doc, data_holds):
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output directory (default: %(default)s)")
     return p
+
+
+def add_driver_arguments(parser, configs, *, only_help="configurations", quick_help=""):
+    """Options of a benchmark whose configurations each run in a fresh process.
+
+    ``--all`` (the default), ``--only NAMES``, ``--config NAME`` (one configuration, in
+    this process), ``--quick``, ``--timeout`` and the hidden ``--result FILE`` through
+    which a child hands its result dict to the driver (:func:`run_in_fresh_process`).
+    """
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--all", action="store_true",
+                      help="run every configuration, each in a fresh process (default)")
+    mode.add_argument("--only", metavar="NAMES",
+                      help=f"comma-separated {only_help} to run, each in a fresh process")
+    mode.add_argument("--config", choices=sorted(configs),
+                      help="run one configuration in this process")
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)  # driver -> child
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: tiny sizes and cheap options{quick_help}")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds after which a configuration is killed (default: none)")
+    return parser
 
 
 def load_docia(data_dir):
@@ -105,6 +128,32 @@ def run_metadata(argv):
     except (OSError, subprocess.SubprocessError):
         pass
     return meta
+
+
+def run_in_fresh_process(cmd, name, timeout=None):
+    """Run a benchmark configuration in a fresh interpreter, so its peak RSS is its own.
+
+    ``cmd`` is the child's command line; ``--result FILE`` is appended and the child
+    writes its result dict there as JSON. Returns that dict with ``process_wall_s``
+    added, or ``{"config": name, "error": ..., "verdict": "ERROR (...)"}`` when the
+    child failed or ran past ``timeout`` seconds.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench_") as tmp:
+        result_path = Path(tmp) / "result.json"
+        print(f"== {name} (fresh process)", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            code = subprocess.run([*cmd, "--result", str(result_path)], timeout=timeout,
+                                  check=False).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+        wall = time.perf_counter() - start
+        if code == 0 and result_path.exists():
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+            result["process_wall_s"] = wall
+            return result
+    return {"config": name, "error": f"exit status {code}", "process_wall_s": wall,
+            "verdict": f"ERROR (exit status {code})"}
 
 
 def write_json(path, content):

@@ -32,11 +32,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,18 +90,7 @@ QUICK_MAX_PIXELS = 4096  # so the "default" quick configs still downscale and up
 
 def parse_args(argv):
     p = _common.base_parser(__doc__, "docia.png")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--all", action="store_true",
-                      help="run every configuration, each in a fresh process (default)")
-    mode.add_argument("--only", metavar="NAMES",
-                      help="comma-separated configurations to run, each in a fresh process")
-    mode.add_argument("--config", choices=sorted(CONFIGS),
-                      help="run one configuration in this process")
-    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)  # driver -> child
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: tiny sizes and cheap options, targets not judged")
-    p.add_argument("--timeout", type=float, default=None,
-                   help="seconds after which a configuration is killed (default: none)")
+    _common.add_driver_arguments(p, CONFIGS, quick_help=", targets not judged")
     return p.parse_args(argv)
 
 
@@ -192,26 +177,11 @@ def target_text(config):
 
 def run_in_subprocess(name, args):
     """Run one configuration in a fresh interpreter; its result dict or a failure dict."""
-    with tempfile.TemporaryDirectory(prefix="bench_still_") as tmp:
-        result_path = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--config", name,
-               "--data", str(args.data), "--out", str(args.out), "--result", str(result_path)]
-        if args.quick:
-            cmd.append("--quick")
-        print(f"== {name} (fresh process)", file=sys.stderr, flush=True)
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, timeout=args.timeout)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = "timeout"
-        wall = time.perf_counter() - start
-        if code == 0 and result_path.exists():
-            result = json.loads(result_path.read_text(encoding="utf-8"))
-            result["process_wall_s"] = wall
-            return result
-    return {"config": name, "quick": bool(args.quick), "error": f"exit status {code}",
-            "process_wall_s": wall, "verdict": f"ERROR (exit status {code})"}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--config", name,
+           "--data", str(args.data), "--out", str(args.out)]
+    if args.quick:
+        cmd.append("--quick")
+    return {"quick": bool(args.quick), **_common.run_in_fresh_process(cmd, name, args.timeout)}
 
 
 def print_table(results):
