@@ -5,9 +5,11 @@ channel / 255):
 
 * features as a segmentation network would give them:
   ``sss_vfx.synthetic.coarse_features(alpha_true, scale=8, blur_sigma=1.0)``;
-* **soft layers**: ``segment_image(image, features)`` with default options (or
-  ``--max-pixels N``); layer k counts as foreground when the alpha-weighted mean of the
-  coarse mask over it is > 0.5, and the matte is the sum of the foreground layers;
+* **soft layers**: ``segment_image(image, features, **sss_vfx.COARSE_FEATURES)``, the
+  library's options for features that are a network's masks (``--paper-defaults``: the
+  paper's defaults instead; ``--embedding-weight`` etc. override either); layer k
+  counts as foreground when the alpha-weighted mean of the coarse mask over it is
+  > 0.5, and the matte is the sum of the foreground layers;
 * baseline **coarse mask**: ``sss_vfx.synthetic.coarse_mask`` (same recipe) as the matte;
 * baseline **closed-form**: closed-form matting (Levin et al. 2008) at full resolution on
   a trimap made from the coarse mask (threshold 0.5, unknown within 10 px of its
@@ -25,9 +27,11 @@ Numbers go to ``benchmarks/output/bench_quality.json``.
 Usage::
 
     python benchmarks/bench_quality.py                    # all five images
+    python benchmarks/bench_quality.py --paper-defaults   # the paper's options
     python benchmarks/bench_quality.py --images GT01,GT03 --max-pixels 0
-    python benchmarks/bench_quality.py --refine-band 3 --embedding-weight 1
+    python benchmarks/bench_quality.py --refine-band 3
     python benchmarks/bench_quality.py --docia            # also docia at 320x320, faithful
+    python benchmarks/bench_quality.py --rendered 5       # also 5 rendered shots, held out
     python benchmarks/bench_quality.py --quick --images GT01   # smoke run (quarter size)
 """
 
@@ -47,12 +51,13 @@ from baselines import closed_form_alpha, make_trimap  # noqa: E402
 import sss_vfx  # noqa: E402
 from sss_vfx.io.outputs import write_preview_png  # noqa: E402
 from sss_vfx.metrics import foreground_layers, mse_x1000, sad  # noqa: E402
-from sss_vfx.synthetic import coarse_features, coarse_mask  # noqa: E402
+from sss_vfx.synthetic import coarse_features, coarse_mask, strands_shot  # noqa: E402
 
 IMAGES = ("GT01", "GT02", "GT03", "GT04", "GT05")
 METHODS = ("coarse_mask", "closed_form", "soft_layers")
 COARSE = dict(scale=8, blur_sigma=1.0)
 TRIMAP_RADIUS = 10
+RENDERED_SHAPE, RENDERED_QUICK = (480, 640), (120, 160)
 # --quick: images at half width and height, cheap options; only checks the script runs.
 QUICK_SCALE = 0.5
 QUICK_OPTIONS = dict(eigenvectors=20, initial_segments=8, superpixels=300,
@@ -63,8 +68,14 @@ def parse_args(argv):
     p = _common.base_parser(__doc__, "alpha_stills/")
     p.add_argument("--images", default=",".join(IMAGES),
                    help="comma-separated image names (default: %(default)s)")
+    p.add_argument("--paper-defaults", action="store_true",
+                   help="run the soft layers with the paper's defaults rather than "
+                        "sss_vfx.COARSE_FEATURES")
     p.add_argument("--embedding-weight", type=float, default=None,
-                   help="segment_image's embedding_weight (default: the library's, 0)")
+                   help="segment_image's embedding_weight (default: COARSE_FEATURES')")
+    p.add_argument("--grouping-colour-weight", type=float, default=None,
+                   help="segment_image's grouping_colour_weight (default: "
+                        "COARSE_FEATURES')")
     p.add_argument("--refine-band", type=int, default=None,
                    help="segment_image's refine_band (default: the library's)")
     p.add_argument("--max-pixels", type=int, default=None,
@@ -75,6 +86,10 @@ def parse_args(argv):
                         "(default: %(default)s)")
     p.add_argument("--docia", action="store_true",
                    help="also segment docia at 320x320 (max_pixels=0): preview and coverage")
+    p.add_argument("--rendered", type=int, default=0, metavar="N",
+                   help="also score N rendered shots (sss_vfx.synthetic.strands_shot, "
+                        "640x480, seeds 1..N), reported apart from the target: a set "
+                        "no option was chosen on")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: half-size images and cheap options")
     return p.parse_args(argv)
@@ -259,11 +274,15 @@ def main(argv=None):
     args = parse_args(argv)
     args.data = args.data.resolve()
     args.out = args.out.resolve()
-    options = dict(QUICK_OPTIONS) if args.quick else {}
+    options = {} if args.paper_defaults else dict(sss_vfx.COARSE_FEATURES)
+    if args.quick:
+        options.update(QUICK_OPTIONS)
     if args.max_pixels is not None:
         options["max_pixels"] = args.max_pixels
     if args.embedding_weight is not None:
         options["embedding_weight"] = args.embedding_weight
+    if args.grouping_colour_weight is not None:
+        options["grouping_colour_weight"] = args.grouping_colour_weight
     if args.refine_band is not None:
         options["refine_band"] = args.refine_band
 
@@ -285,6 +304,13 @@ def main(argv=None):
         image, truth = load_pair(args.data, name, args.quick)
         records.append(evaluate(name, image, truth, options, args))
 
+    rendered = []
+    for seed in range(1, args.rendered + 1):
+        name = f"rendered{seed}"
+        print(f"== {name}", file=sys.stderr, flush=True)
+        shot = strands_shot(RENDERED_QUICK if args.quick else RENDERED_SHAPE, seed=seed)
+        rendered.append(evaluate(name, shot.image, shot.alpha, options, args))
+
     result = {"meta": _common.run_metadata(argv), "options": options,
               "coarse_recipe": COARSE, "trimap_radius": TRIMAP_RADIUS,
               "closed_form_solver": args.solver, "quick": bool(args.quick),
@@ -301,9 +327,14 @@ def main(argv=None):
               f"{'PASS' if ok else 'FAIL'} (SAD: {'yes' if checks['sad'] else 'no'}, "
               f"MSE: {'yes' if checks['mse_x1000'] else 'no'})")
         print(f"strips: {args.out}/quality_<image>{'_quick' if args.quick else ''}.png")
+    if rendered:
+        print("\nrendered shots (held out: no option was chosen on them)")
+        print_report(rendered)
+        result["rendered"] = rendered
+        result["rendered_mean"] = mean_scores(rendered)
     if args.docia:
         result["docia"] = run_docia(args)
-    if not records and not result.get("docia"):
+    if not records and not rendered and not result.get("docia"):
         print("nothing to run: no data found")
         return 0
     suffix = "_quick" if args.quick else ""

@@ -16,11 +16,11 @@ import time
 import numpy as np
 
 from sss_vfx.cli_video import add_video_options, run_video
-from sss_vfx.errors import SssError
+from sss_vfx.errors import OptionError, SssError
 from sss_vfx.io.exr import layer_names, write_layers_exr
 from sss_vfx.io.outputs import (prepare_output_dir, write_manifest, write_matte_png,
                                 write_preview_png)
-from sss_vfx.options import SegmentationOptions
+from sss_vfx.options import COARSE_FEATURES, SegmentationOptions
 from sss_vfx.pipeline.stages import peak_rss_bytes
 from sss_vfx.progress import ProgressReporter
 
@@ -108,6 +108,9 @@ METHOD_FLAGS = (
     ("embedding_weight", "0 = initial segments from the features alone (the paper); "
                          "above 0 the spectral embedding joins them with this weight, "
                          "for coarse features such as a network's masks"),
+    ("grouping_colour_weight", "0 = segments grouped by their mean features alone (the "
+                               "paper); above 0 their mean colour joins with this weight, "
+                               "for coarse features such as a network's masks"),
     ("sparsity", "constrained sparsification exponent"),
     ("sparsity_weight", "weight of the sparsity terms"),
     ("constrained_iterations", "IRLS iterations of the constrained sparsification"),
@@ -123,7 +126,8 @@ METHOD_FLAGS = (
 
 
 def add_method_options(parser):
-    """Add one ``--flag`` per field of :class:`SegmentationOptions`, default shown."""
+    """Add one ``--flag`` per field of :class:`SegmentationOptions`, default shown, and
+    ``--coarse-features``."""
     defaults = SegmentationOptions()
     for name, text in METHOD_FLAGS:
         default = getattr(defaults, name)
@@ -131,12 +135,28 @@ def add_method_options(parser):
                  else {"type": type(default)})
         parser.add_argument("--" + name.replace("_", "-"), default=default,
                             help=f"{text} (default {default})", **extra)
+    recipe = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in COARSE_FEATURES.items())
+    parser.add_argument("--coarse-features", action="store_true",
+                        help="the features are a segmentation network's masks (a few "
+                             f"flat classes): shorthand for {recipe}, for those of "
+                             "these options left at their default")
 
 
 def _options(args):
-    """The method's parameters from the parsed arguments (every option of the same name)."""
+    """The method's parameters from the parsed arguments (every option of the same name),
+    with ``--coarse-features`` applied to the options it names that were left at their
+    default."""
     names = [f.name for f in dataclasses.fields(SegmentationOptions)]
-    return {name: getattr(args, name) for name in names}
+    options = {name: getattr(args, name) for name in names}
+    if getattr(args, "coarse_features", False):
+        if not args.features:
+            raise OptionError("--coarse-features describes the features, but none were "
+                              "given; add --features PATH or drop --coarse-features")
+        defaults = SegmentationOptions()
+        for name, value in COARSE_FEATURES.items():
+            if options[name] == getattr(defaults, name):
+                options[name] = value
+    return options
 
 
 def run_segment(args):

@@ -233,6 +233,33 @@ def test_features_option(plate, tmp_path, capsys):
     np.testing.assert_allclose(layers.alphas.sum(axis=2), 1.0, atol=HALF_TOL)
 
 
+@pytest.mark.parametrize("extra, expected", [
+    ([], sss_vfx.COARSE_FEATURES),
+    (["--embedding-weight", "0.5"], {**sss_vfx.COARSE_FEATURES, "embedding_weight": 0.5}),
+])
+def test_coarse_features_sets_the_recipe_left_at_default(plate, tmp_path, capsys, extra,
+                                                         expected):
+    path, alpha = plate
+    features = tmp_path / "features.npy"
+    np.save(features, coarse_features(alpha))
+    out = tmp_path / "out"
+    status, _, err = run_in_process(["segment", path, "-o", out, "--features", features,
+                                     "--coarse-features", *extra, *SMALL], capsys)
+    assert status == 0, err
+    options = json.loads((out / "manifest.json").read_text())["parameters"]
+    assert {name: options[name] for name in expected} == expected
+
+
+def test_coarse_features_without_features_is_refused(plate, tmp_path, capsys):
+    path, _ = plate
+    out = tmp_path / "out"
+    status, _, err = run_in_process(["segment", path, "-o", out, "--coarse-features",
+                                     *SMALL], capsys)
+    assert status == 2
+    assert "--coarse-features" in err and "--features" in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
 # ---- help and version -----------------------------------------------------------------------
 
 SEGMENT_OPTIONS = ["-o", "--output", "--features", "--max-pixels", "--layers",

@@ -228,6 +228,8 @@ def test_paper_defaults_on_a_small_image():
     ("matting_eps", 0.0), ("semantic_weight", -0.1), ("colour_weight", float("nan")),
     ("colour_radius", 0), ("sparsity", 2.0), ("sparsity_weight", -1),
     ("constrained_precision", "float16"), ("cg_steps", 0),
+    ("embedding_weight", -1.0), ("grouping_colour_weight", float("inf")),
+    ("grouping_colour_weight", -0.5),
 ])
 def test_bad_option_raises_option_error_naming_it(name, value):
     image, _ = two_region_image((32, 32))

@@ -15,8 +15,8 @@ from sss_vfx.segments.constrained import (
     constrained_sparsification,
     one_hot_segments,
 )
-from sss_vfx.segments.grouping import group_segments, segment_descriptors
-from sss_vfx.segments.kmeans import kmeans
+from sss_vfx.segments.grouping import group_segments, grouping_descriptors, segment_descriptors
+from sss_vfx.segments.kmeans import join_scaled, kmeans
 from sss_vfx.segments.relaxed import (
     RelaxedOptions,
     apply_system,
@@ -355,6 +355,44 @@ def test_group_segments_preserves_sums_with_negative_values():
     layers, assignment = group_segments(segments, rng.random((200, 3)), 3)
     assert layers.shape[1] == assignment.max() + 1 <= 3
     np.testing.assert_allclose(layers.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_join_scaled_matches_the_variance_ratio():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(500, 3)) * [1.0, 2.0, 0.5]
+    extra = 7.0 * rng.normal(size=(500, 4))
+    for weight in (0.0, 0.5, 2.0):
+        joined = join_scaled(points, extra, weight)
+        np.testing.assert_array_equal(joined[:, :3], points)
+        ratio = joined[:, 3:].var(axis=0).sum() / points.var(axis=0).sum()
+        np.testing.assert_allclose(ratio, weight ** 2, rtol=1e-12, atol=1e-15)
+        factor = joined[:, 3:] / extra        # one factor for every column
+        np.testing.assert_allclose(factor, factor[0, 0], rtol=1e-12, atol=1e-15)
+
+
+def test_grouping_descriptors_paper_default_and_colour_join():
+    rng = np.random.default_rng(4)
+    features, colours = rng.random((50, 3)), rng.random((50, 3))
+    np.testing.assert_array_equal(grouping_descriptors(features, colours), features)
+    np.testing.assert_array_equal(grouping_descriptors(None, colours, 1.0), colours)
+    joined = grouping_descriptors(features, colours, 1.0)
+    np.testing.assert_allclose(joined, join_scaled(features, colours, 1.0))
+
+
+def test_grouping_by_colour_splits_a_feature_class_by_colour():
+    """Coarse features: one value for a whole class. Alone they cannot say which of a
+    class's segments belong together; with colour joined, equal colours group."""
+    n = 400
+    rng = np.random.default_rng(5)
+    segment = np.arange(n) % 4                       # four hard segments
+    features = np.where(segment[:, None] < 2, 0.8, 0.2) * np.ones((n, 3))
+    palette = np.array([[0.9, 0.1, 0.1], [0.1, 0.1, 0.9], [0.9, 0.1, 0.1], [0.1, 0.1, 0.9]])
+    colours = palette[segment] + 0.01 * rng.normal(size=(n, 3))
+    segments = np.eye(4)[segment]
+    _, alone = group_segments(segments, grouping_descriptors(features, colours), 2)
+    _, joined = group_segments(segments, grouping_descriptors(features, colours, 5.0), 2)
+    assert same_partition(alone, np.array([0, 0, 1, 1]))
+    assert same_partition(joined, np.array([0, 1, 0, 1]))
 
 
 # ---- relaxed sparsification ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_devic
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
 from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
-from sss_vfx.segments.grouping import group_segments
+from sss_vfx.segments.grouping import group_segments, grouping_descriptors
 from sss_vfx.segments.identity import match_layers, pad_layers
 from sss_vfx.segments.initial import initial_segments
 from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
@@ -188,8 +188,8 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None):
         soft = constrained_sparsification(vectors, values, labels, options=cons,
                                           laplacian_ones=lap @ np.ones(n))
     with clock.stage("grouping"):
-        grouped, _ = group_segments(soft, feats if feats is not None else colours,
-                                    opts.layers, seed=opts.seed)
+        descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
+        grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
         if anchor is not None:
             grouped = pad_layers(grouped, opts.layers)
             grouped = grouped[:, match_layers(anchor[1], grouped[anchor[0]])]

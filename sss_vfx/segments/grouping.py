@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sss_vfx.segments.kmeans import kmeans
+from sss_vfx.segments.kmeans import join_scaled, kmeans
 
 
 def segment_descriptors(segments, descriptors):
@@ -20,6 +20,30 @@ def segment_descriptors(segments, descriptors):
     weights = np.clip(np.asarray(segments, np.float64), 0.0, None)
     totals = np.maximum(weights.sum(axis=0), 1e-12)
     return (weights.T @ np.asarray(descriptors, np.float64)) / totals[:, None]
+
+
+def grouping_descriptors(features, colours, colour_weight=0.0):
+    """Per-pixel descriptors the segments are grouped by.
+
+    Parameters
+    ----------
+    features : (N, 3) float array or None, preprocessed semantic features
+    colours : (N, 3) float array in [0, 1], the working image
+    colour_weight : float
+        0 (the paper): the features alone, or the colours when there are no features.
+        Above 0, and with features, the colours join them, scaled to the features'
+        total variance times this weight: coarse features (a network's masks) have
+        too few distinct values to tell five layers apart, colour splits each class.
+
+    Returns
+    -------
+    (N, D) float64, D = 3 or 6
+    """
+    if features is None:
+        return np.asarray(colours, np.float64)
+    if colour_weight <= 0:
+        return np.asarray(features, np.float64)
+    return join_scaled(features, colours, colour_weight)
 
 
 def group_segments(segments, descriptors, groups=5, *, seed=0):

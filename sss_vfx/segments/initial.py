@@ -3,7 +3,7 @@
 import numpy as np
 
 from sss_vfx.errors import FeatureError
-from sss_vfx.segments.kmeans import kmeans
+from sss_vfx.segments.kmeans import join_scaled, kmeans
 
 
 def spectral_embedding(eigenvalues, eigenvectors, count=20):
@@ -55,10 +55,7 @@ def initial_segments(eigenvalues, eigenvectors, features, k, *, embedding_weight
     else:
         points = np.asarray(features, np.float64).reshape(-1, 3)
         if embedding_weight > 0:
-            # Scaled to the features' total variance times the weight, so the weight
-            # means the same for any image.
-            ratio = points.var(axis=0).sum() / max(embedding.var(axis=0).sum(), 1e-300)
-            points = np.hstack([points, embedding * np.sqrt(ratio) * embedding_weight])
+            points = join_scaled(points, embedding, embedding_weight)
     labels, _ = kmeans(points, k, seed=seed)
     if labels.max() < 1:
         raise FeatureError("the features hold a single value everywhere, so they cannot "

@@ -6,6 +6,26 @@ import numpy as np
 SAMPLE_FOR_RESTARTS = 16_384
 
 
+def join_scaled(points, extra, weight):
+    """Append ``extra`` columns to ``points``, scaled so their total variance is
+    ``weight**2`` times that of ``points``: a weight then means the same for any image.
+
+    Parameters
+    ----------
+    points : (N, D) float array
+    extra : (N, E) float array
+    weight : float >= 0
+
+    Returns
+    -------
+    (N, D + E) float64
+    """
+    points = np.asarray(points, np.float64)
+    extra = np.asarray(extra, np.float64)
+    ratio = points.var(axis=0).sum() / max(extra.var(axis=0).sum(), 1e-300)
+    return np.hstack([points, extra * (np.sqrt(ratio) * weight)])
+
+
 def kmeans(points, k, *, seed=0, restarts=3, iterations=100):
     """Cluster points into at most ``k`` groups.
 
