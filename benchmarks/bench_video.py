@@ -35,6 +35,7 @@ Usage::
     python benchmarks/bench_video.py                       # all configurations
     python benchmarks/bench_video.py --only length         # a group (or names, comma-separated)
     python benchmarks/bench_video.py --only quality --max-pixels 16384 --frames 20
+    python benchmarks/bench_video.py --only quality-features --coarse-features
     python benchmarks/bench_video.py --config speed-480-temporal   # one, in this process
     python benchmarks/bench_video.py --quick               # smoke run at tiny sizes
 """
@@ -129,7 +130,8 @@ GROUPS = ("quality", "speed", "length")
 def parse_args(argv):
     p = _common.base_parser(__doc__, "davis_car_shadow/")
     _common.add_driver_arguments(
-        p, CONFIGS, only_help="configurations or groups (quality, speed, length)",
+        p, CONFIGS, only_help="configurations, groups (quality, speed, length) or name "
+                              "prefixes (quality-features)",
         quick_help=", nothing judged")
     p.add_argument("--frames", type=int, default=CLIP_FRAMES,
                    help="frames of the quality runs (default: %(default)s, the whole clip)")
@@ -137,6 +139,10 @@ def parse_args(argv):
                    help="frames of the speed runs (default: %(default)s)")
     p.add_argument("--lengths", default="30,300", metavar="SHORT,LONG",
                    help="frames of the two memory-vs-length runs (default: %(default)s)")
+    p.add_argument("--coarse-features", action="store_true",
+                   help="run the quality-features configurations with "
+                        "sss_vfx.COARSE_FEATURES, the options for features that are a "
+                        "network's masks (default: the paper's)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="max_pixels of the quality and speed runs (default: the "
                         "library's; 0 = never downscale)")
@@ -228,6 +234,8 @@ def settings(config, args):
     options = dict(config.options)
     if config.group != "length" and args.max_pixels is not None:
         options["max_pixels"] = args.max_pixels
+    if config.features and args.coarse_features:
+        options.update(sss_vfx.COARSE_FEATURES)
     if args.quick:
         options = {**options, **QUICK_OPTIONS}
     return count, size, options
@@ -396,19 +404,26 @@ def run_in_subprocess(name, args):
         cmd += ["--max-pixels", str(args.max_pixels)]
     if args.quick:
         cmd.append("--quick")
+    if args.coarse_features:
+        cmd.append("--coarse-features")
     return {"group": CONFIGS[name].group, "quick": bool(args.quick),
             **_common.run_in_fresh_process(cmd, name, args.timeout)}
 
 
 def selected(args):
-    """Configuration names from ``--only`` (names or group names), in table order."""
+    """Configuration names from ``--only`` (names, group names or the start of names
+    up to a dash, e.g. ``quality-features``), in table order."""
     if not args.only:
         return list(CONFIGS)
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = [n for n in wanted if n not in CONFIGS and n not in GROUPS]
+
+    def chosen(name, config, item):
+        return item in (name, config.group) or name.startswith(item + "-")
+
+    unknown = [w for w in wanted if not any(chosen(n, c, w) for n, c in CONFIGS.items())]
     if unknown:
         raise KeyError(", ".join(unknown))
-    return [n for n, c in CONFIGS.items() if n in wanted or c.group in wanted]
+    return [n for n, c in CONFIGS.items() if any(chosen(n, c, w) for w in wanted)]
 
 
 def fmt(value, spec=".3f"):

@@ -345,3 +345,32 @@ def test_embedding_weight_gives_initial_segments_beyond_coarse_features():
     assert plain.initial_segments.max() + 1 == 2
     assert joined.initial_segments.max() + 1 == 6
     np.testing.assert_allclose(joined.alphas.sum(axis=2), 1.0, atol=1e-3)
+
+
+def test_collapsed_layers_are_reported_with_their_cause(caplog):
+    """Two-valued features give k-means two segments, so three layers cannot come out:
+    the result says so, and points at the option for such features."""
+    image, alpha = two_region_image((40, 48), edge_width=4)
+    features = np.where(alpha[..., None] > 0.5, [0.9, 0.2, 0.1], [0.1, 0.3, 0.9])
+    small = dict(eigenvectors=20, initial_segments=6, layers=3, superpixels=60,
+                 constrained_iterations=12, relaxed_rounds=3)
+    with caplog.at_level("WARNING", logger="sss_vfx"):
+        seg = sss_vfx.segment_image(image, features, **small)
+    assert seg.alphas.shape[2] < 3
+    notes = [n for n in seg.notes if "survived the constrained sparsification" in n]
+    assert len(notes) == 1 and "--coarse-features" in notes[0]
+    assert notes[0] in caplog.text
+
+
+def test_collapse_note_cases():
+    from sss_vfx.pipeline.layers import collapse_note
+
+    opts = sss_vfx.SegmentationOptions()
+    assert collapse_note(5, True, opts) is None
+    assert "--coarse-features" in collapse_note(1, True, opts)
+    # Without features, or with the recipe already on, there is no such advice.
+    assert "--coarse-features" not in collapse_note(1, False, opts)
+    coarse = sss_vfx.SegmentationOptions(**sss_vfx.COARSE_FEATURES)
+    assert "only 2 soft segment(s) of 40" in collapse_note(2, True, coarse)
+    assert "--coarse-features" not in collapse_note(2, True, coarse)
+

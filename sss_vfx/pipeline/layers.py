@@ -132,6 +132,9 @@ class SoftLayers:
     grouped : (N, K) float64, columns in ``layers``' order
     layers : (N, K) float64
         Relaxed sparsification result, largest layer first; K <= ``opts.layers``.
+    note : str or None
+        Why fewer layers than asked came out, when that happened (see
+        :func:`collapse_note`).
     """
 
     eigenvalues: np.ndarray
@@ -140,6 +143,7 @@ class SoftLayers:
     soft_segments: np.ndarray
     grouped: np.ndarray
     layers: np.ndarray
+    note: object = None
 
 
 def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None):
@@ -204,4 +208,24 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None):
              else np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable"))
     return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,
                       soft_segments=soft, grouped=grouped[:, order],
-                      layers=relaxed[:, order])
+                      layers=relaxed[:, order],
+                      note=collapse_note(soft.shape[1], feats is not None, opts))
+
+
+def collapse_note(kept, has_features, opts):
+    """A warning when the constrained sparsification kept fewer segments than the layers
+    asked for, with the likely cause; None otherwise.
+
+    Segments that the eigenvectors cannot express fade during the sparsification and are
+    dropped. Initial segments from coarse features alone (a network's masks: two flat
+    classes and a blurred border) are level sets of the features, not regions of the
+    image, so most of them fade, and the layers can collapse to one.
+    """
+    if kept >= opts.layers:
+        return None
+    message = (f"only {kept} soft segment(s) of {opts.initial_segments} survived the "
+               f"constrained sparsification, fewer than the {opts.layers} layers asked for")
+    if has_features and opts.embedding_weight == 0:
+        message += ("; features made of a few flat classes (a segmentation network's "
+                    "masks) need --coarse-features (sss_vfx.COARSE_FEATURES)")
+    return message

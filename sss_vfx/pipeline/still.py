@@ -159,6 +159,9 @@ def _segment(plate, raw_features, opts, notes, progress, device=None):
         notes.append(f"spectral stages ran at {w}x{h} (max_pixels={opts.max_pixels})")
     lap, device = frame_laplacian(frame, opts, device, clock)
     result = soft_layers(lap, [frame], opts, clock)
+    if result.note:
+        log.warning(result.note)
+        notes.append(result.note)
     with clock.stage("upsampling"):
         relaxed = result.layers.reshape(h, w, -1)
         alphas = (upsample_layers(relaxed, frame.image, plate) if frame.downscaled

@@ -269,6 +269,9 @@ class _WindowRunner:
         eigenpairs = self._eigenpairs(entries, lap)
         result = soft_layers(lap, [e.frame for e in entries], self.opts, self.clock,
                              anchor=anchor, eigenpairs=eigenpairs)
+        if result.note and result.note not in self.notes:
+            log.warning(result.note)    # once per shot, not per window
+            self.notes.append(result.note)
         layers = pad_layers(np.clip(result.layers, 0.0, 1.0), self.opts.layers)
         return layers.reshape(len(entries), -1, self.opts.layers), anchor is not None
 
