@@ -12,9 +12,9 @@ from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 __version__ = "0.1.0"
 
 __all__ = [
-    "COARSE_FEATURES", "Device", "DeviceError", "DeviceMemoryError", "FeatureError", "FrameLayers",
-    "InputError", "KernelBuildError", "OptionError", "OutputError", "Segmentation",
-    "SegmentationOptions", "SssError", "__version__", "laplacian", "layer_colours",
-    "list_devices", "matting_laplacian", "premultiplied_colours", "resolve_device",
-    "segment_image", "segment_video",
+    "COARSE_FEATURES", "Device", "DeviceError", "DeviceMemoryError", "FeatureError",
+    "FrameLayers", "InputError", "KernelBuildError", "OptionError", "OutputError",
+    "Segmentation", "SegmentationOptions", "SssError", "__version__", "laplacian",
+    "layer_colours", "list_devices", "matting_laplacian", "premultiplied_colours",
+    "resolve_device", "segment_image", "segment_video",
 ]

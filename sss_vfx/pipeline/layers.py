@@ -220,6 +220,16 @@ def collapse_note(kept, has_features, opts):
     dropped. Initial segments from coarse features alone (a network's masks: two flat
     classes and a blurred border) are level sets of the features, not regions of the
     image, so most of them fade, and the layers can collapse to one.
+
+    Parameters
+    ----------
+    kept : int, soft segments left after the constrained sparsification
+    has_features : bool
+    opts : SegmentationOptions
+
+    Returns
+    -------
+    str or None
     """
     if kept >= opts.layers:
         return None
