@@ -173,6 +173,20 @@ def test_features_that_do_not_cover_the_frames_are_an_error(plates, tmp_path, ca
     assert status == 2 and "features are missing for 3 of 5 frames" in io.err
 
 
+def test_coarse_features_reach_the_manifest_and_need_features(plates, tmp_path, capsys):
+    out = tmp_path / "out"
+    status, io = run([str(plates / "plate.%04d.png"), "-o", str(out), "--frames",
+                      "1001-1002", "--coarse-features", *TINY], capsys)
+    assert status == 2 and "--coarse-features" in io.err and not out.exists()
+    status, io = run([str(plates / "plate.%04d.png"), "-o", str(out), "--frames",
+                      "1001-1002", "--features", str(plates / "feat.%04d.png"),
+                      "--coarse-features", *TINY], capsys)
+    assert status == 0, io.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    options = manifest["parameters"]
+    assert options["embedding_weight"] == 1.0 and options["grouping_colour_weight"] == 1.0
+
+
 def test_interrupt_keeps_only_complete_frames(plates, tmp_path, monkeypatch, capsys):
     from sss_vfx.io import shot_outputs
 
