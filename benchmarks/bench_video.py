@@ -36,6 +36,7 @@ Usage::
     python benchmarks/bench_video.py --only length         # a group (or names, comma-separated)
     python benchmarks/bench_video.py --only quality --max-pixels 16384 --frames 20
     python benchmarks/bench_video.py --only quality-features --coarse-features
+    python benchmarks/bench_video.py --only quality-features-temporal --carry-weight 1
     python benchmarks/bench_video.py --config speed-480-temporal   # one, in this process
     python benchmarks/bench_video.py --quick               # smoke run at tiny sizes
 """
@@ -143,6 +144,8 @@ def parse_args(argv):
                    help="run the quality-features configurations with "
                         "sss_vfx.COARSE_FEATURES, the options for features that are a "
                         "network's masks (default: the paper's)")
+    p.add_argument("--carry-weight", type=float, default=None,
+                   help="carry_weight of the temporal runs (default: the library's)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="max_pixels of the quality and speed runs (default: the "
                         "library's; 0 = never downscale)")
@@ -236,6 +239,8 @@ def settings(config, args):
         options["max_pixels"] = args.max_pixels
     if config.features and args.coarse_features:
         options.update(sss_vfx.COARSE_FEATURES)
+    if config.temporal and args.carry_weight is not None:
+        options["carry_weight"] = args.carry_weight
     if args.quick:
         options = {**options, **QUICK_OPTIONS}
     return count, size, options
@@ -406,6 +411,8 @@ def run_in_subprocess(name, args):
         cmd.append("--quick")
     if args.coarse_features:
         cmd.append("--coarse-features")
+    if args.carry_weight is not None:
+        cmd += ["--carry-weight", str(args.carry_weight)]
     return {"group": CONFIGS[name].group, "quick": bool(args.quick),
             **_common.run_in_fresh_process(cmd, name, args.timeout)}
 

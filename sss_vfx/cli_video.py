@@ -49,7 +49,10 @@ def add_video_options(parser):
                        ("temporal_weight", "weight of the temporal affinity (lambda_T)"),
                        ("temporal_sigma", "colour scale of the temporal affinity"),
                        ("anchor_weight", "how strongly a window keeps the layers the "
-                                         "previous window gave their shared frames")):
+                                         "previous window gave their shared frames"),
+                       ("carry_weight", "how strongly a window's later frames follow the "
+                                        "previous window's layers carried along the "
+                                        "flow")):
         default = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(default),
                             default=default, help=f"{text} (default {default})")
@@ -120,7 +123,8 @@ def run_video(args, options):
     linking = TemporalOptions(temporal=not args.no_temporal, window=args.window,
                               overlap=args.overlap, temporal_weight=args.temporal_weight,
                               temporal_sigma=args.temporal_sigma,
-                              anchor_weight=args.anchor_weight)
+                              anchor_weight=args.anchor_weight,
+                              carry_weight=args.carry_weight)
     parameters = {**options.as_dict(), **linking.as_dict(), "colours": not args.no_colours}
     inputs = _inputs(args)
     # Bad input (missing frames, features that do not match) stops before any output.

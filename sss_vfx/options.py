@@ -173,6 +173,12 @@ class TemporalOptions:
         How strongly a window's relaxed sparsification keeps, on the frames it shares
         with the previous window, the layers that window gave them (the fidelity
         weight of other pixels is 1), >= 0.
+    carry_weight : float
+        How strongly a window's later frames are pulled toward the previous window's
+        layers carried along the flow from the last shared frame, times the flow's
+        confidence (beside the fidelity weight 1 to the window's own grouped layers),
+        >= 0; 0 leaves them free. It moves the change between windows away from the
+        seam after the shared frames.
     """
 
     temporal: bool = True
@@ -181,6 +187,7 @@ class TemporalOptions:
     temporal_weight: float = 1.0
     temporal_sigma: float = 0.1
     anchor_weight: float = 10.0
+    carry_weight: float = 0.0
 
     def __post_init__(self):
         for name in ("window", "overlap"):
@@ -193,7 +200,8 @@ class TemporalOptions:
         if self.temporal and not self.overlap < self.window:
             raise OptionError(f"overlap ({self.overlap}) must be smaller than window "
                               f"({self.window})")
-        for name in ("temporal_weight", "temporal_sigma", "anchor_weight"):
+        for name in ("temporal_weight", "temporal_sigma", "anchor_weight",
+                     "carry_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not math.isfinite(value) or value < 0:

@@ -5,7 +5,8 @@ import pytest
 
 from sss_vfx import segment_video
 from sss_vfx.errors import OptionError
-from sss_vfx.metrics import dtssd, foreground_layers, sad
+from sss_vfx.graph.flow import frame_flow
+from sss_vfx.metrics import dtssd, foreground_layers, sad, warping_error
 from sss_vfx.synthetic import moving_shot, two_region_image
 
 #: Small but real: every stage runs, on 48x64 frames.
@@ -50,6 +51,29 @@ def test_temporal_mode_cuts_flicker_without_losing_accuracy(moving, both_modes):
     # at most +10 %).
     assert scores["temporal"][0] <= 0.7 * scores["per_frame"][0], scores
     assert scores["temporal"][1] <= 1.1 * scores["per_frame"][1], scores
+
+
+def mean_warping_error(results, clip):
+    errors = []
+    for (a, b), (s, t) in zip(zip(results, results[1:]), zip(clip, clip[1:])):
+        flow = frame_flow(s.image, t.image)
+        errors.append(warping_error(a.alphas, b.alphas, flow.forward, flow.confidence))
+    return float(np.mean(errors))
+
+
+def test_carrying_layers_along_the_flow_cuts_the_flicker_at_window_seams(moving,
+                                                                         both_modes):
+    images = [s.image for s in moving]
+    features = [s.features for s in moving]
+    carried = list(segment_video(images, features, carry_weight=1.0, **SMALL))
+    # Measured: warping error 0.048 -> 0.016, dtSSD 4.34 -> 3.70, mean SAD 0.108 ->
+    # 0.130 (the prior lags the motion a little: why it is off by default).
+    assert mean_warping_error(carried, moving) < 0.5 * mean_warping_error(both_modes[1],
+                                                                          moving)
+    _, index = object_mattes(carried, moving)
+    assert len(set(index)) == 1, index
+    for result in carried:
+        np.testing.assert_allclose(result.alphas.sum(axis=2), 1.0, atol=1e-3)
 
 
 def test_the_object_keeps_its_layer_index_through_the_shot(moving, both_modes):
@@ -102,7 +126,8 @@ def test_resume_skips_finished_frames_and_continues_their_identity():
 
 @pytest.mark.parametrize("bad, match", [(dict(window=1), "window"),
                                         (dict(overlap=3), "overlap"),
-                                        (dict(temporal_weight=-1.0), "temporal_weight")])
+                                        (dict(temporal_weight=-1.0), "temporal_weight"),
+                                        (dict(carry_weight=float("nan")), "carry_weight")])
 def test_bad_temporal_options_are_refused(bad, match):
     with pytest.raises(OptionError, match=match):
         next(segment_video(clip_of(2), **bad, **TINY))

@@ -483,6 +483,22 @@ def test_relaxed_progress():
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
+def test_relaxed_prior_with_zero_weight_changes_nothing_and_pulls_as_it_grows():
+    image, alpha, lap, layers = relaxed_case()
+    gradient = gradient_magnitude(image).ravel()
+    opts = RelaxedOptions(rounds=4)
+    plain = relaxed_sparsification(lap, layers, gradient, options=opts)
+    rows = np.arange(0, layers.shape[0], 2)
+    target = np.column_stack([1.0 - alpha, alpha])[rows]      # the layers swapped
+    def run(weight):
+        return relaxed_sparsification(lap, layers, gradient, options=opts,
+                                      prior=(rows, target, np.full(len(rows), weight)))
+    np.testing.assert_array_equal(run(0.0), plain)
+    gaps = [np.abs(out[rows] - target).mean() for out in (plain, run(1.0), run(10.0))]
+    assert gaps[0] > gaps[1] > gaps[2]
+    np.testing.assert_allclose(run(10.0).sum(axis=1), 1.0, atol=1e-3)
+
+
 def test_relaxed_keeps_exact_hard_layers():
     # Layers that are exact indicators of a two-colour image cost nothing in L; the
     # clamped IRLS weights (|a| >= 0.01, exponent ~0.9) balance at a = v / (u + v)

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse
 
 from sss_vfx.errors import InputError
-from sss_vfx.graph.flow import frame_flow, warp_back
+from sss_vfx.graph.flow import carry_forward, consistency, frame_flow, warp_back
 from sss_vfx.graph.laplacian import affinity_to_laplacian
 from sss_vfx.graph.method_laplacian import laplacian
 from sss_vfx.graph.temporal import temporal_affinity
@@ -38,6 +38,32 @@ def test_flow_recovers_a_translation_and_flags_the_uncovered_border():
     # Pixels in the rightmost 3 columns leave the frame: no link.
     assert flow.confidence[:, -2:].max() == 0.0
     assert 0.0 <= flow.confidence.min() and flow.confidence.max() <= 1.0
+
+
+def test_consistency_of_exact_inverse_flows_and_of_a_mismatch():
+    h, w = 10, 12
+    forward = np.zeros((h, w, 2), np.float32)
+    forward[..., 0] = 2.0                                 # everything 2 px right
+    backward = -forward
+    confidence = consistency(forward, backward)
+    np.testing.assert_allclose(confidence[:, :w - 2], 1.0)
+    assert confidence[:, w - 2:].max() == 0.0             # leaves the frame
+    near = consistency(forward, -0.75 * forward)         # the round trip misses by 0.5 px
+    np.testing.assert_allclose(near[:, :w - 2], np.exp(-0.25 / (0.01 * 6.25 + 0.5)),
+                               rtol=1e-5)
+    assert consistency(forward, np.zeros_like(forward)).max() == 0.0   # misses by 2 px
+
+
+def test_carry_forward_brings_frame_t_to_frame_t_plus_1():
+    big = texture((60, 80))
+    frame, moved = big[10:50, 10:70], big[10:50, 7:67]    # content moves 3 px right
+    flow = frame_flow(frame, moved)
+    carried, confidence = carry_forward(frame, flow)
+    inner = (slice(8, -8), slice(8, -8))
+    assert confidence[inner].mean() > 0.8
+    assert np.abs(carried[inner] - moved[inner]).mean() < 0.02
+    # The 3 columns entering on the left were not in frame t.
+    assert confidence[:, :2].max() == 0.0
 
 
 def test_flow_refuses_frames_of_different_sizes():

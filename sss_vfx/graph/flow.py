@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from sss_vfx.errors import InputError
 
-__all__ = ["FrameFlow", "frame_flow", "warp_back"]
+__all__ = ["FrameFlow", "carry_forward", "consistency", "frame_flow", "warp_back"]
 
 #: DIS preset: MEDIUM trades a little speed for the subpixel accuracy hair needs.
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -120,10 +120,43 @@ def frame_flow(frame, next_frame):
                          f"{np.shape(next_frame)} cannot be linked by optical flow")
     a, b = _grey_u8(frame), _grey_u8(next_frame)
     forward, backward = _dis(a, b), _dis(b, a)
-    back_at_q, inside = warp_back(backward, forward)
-    error = ((forward + back_at_q) ** 2).sum(axis=2)
-    scale = 0.01 * ((forward ** 2).sum(axis=2) + (back_at_q ** 2).sum(axis=2)) + 0.5
+    return FrameFlow(forward=forward, backward=backward,
+                     confidence=consistency(forward, backward))
+
+
+def consistency(flow, reverse):
+    """Forward-backward confidence of ``flow`` given the flow ``reverse`` of the other
+    frame back to this one (the module's formula).
+
+    Parameters
+    ----------
+    flow, reverse : (H, W, 2) float arrays
+
+    Returns
+    -------
+    (H, W) float32 in [0, 1], 0 in occlusions and where the flow leaves the frame
+    """
+    back_at_q, inside = warp_back(reverse, flow)
+    error = ((flow + back_at_q) ** 2).sum(axis=2)
+    scale = 0.01 * ((flow ** 2).sum(axis=2) + (back_at_q ** 2).sum(axis=2)) + 0.5
     confidence = np.exp(-error / scale)
     confidence[(error > OCCLUSION_FACTOR * scale) | ~inside] = 0.0
-    return FrameFlow(forward=forward, backward=backward,
-                     confidence=confidence.astype(np.float32))
+    return confidence.astype(np.float32)
+
+
+def carry_forward(values, flow):
+    """Values of frame t carried to frame t+1 along the flow, with their confidence.
+
+    Parameters
+    ----------
+    values : (H, W) or (H, W, C) float array on frame t's grid
+    flow : FrameFlow from frame t to frame t+1
+
+    Returns
+    -------
+    carried : same shape as ``values``, float32, on frame t+1's grid
+    confidence : (H, W) float32 in [0, 1], the backward flow's consistency (0 where
+        frame t+1's pixel was hidden in frame t)
+    """
+    carried, _ = warp_back(values, flow.backward)
+    return carried, consistency(flow.backward, flow.forward)

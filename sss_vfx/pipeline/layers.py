@@ -146,7 +146,7 @@ class SoftLayers:
     note: object = None
 
 
-def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None):
+def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None, prior=None):
     """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
 
     Parameters
@@ -161,6 +161,10 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None):
         and the relaxed sparsification is pulled toward them with ``weight`` (see
         :func:`~sss_vfx.segments.relaxed.relaxed_sparsification`). Without an anchor
         layers come largest first.
+    prior : (rows, values, weights), optional
+        Likely layers of other pixels (a window's frames after the shared ones: the
+        previous window's layers carried along the flow), in the shot's layer order;
+        see :func:`~sss_vfx.segments.relaxed.relaxed_sparsification`.
     eigenpairs : (values (M,), vectors (N, M)), optional
         Eigenpairs already found (a window's, see
         :func:`~sss_vfx.spectral.window_eigs`); computed from ``lap`` when None.
@@ -203,7 +207,7 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None):
         relaxed = relaxed_sparsification(
             lap, grouped, gradient,
             options=RelaxedOptions(rounds=opts.relaxed_rounds, cg_steps=opts.cg_steps),
-            anchor=anchor)
+            anchor=anchor, prior=prior)
     order = (np.arange(relaxed.shape[1]) if anchor is not None
              else np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable"))
     return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,

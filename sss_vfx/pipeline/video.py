@@ -19,7 +19,7 @@ import numpy as np
 from sss_vfx.accel.devices import resolve_device
 from sss_vfx.errors import InputError, SssError
 from sss_vfx.features.preprocess import fit_feature_projection
-from sss_vfx.graph.flow import frame_flow
+from sss_vfx.graph.flow import carry_forward, frame_flow, warp_back
 from sss_vfx.graph.method_laplacian import temporal_with_device
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.io.features import resize_features
@@ -90,6 +90,7 @@ class _Entry:
     laplacian: object = None
     eigenvectors: object = None   # (values, vectors) of the frame's own Laplacian
     flow_to_next: object = None   # temporal affinity to the next frame
+    flow: object = None           # FrameFlow to the next frame
     given: object = None          # (h*w, K) layers already given for this frame
     done: bool = False            # its file exists: used for matching, not rewritten
 
@@ -97,7 +98,7 @@ class _Entry:
 def segment_video(source, features=None, *, frames=None, start=0, allow_missing=False,
                   finished=None, progress=None, device=None, temporal=True, window=3,
                   overlap=1, temporal_weight=1.0, temporal_sigma=0.1, anchor_weight=10.0,
-                  **options):
+                  carry_weight=0.0, **options):
     """Soft layers for every frame of a shot, with one stable set of K layers.
 
     Parameters
@@ -122,7 +123,7 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
         Told as each stage of each window starts.
     device : str, optional
         As :func:`~sss_vfx.segment_image`.
-    temporal, window, overlap, temporal_weight, temporal_sigma, anchor_weight
+    temporal, window, overlap, temporal_weight, temporal_sigma, anchor_weight, carry_weight
         See :class:`~sss_vfx.options.TemporalOptions`.
     **options
         Any field of :class:`~sss_vfx.options.SegmentationOptions`; ``layers`` is the
@@ -151,7 +152,7 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
     opts = SegmentationOptions.from_kwargs(**options)
     linking = TemporalOptions(temporal=temporal, window=window, overlap=overlap,
                               temporal_weight=temporal_weight, temporal_sigma=temporal_sigma,
-                              anchor_weight=anchor_weight)
+                              anchor_weight=anchor_weight, carry_weight=carry_weight)
     device = resolve_device(device)
     shot = open_shot(source, frames=frames, start=start, features=features,
                      allow_missing=allow_missing)
@@ -256,7 +257,8 @@ class _WindowRunner:
         for entry, nxt in zip(entries, entries[1:]):
             if entry.flow_to_next is None:
                 with self.clock.stage("flow"):
-                    entry.flow_to_next = self._temporal(entry.frame.image, nxt.frame.image)
+                    entry.flow_to_next, entry.flow = self._temporal(entry.frame.image,
+                                                                    nxt.frame.image)
             temporals.append(entry.flow_to_next)
         lap = window_laplacian([e.laplacian for e in entries], temporals)
         pixels = entries[0].frame.image.shape[0] * entries[0].frame.image.shape[1]
@@ -266,9 +268,10 @@ class _WindowRunner:
             rows = np.concatenate([np.arange(i * pixels, (i + 1) * pixels) for i in given])
             values = np.concatenate([entries[i].given for i in given])
             anchor = (rows, values, self.linking.anchor_weight)
+        prior = self._carried(entries, given) if given else None
         eigenpairs = self._eigenpairs(entries, lap)
         result = soft_layers(lap, [e.frame for e in entries], self.opts, self.clock,
-                             anchor=anchor, eigenpairs=eigenpairs)
+                             anchor=anchor, eigenpairs=eigenpairs, prior=prior)
         if result.note and result.note not in self.notes:
             log.warning(result.note)    # once per shot, not per window
             self.notes.append(result.note)
@@ -290,12 +293,35 @@ class _WindowRunner:
                                entries[0].eigenvectors[1].shape[1])
 
     def _temporal(self, image, next_image):
+        """The temporal affinity of two frames and their FrameFlow."""
         flow = frame_flow(image, next_image)
         affinity, self.device = temporal_with_device(
             image, next_image, flow.forward, flow.confidence,
             lambda_t=self.linking.temporal_weight, sigma=self.linking.temporal_sigma,
             device=self.device)
-        return affinity
+        return affinity, flow
+
+    def _carried(self, entries, given):
+        """The relaxed sparsification's prior on the window's frames after the last one
+        already given: its layers carried frame to frame along the flow, weighted by
+        ``carry_weight`` times the product of the flow confidences; None if none."""
+        last = given[-1]
+        weight = self.linking.carry_weight
+        if weight <= 0 or last == len(entries) - 1:
+            return None
+        h, w = entries[0].frame.image.shape[:2]
+        values = entries[last].given.reshape(h, w, -1)
+        confidence = np.ones((h, w), np.float32)
+        rows, carried, weights = [], [], []
+        for j in range(last + 1, len(entries)):
+            flow = entries[j - 1].flow
+            values, step = carry_forward(values, flow)
+            confidence = warp_back(confidence, flow.backward)[0] * step
+            rows.append(np.arange(j * h * w, (j + 1) * h * w))
+            carried.append(values.reshape(h * w, -1))
+            weights.append(weight * confidence.ravel())
+        return (np.concatenate(rows), np.concatenate(carried).astype(np.float64),
+                np.concatenate(weights).astype(np.float64))
 
     def _give(self, entries, layers, matched):
         """Hand the window's layers to its frames, in the shot's layer order.

@@ -59,7 +59,7 @@ def sparsity_exponent(gradient):
 
 
 def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOptions(),
-                           anchor=None, progress=None):
+                           anchor=None, prior=None, progress=None):
     """Refine layers on the full pixel graph.
 
     Parameters
@@ -73,6 +73,12 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
         previous window): for pixels ``rows`` ((P,) int), the fidelity term pulls
         toward ``values`` ((P, K), summing to 1) with ``weight`` instead of toward the
         snapped grouped layers.
+    prior : (rows, values, weights), optional
+        Likely layers for other pixels (the previous window's layers carried along the
+        flow): during the reweighting rounds pixels ``rows`` are also pulled toward
+        ``values`` ((P, K)) with ``weights`` ((P,) >= 0), beside the pull toward the
+        grouped layers; unlike an anchor, the last solve keeps them near the sparsified
+        result.
     progress : callable(done, total), optional
 
     Returns
@@ -82,10 +88,20 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
     lap = laplacian.tocsr()
     a0 = initial_layers(layers)
     fidelity = np.full((a0.shape[0], 1), options.fidelity)
+    final_fidelity = fidelity.copy()
+    if prior is not None:
+        # Two quadratic pulls, toward the grouped layers and toward the prior, are one
+        # pull toward their weighted mean with the summed weight.
+        prior_rows, prior_values, prior_weights = prior
+        extra = np.reshape(prior_weights, (-1, 1))
+        own = fidelity[prior_rows]
+        a0[prior_rows] = (own * a0[prior_rows] + extra * prior_values) / (own + extra)
+        fidelity[prior_rows] = own + extra
     if anchor is not None:
         rows, values, weight = anchor
         a0[rows] = values
         fidelity[rows] = weight
+        final_fidelity[rows] = weight
     expo = sparsity_exponent(gradient)[:, None]
     diag_l = lap.diagonal()[:, None]
     a = a0.copy()
@@ -98,7 +114,7 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
         if progress is not None:
             progress(r + 1, options.rounds + 1)
     # The last solve keeps only smoothness, fidelity to the current result and sum-to-one.
-    fid = np.broadcast_to(fidelity, a.shape)
+    fid = np.broadcast_to(final_fidelity, a.shape)
     if anchor is not None:
         a[rows] = values
     a = solve_layers(lap, diag_l, fid, options.sum_weight, fid * a + options.sum_weight,
