@@ -277,14 +277,9 @@ def main(argv=None):
     options = {} if args.paper_defaults else dict(sss_vfx.COARSE_FEATURES)
     if args.quick:
         options.update(QUICK_OPTIONS)
-    if args.max_pixels is not None:
-        options["max_pixels"] = args.max_pixels
-    if args.embedding_weight is not None:
-        options["embedding_weight"] = args.embedding_weight
-    if args.grouping_colour_weight is not None:
-        options["grouping_colour_weight"] = args.grouping_colour_weight
-    if args.refine_band is not None:
-        options["refine_band"] = args.refine_band
+    for name in ("max_pixels", "embedding_weight", "grouping_colour_weight", "refine_band"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
 
     stills = args.data / "alpha_stills"
     names = [n.strip() for n in args.images.split(",") if n.strip()]

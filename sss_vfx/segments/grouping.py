@@ -37,12 +37,13 @@ def grouping_descriptors(features, colours, colour_weight=0.0):
 
     Returns
     -------
-    (N, D) float64, D = 3 or 6
+    (N, D) float array, D = 3 or 6: ``features`` or ``colours`` themselves, or both
+    joined (float64)
     """
     if features is None:
-        return np.asarray(colours, np.float64)
+        return colours
     if colour_weight <= 0:
-        return np.asarray(features, np.float64)
+        return features
     return join_scaled(features, colours, colour_weight)
 
 
