@@ -34,7 +34,7 @@ except ImportError:
 import cv2  # noqa: E402  (after the sys.path fix, like sss_vfx's own dependencies)
 
 from sss_vfx.io.images import read_image  # noqa: E402
-from sss_vfx.pipeline.stages import peak_rss_bytes  # noqa: E402,F401  (re-exported)
+from sss_vfx.progress import peak_rss_bytes  # noqa: E402,F401  (re-exported)
 
 GB = 1024 ** 3
 

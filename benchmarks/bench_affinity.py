@@ -49,7 +49,7 @@ try:
 except ImportError:
     sys.path.insert(0, str(REPO_ROOT))
 
-from sss_vfx.pipeline.stages import peak_rss_bytes  # noqa: E402
+from sss_vfx.progress import peak_rss_bytes  # noqa: E402
 
 
 def load_image(data_dir, megapixels):

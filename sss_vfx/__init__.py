@@ -1,10 +1,11 @@
 """sss_vfx: automatic, hair-accurate soft mattes by Semantic Soft Segmentation."""
 
-from sss_vfx.accel import (Device, DeviceError, DeviceMemoryError, KernelBuildError,
-                           list_devices, resolve_device)
+from sss_vfx.accel import (Compute, Device, DeviceError, DeviceMemoryError,
+                           KernelBuildError, list_devices, resolve_device)
+from sss_vfx.accel.builders import laplacian, matting_laplacian
 from sss_vfx.errors import FeatureError, InputError, OptionError, OutputError, SssError
-from sss_vfx.graph.method_laplacian import laplacian, matting_laplacian
-from sss_vfx.options import COARSE_FEATURES, SegmentationOptions
+from sss_vfx.options import (COARSE_FEATURES, AffinityWeights, SegmentationOptions,
+                             TemporalOptions)
 from sss_vfx.pipeline.still import Segmentation, segment_image
 from sss_vfx.pipeline.video import FrameLayers, segment_video
 from sss_vfx.segments.colours import layer_colours, premultiplied_colours
@@ -12,9 +13,10 @@ from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 __version__ = "0.1.0"
 
 __all__ = [
-    "COARSE_FEATURES", "Device", "DeviceError", "DeviceMemoryError", "FeatureError",
-    "FrameLayers", "InputError", "KernelBuildError", "OptionError", "OutputError",
-    "Segmentation", "SegmentationOptions", "SssError", "__version__", "laplacian",
-    "layer_colours", "list_devices", "matting_laplacian", "premultiplied_colours",
-    "resolve_device", "segment_image", "segment_video",
+    "COARSE_FEATURES", "AffinityWeights", "Compute", "Device", "DeviceError",
+    "DeviceMemoryError", "FeatureError", "FrameLayers", "InputError", "KernelBuildError",
+    "OptionError", "OutputError", "Segmentation", "SegmentationOptions", "SssError",
+    "TemporalOptions", "__version__", "laplacian", "layer_colours", "list_devices",
+    "matting_laplacian", "premultiplied_colours", "resolve_device", "segment_image",
+    "segment_video",
 ]

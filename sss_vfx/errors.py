@@ -18,8 +18,8 @@ class FeatureError(SssError):
     """Semantic features are missing, of the wrong size, or hold NaN/inf."""
 
 
-class OptionError(SssError):
-    """A parameter is out of its range or of the wrong type."""
+class OptionError(SssError, ValueError):
+    """A parameter is out of its range or of the wrong type (also a ValueError)."""
 
 
 class OutputError(SssError):

@@ -5,6 +5,8 @@ All mattes are ``(H, W)`` float arrays in [0, 1]; a clip is a sequence of them.
 
 import numpy as np
 
+from sss_vfx.errors import OptionError
+
 __all__ = ["dtssd", "foreground_layers", "iou", "mse_x1000", "sad", "warping_error"]
 
 #: A layer belongs to the object when this share of its mass lies inside the object.
@@ -68,7 +70,7 @@ def dtssd(mattes, truths):
     mattes = [np.asarray(m, np.float64) for m in mattes]
     truths = [np.asarray(t, np.float64) for t in truths]
     if len(mattes) != len(truths) or len(mattes) < 2:
-        raise ValueError("dtSSD needs two equally long clips of at least 2 frames")
+        raise OptionError("dtSSD needs two equally long clips of at least 2 frames")
     scores = [np.sqrt(np.mean(((m1 - m0) - (t1 - t0)) ** 2))
               for m0, m1, t0, t1 in zip(mattes, mattes[1:], truths, truths[1:])]
     return float(100.0 * np.mean(scores))

@@ -1,15 +1,32 @@
-"""Every parameter of the method, with the paper's values as defaults."""
+"""Every parameter of the method, written once, with the paper's values as defaults.
+
+:class:`SegmentationOptions` (one image or frame) and :class:`TemporalOptions` (how a
+shot's frames are linked) carry every parameter from the boundary (Python API, CLI,
+Nuke, OpenFX, farm) to the stages. Each field's metadata holds its help text and its
+range; the command-line flags are generated from it. The stages take their own small
+option objects (:class:`AffinityWeights`, :class:`ConstrainedOptions`,
+:class:`RelaxedOptions`, :class:`RefineOptions`), derived by the methods of
+:class:`SegmentationOptions`, whose defaults are the fields' defaults.
+"""
 
 import dataclasses
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sss_vfx.errors import OptionError
+
+__all__ = [
+    "COARSE_FEATURES", "DEFAULT_MAX_PIXELS", "MIN_MAX_PIXELS", "AffinityWeights",
+    "ConstrainedOptions", "RefineOptions", "RelaxedOptions", "SegmentationOptions",
+    "TemporalOptions", "option_help",
+]
 
 #: Working-resolution cap of the default configuration, in pixels (0 = never
 #: downscale, the faithful configuration).
 DEFAULT_MAX_PIXELS = 65_536
+#: Smallest non-zero working-resolution cap.
+MIN_MAX_PIXELS = 1024
 
 #: Options for features that are a segmentation network's masks (a few flat classes,
 #: blurred at a coarse resolution) rather than the paper's 128-D embeddings: with such
@@ -19,121 +36,47 @@ DEFAULT_MAX_PIXELS = 65_536
 COARSE_FEATURES = {"embedding_weight": 1.0, "grouping_colour_weight": 1.0}
 
 
-@dataclass(frozen=True)
-class SegmentationOptions:
-    """Parameters of Semantic Soft Segmentation (DESIGN section 1).
+def _option(default, help, *, kind, choices=None):
+    """A dataclass field with its help text and range check.
 
-    Attributes
-    ----------
-    layers : int
-        Final number of layers after grouping (5).
-    eigenvectors : int
-        Eigenvectors of the Laplacian with smallest-magnitude eigenvalues (100).
-    initial_segments : int
-        Hard segments from k-means that start the constrained sparsification (40).
-    superpixels : int
-        Approximate number of SLIC superpixels (2500).
-    matting_eps : float
-        Regulariser of the matting affinity (1e-7).
-    semantic_weight, colour_weight : float
-        Weights of the semantic and non-local colour affinities (0.01 each).
-    colour_radius : float
-        Centroid distance, in image units, within which colour affinities exist (0.2).
-    embedding_weight : float
-        0 (the paper): with features, the initial segments are k-means on the features
-        alone. Above 0, the spectral embedding (eigenvectors 2..21 scaled by
-        1/sqrt|lambda|, normalised to the features' variance) is appended with this
-        weight, so coarse features with few distinct values (a segmentation network's
-        masks) still give as many initial segments as asked. 1.0 lowered the mean MSE
-        on the alpha_stills benchmark by 30 %.
-    grouping_colour_weight : float
-        0 (the paper): with features, segments are grouped by their mean features
-        alone. Above 0 their mean colour joins the features, scaled to the features'
-        variance times this weight, so that coarse features (one value per class)
-        still give five distinct layers instead of splitting a class at random.
-    sparsity : float
-        Exponent of the constrained sparsification (0.8).
-    sparsity_weight : float
-        Weight of its sparsity terms (0.3).
-    constrained_iterations : int
-        IRLS iterations of the constrained sparsification (40).
-    constrained_precision : {'float32', 'float64'}
-        'float32' (default) clamps the IRLS weights at |alpha| >= 1e-4 and sums in
-        float32; 'float64' reproduces the reference code's 1e-10 clamp, about 1.5-2x
-        slower (final mattes differ by about 0.001 on average).
-    relaxed_rounds : int
-        Reweighting rounds of the relaxed sparsification (20).
-    cg_steps : int
-        Conjugate-gradient steps per relaxed round at most (100).
-    max_pixels : int
-        The spectral stages run on a copy downscaled to at most this many pixels and
-        the layers are upsampled edge-aware; 0 never downscales (faithful).
-    refine_band : int
-        0 (off): the upsampled layers are final. Above 0, and when the spectral stages
-        ran downscaled, the relaxed sparsification is solved again at the plate's
-        resolution (matting Laplacian alone) over the pixels where some upsampled layer
-        is neither ~0 nor ~1, dilated by this many pixels; the other pixels keep their
-        upsampled values (see :func:`~sss_vfx.segments.refine.refine_layers`).
-    seed : int
-        Seed of every k-means; results are deterministic for a given seed.
+    ``kind`` is one of ``'count'`` (integer >= 1), ``'natural'`` (integer >= 0),
+    ``'positive'`` (finite number > 0), ``'weight'`` (finite number >= 0), ``'flag'``
+    (bool) or ``'choice'`` (one of ``choices``).
     """
+    return field(default=default, metadata={"help": help, "kind": kind,
+                                            "choices": choices})
 
-    layers: int = 5
-    eigenvectors: int = 100
-    initial_segments: int = 40
-    superpixels: int = 2500
-    matting_eps: float = 1e-7
-    semantic_weight: float = 0.01
-    colour_weight: float = 0.01
-    colour_radius: float = 0.2
-    embedding_weight: float = 0.0
-    grouping_colour_weight: float = 0.0
-    sparsity: float = 0.8
-    sparsity_weight: float = 0.3
-    constrained_iterations: int = 40
-    constrained_precision: str = "float32"
-    relaxed_rounds: int = 20
-    cg_steps: int = 100
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    refine_band: int = 0
-    seed: int = 0
+
+def _check_field(name, value, meta):
+    kind = meta["kind"]
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and math.isfinite(value)
+    if kind == "count" and not (is_int and value >= 1):
+        raise OptionError(f"{name} must be a positive integer, got {value!r}")
+    if kind == "natural" and not (is_int and value >= 0):
+        raise OptionError(f"{name} must be a non-negative integer, got {value!r}")
+    if kind == "positive" and not (is_real and value > 0):
+        raise OptionError(f"{name} must be a positive finite number, got {value!r}")
+    if kind == "weight" and not (is_real and value >= 0):
+        raise OptionError(f"{name} must be a finite number >= 0, got {value!r}")
+    if kind == "flag" and not isinstance(value, bool):
+        raise OptionError(f"{name} must be True or False, got {value!r}")
+    if kind == "choice" and value not in meta["choices"]:
+        raise OptionError(f"{name} must be one of {', '.join(meta['choices'])}, "
+                          f"got {value!r}")
+
+
+class _Options:
+    """Validation, construction from keywords and export shared by the option sets."""
 
     def __post_init__(self):
-        positive_ints = ("layers", "eigenvectors", "initial_segments", "superpixels",
-                         "constrained_iterations", "cg_steps")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise OptionError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("relaxed_rounds", "max_pixels", "refine_band", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise OptionError(f"{name} must be a non-negative integer, got {value!r}")
-        for name in ("matting_eps", "semantic_weight", "colour_weight", "colour_radius",
-                     "embedding_weight", "grouping_colour_weight", "sparsity",
-                     "sparsity_weight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                    or not math.isfinite(value):
-                raise OptionError(f"{name} must be a finite number, got {value!r}")
-        for name in ("matting_eps", "sparsity_weight", "colour_radius"):
-            if not getattr(self, name) > 0:
-                raise OptionError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("semantic_weight", "colour_weight", "embedding_weight",
-                     "grouping_colour_weight"):
-            if not getattr(self, name) >= 0:
-                raise OptionError(f"{name} must be zero or positive, got {getattr(self, name)!r}")
-        if self.constrained_precision not in ("float32", "float64"):
-            raise OptionError("constrained_precision must be 'float32' or 'float64', "
-                              f"got {self.constrained_precision!r}")
-        if not 0 < self.sparsity < 2:
-            raise OptionError(f"sparsity must be in (0, 2), got {self.sparsity!r}")
-        if self.layers > self.initial_segments:
-            raise OptionError(f"layers ({self.layers}) cannot exceed initial_segments "
-                              f"({self.initial_segments})")
-        if 0 < self.max_pixels < 1024:
-            raise OptionError(f"max_pixels must be 0 (never downscale) or at least 1024, "
-                              f"got {self.max_pixels}")
+        for f in dataclasses.fields(self):
+            _check_field(f.name, getattr(self, f.name), f.metadata)
+        self._check()
+
+    def _check(self):
+        """Checks that involve several fields."""
 
     @classmethod
     def from_kwargs(cls, **kwargs):
@@ -145,69 +88,209 @@ class SegmentationOptions:
                               f"known: {', '.join(sorted(known))}")
         return cls(**kwargs)
 
+    def with_overrides(self, **overrides):
+        """A copy with some fields replaced, naming any unknown one."""
+        return type(self).from_kwargs(**{**self.as_dict(), **overrides})
+
     def as_dict(self):
         """All parameters as a plain dict (for manifests)."""
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True)
-class TemporalOptions:
-    """How a shot's frames are linked in time (DESIGN section 2).
+def option_help(options_class):
+    """``{field name: (default, help text, kind, choices)}`` of an option class, in
+    field order: what the command line, the Nuke node and the docs are generated from."""
+    return {f.name: (f.default, f.metadata["help"], f.metadata["kind"],
+                     f.metadata["choices"])
+            for f in dataclasses.fields(options_class)}
 
-    Attributes
-    ----------
-    temporal : bool
-        False segments every frame on its own (the per-frame baseline); layer identity
-        is still carried from frame to frame by overlap.
-    window : int
-        Consecutive frames whose Laplacians are joined into one graph, >= 2 in
-        temporal mode.
-    overlap : int
-        Frames shared by consecutive windows, 0 <= overlap < window; layer identity
-        is matched on them and the layers cross-fade across them.
-    temporal_weight : float
-        lambda_T, the weight of the temporal affinity, >= 0.
-    temporal_sigma : float
-        Colour distance scale of the temporal affinity, > 0.
-    anchor_weight : float
-        How strongly a window's relaxed sparsification keeps, on the frames it shares
-        with the previous window, the layers that window gave them (the fidelity
-        weight of other pixels is 1), >= 0.
-    carry_weight : float
-        How strongly a window's later frames are pulled toward the previous window's
-        layers carried along the flow from the last shared frame, times the flow's
-        confidence (beside the fidelity weight 1 to the window's own grouped layers),
-        >= 0; 0 leaves them free. It moves the change between windows away from the
-        seam after the shared frames.
+
+@dataclass(frozen=True)
+class SegmentationOptions(_Options):
+    """Parameters of Semantic Soft Segmentation (DESIGN section 1).
+
+    Every field's help text is its documentation (see :func:`option_help`); the
+    values are the paper's unless the text says otherwise.
+
+    Examples
+    --------
+    >>> opts = SegmentationOptions(layers=3)
+    >>> opts.constrained().iterations, opts.affinity_weights().semantic
+    (40, 0.01)
     """
 
-    temporal: bool = True
-    window: int = 3
-    overlap: int = 1
-    temporal_weight: float = 1.0
-    temporal_sigma: float = 0.1
-    anchor_weight: float = 10.0
-    carry_weight: float = 0.0
+    max_pixels: int = _option(
+        DEFAULT_MAX_PIXELS,
+        "run the spectral stages on a copy of at most this many pixels and upsample the "
+        f"layers edge-aware; 0 = never downscale, the faithful configuration; else at "
+        f"least {MIN_MAX_PIXELS}", kind="natural")
+    layers: int = _option(5, "number of layers after grouping", kind="count")
+    eigenvectors: int = _option(100, "eigenvectors of the Laplacian", kind="count")
+    initial_segments: int = _option(40, "k-means segments that start the sparsification",
+                                    kind="count")
+    superpixels: int = _option(2500, "approximate SLIC superpixel count", kind="count")
+    matting_eps: float = _option(1e-7, "regulariser of the matting affinity (also of the "
+                                       "band refinement's)", kind="positive")
+    semantic_weight: float = _option(0.01, "weight of the semantic affinity",
+                                     kind="weight")
+    colour_weight: float = _option(0.01, "weight of the non-local colour affinity",
+                                   kind="weight")
+    colour_radius: float = _option(0.2, "centroid distance, in image units, of the "
+                                        "non-local colour affinity", kind="positive")
+    embedding_weight: float = _option(
+        0.0, "0 = initial segments from the features alone (the paper); above 0 the "
+             "spectral embedding (eigenvectors 2..21 scaled by 1/sqrt|lambda|) joins them "
+             "with this weight, for coarse features such as a network's masks",
+        kind="weight")
+    grouping_colour_weight: float = _option(
+        0.0, "0 = segments grouped by their mean features alone (the paper); above 0 "
+             "their mean colour joins with this weight, for coarse features such as a "
+             "network's masks", kind="weight")
+    sparsity: float = _option(0.8, "constrained sparsification exponent, in (0, 2)",
+                              kind="positive")
+    sparsity_weight: float = _option(0.3, "weight of the sparsity terms", kind="positive")
+    constrained_iterations: int = _option(
+        40, "IRLS iterations of the constrained sparsification", kind="count")
+    constrained_precision: str = _option(
+        "float32", "float32 (fast: weights clamped at 1e-4, float32 sums) or float64 (the "
+                   "reference code's 1e-10 clamp, about 1.5-2x slower)",
+        kind="choice", choices=("float32", "float64"))
+    relaxed_rounds: int = _option(20, "relaxed sparsification rounds", kind="natural")
+    cg_steps: int = _option(100, "conjugate-gradient steps per relaxed round at most",
+                            kind="count")
+    refine_band: int = _option(
+        0, "after upsampling, solve the relaxed sparsification again at the plate's "
+           "resolution over the layers' soft transitions dilated by this many px; "
+           "0 = off", kind="natural")
+    seed: int = _option(0, "k-means seed", kind="natural")
 
-    def __post_init__(self):
-        for name in ("window", "overlap"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise OptionError(f"{name} must be a non-negative integer, got {value!r}")
+    def _check(self):
+        if not self.sparsity < 2:
+            raise OptionError(f"sparsity must be in (0, 2), got {self.sparsity!r}")
+        if self.layers > self.initial_segments:
+            raise OptionError(f"layers ({self.layers}) cannot exceed initial_segments "
+                              f"({self.initial_segments})")
+        if 0 < self.max_pixels < MIN_MAX_PIXELS:
+            raise OptionError(f"max_pixels must be 0 (never downscale) or at least "
+                              f"{MIN_MAX_PIXELS}, got {self.max_pixels}")
+
+    def affinity_weights(self):
+        """The :class:`AffinityWeights` of these options."""
+        return AffinityWeights(matting_eps=self.matting_eps, semantic=self.semantic_weight,
+                               colour=self.colour_weight, colour_radius=self.colour_radius,
+                               superpixels=self.superpixels)
+
+    def constrained(self):
+        """The :class:`ConstrainedOptions` of these options."""
+        exact = self.constrained_precision == "float64"
+        return ConstrainedOptions(iterations=self.constrained_iterations,
+                                  sparsity=self.sparsity, weight=self.sparsity_weight,
+                                  precision=self.constrained_precision,
+                                  clamp=1e-10 if exact else 1e-4)
+
+    def relaxed(self):
+        """The :class:`RelaxedOptions` of these options."""
+        return RelaxedOptions(rounds=self.relaxed_rounds, cg_steps=self.cg_steps)
+
+    def refine(self):
+        """The :class:`RefineOptions` of these options."""
+        return RefineOptions(band=self.refine_band, eps=self.matting_eps)
+
+
+@dataclass(frozen=True)
+class AffinityWeights:
+    """Weights of the three affinities and their parameters (DESIGN step 3)."""
+
+    matting_eps: float = SegmentationOptions.matting_eps
+    semantic: float = SegmentationOptions.semantic_weight
+    colour: float = SegmentationOptions.colour_weight
+    colour_radius: float = SegmentationOptions.colour_radius
+    superpixels: int = SegmentationOptions.superpixels
+
+
+@dataclass(frozen=True)
+class ConstrainedOptions:
+    """Parameters of the constrained sparsification (DESIGN step 5)."""
+
+    iterations: int = SegmentationOptions.constrained_iterations
+    sparsity: float = SegmentationOptions.sparsity
+    weight: float = SegmentationOptions.sparsity_weight
+    drop_every: int = 10
+    drop_below: float = 0.1
+    #: Smallest |alpha| and |1 - alpha| the IRLS weights see. The paper's MATLAB code
+    #: uses 1e-10 with float64 sums; 1e-4 bounds the weights to five decades, which
+    #: float32 Gram matrices resolve, at twice the speed and half the memory.
+    clamp: float = 1e-4
+    precision: str = SegmentationOptions.constrained_precision
+    #: Bytes the pairwise eigenvector products may occupy (a still of up to 120k
+    #: working pixels holds all of them); products of pixels beyond are rebuilt in
+    #: chunks every iteration (slower, bounded memory: a video window of 3 x 65k
+    #: pixels would need 4 GB).
+    product_budget: int = 2_500_000_000
+
+
+@dataclass(frozen=True)
+class RelaxedOptions:
+    """Parameters of the relaxed sparsification (DESIGN step 7)."""
+
+    rounds: int = SegmentationOptions.relaxed_rounds
+    cg_steps: int = SegmentationOptions.cg_steps
+    final_cg_steps: int = 1000
+    sum_weight: float = 100.0
+    fidelity: float = 1.0
+    #: Smallest |a| and |1 - a| the IRLS weights see. The reference code's 1e-2 gives
+    #: each pixel the fixed point a = v / (u + v + 1) ~ 0.006 instead of 0: a 0.6 % veil
+    #: over every layer. 1e-4 moves it below half-float resolution of a matte.
+    clamp: float = 1e-4
+    rtol: float = 1e-6
+
+
+@dataclass(frozen=True)
+class RefineOptions:
+    """Parameters of the full-resolution band refinement (after upsampling)."""
+
+    band: int = SegmentationOptions.refine_band
+    eps: float = SegmentationOptions.matting_eps
+    tolerance: float = 0.02
+    rounds: int = 5
+    cg_steps: int = 50
+
+
+@dataclass(frozen=True)
+class TemporalOptions(_Options):
+    """How a shot's frames are linked in time (DESIGN section 2).
+
+    Examples
+    --------
+    >>> TemporalOptions(temporal=False).frames_per_window
+    1
+    """
+
+    temporal: bool = _option(
+        True, "False segments every frame on its own (the per-frame baseline); layer "
+              "identity is still carried from frame to frame by overlap", kind="flag")
+    window: int = _option(3, "frames joined into one graph (at least 2 in temporal mode)",
+                          kind="natural")
+    overlap: int = _option(1, "frames shared by consecutive windows, smaller than the "
+                              "window", kind="natural")
+    temporal_weight: float = _option(1.0, "weight of the temporal affinity (lambda_T)",
+                                     kind="weight")
+    temporal_sigma: float = _option(0.1, "colour scale of the temporal affinity",
+                                    kind="positive")
+    anchor_weight: float = _option(
+        10.0, "how strongly a window keeps the layers the previous window gave their "
+              "shared frames", kind="weight")
+    carry_weight: float = _option(
+        0.0, "how strongly a window's later frames follow the previous window's layers "
+             "carried along the flow (0 = off)", kind="weight")
+
+    def _check(self):
         if self.temporal and self.window < 2:
             raise OptionError(f"window must be at least 2 frames in temporal mode, got "
-                              f"{self.window}; use --no-temporal for frame by frame")
+                              f"{self.window}; set temporal=False for frame by frame")
         if self.temporal and not self.overlap < self.window:
             raise OptionError(f"overlap ({self.overlap}) must be smaller than window "
                               f"({self.window})")
-        for name in ("temporal_weight", "temporal_sigma", "anchor_weight",
-                     "carry_weight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                    or not math.isfinite(value) or value < 0:
-                raise OptionError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not self.temporal_sigma > 0:
-            raise OptionError(f"temporal_sigma must be positive, got {self.temporal_sigma}")
 
     @property
     def frames_per_window(self):
@@ -218,7 +301,3 @@ class TemporalOptions:
     def shared_frames(self):
         """Frames shared by consecutive windows: 0 in per-frame mode."""
         return self.overlap if self.temporal else 0
-
-    def as_dict(self):
-        """All parameters as a plain dict (for manifests)."""
-        return dataclasses.asdict(self)

@@ -11,6 +11,8 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from sss_vfx.errors import OptionError
+
 #: Shift of the shift-invert step: the Laplacian is singular (constant null vector), so
 #: the factorised matrix is moved off zero by much less than any eigenvalue gap we need.
 SHIFT = -1e-7
@@ -114,7 +116,7 @@ def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=0.0):
     """
     n = laplacian.shape[0]
     if not 1 <= k < n - 1:
-        raise ValueError(f"k={k} eigenvectors need an image of more than {k + 1} pixels")
+        raise OptionError(f"eigenvectors={k} need an image of more than {k + 1} pixels")
     if shape is not None:
         # Temporal edges follow the motion: wider separators keep small motion inside
         # the dissection, and only fast-moving pixels go last.
@@ -173,7 +175,7 @@ def window_eigs(laplacian, frame_vectors, k):
     sizes = [v.shape[0] for v in frame_vectors]
     widths = [v.shape[1] for v in frame_vectors]
     if not 1 <= k <= sum(widths):
-        raise ValueError(f"k={k} Ritz pairs need at least {k} frame eigenvectors")
+        raise OptionError(f"k={k} Ritz pairs need at least {k} frame eigenvectors")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     cols = np.concatenate([[0], np.cumsum(widths)])
     lap = scipy.sparse.csc_matrix(laplacian)

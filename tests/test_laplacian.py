@@ -7,7 +7,7 @@ import scipy.sparse
 from sss_vfx import laplacian
 from sss_vfx.graph.laplacian import affinity_to_laplacian
 from sss_vfx.graph.matting import matting_affinity
-from sss_vfx.graph.method_laplacian import AffinityWeights
+from sss_vfx.options import AffinityWeights
 from sss_vfx.graph.superpixel_affinity import colour_affinity, semantic_affinity
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.synthetic import two_region_image

@@ -15,7 +15,8 @@ from sss_vfx import DeviceError, KernelBuildError, matting_laplacian
 from sss_vfx.accel import NUMPY, Device, devices, list_devices, resolve_device
 from sss_vfx.accel.context import get_context
 from sss_vfx.cli import main
-from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
+from sss_vfx.accel.compute import Compute
+from sss_vfx.options import AffinityWeights
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,7 +40,7 @@ def test_numpy_spec(spec):
     assert resolve_device(spec) is NUMPY
 
 
-@pytest.mark.parametrize("spec", ["cuda", "opencl:x", "opencl:0", "opencl:0:0:0", "", 3])
+@pytest.mark.parametrize("spec", ["cuda:x", "torch", "opencl:x", "opencl:0", "opencl:0:0:0", "", 3])
 def test_unknown_specs_name_the_choices(spec):
     with pytest.raises(DeviceError, match="'auto', 'numpy', 'opencl'"):
         resolve_device(spec)
@@ -87,9 +88,9 @@ def test_without_a_platform_the_builders_run_on_numpy(no_platform):
     image = np.random.default_rng(0).random((9, 10, 3))
     np.testing.assert_array_equal(matting_laplacian(image, device="auto").toarray(),
                                   matting_laplacian(image, device="numpy").toarray())
-    _, used = laplacian_with_device(image, device="auto",
-                                    weights=AffinityWeights(superpixels=4))
-    assert used is NUMPY
+    compute = Compute.resolve("auto")
+    compute.laplacian(image, weights=AffinityWeights(superpixels=4))
+    assert compute.affinity_device is NUMPY and compute.spec == "numpy"
 
 
 def test_without_pyopencl_auto_falls_back(monkeypatch):

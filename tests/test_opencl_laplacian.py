@@ -9,7 +9,8 @@ from sss_vfx import InputError, laplacian
 from sss_vfx.accel.laplacian_cl import affinity_to_laplacian_cl, method_laplacian_cl
 from sss_vfx.graph.laplacian import affinity_to_laplacian
 from sss_vfx.graph.matting import matting_affinity
-from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
+from sss_vfx.accel.compute import Compute
+from sss_vfx.options import AffinityWeights
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.graph.temporal import temporal_affinity, temporal_block
 from sss_vfx.synthetic import two_region_image
@@ -101,9 +102,9 @@ def test_full_laplacian_matches_numpy(device, with_features):
     sp = compute_superpixels(image, n_segments=30)
     weights = AffinityWeights(semantic=0.05, colour=0.02)
     expected = laplacian(image, features, weights=weights, superpixels=sp, device="numpy")
-    actual, used = laplacian_with_device(image, features, weights=weights, superpixels=sp,
-                                         device=device)
-    assert used == device
+    compute = Compute.resolve(device)
+    actual = compute.laplacian(image, features, weights=weights, superpixels=sp)
+    assert compute.affinity_device == device and compute.ran["affinities"] == device.spec
     assert relative_difference(expected, actual) < 1e-8
     assert abs(actual - actual.T).max() < 1e-15
     assert actual.has_canonical_format

@@ -131,10 +131,11 @@ def test_intermediates_are_exposed(result, shot):
     assert seg.working_image.shape == (48, 64, 3)
     assert seg.features is None
     assert seg.options == sss_vfx.SegmentationOptions(**SMALL)
-    assert set(seg.timings) == set(STAGES) == set(seg.peak_rss)
+    ran = set(STAGES) - {"refinement"}      # no band refinement asked for
+    assert set(seg.timings) == ran == set(seg.peak_rss)
     assert all(t >= 0 for t in seg.timings.values())
     assert all(m > 0 for m in seg.peak_rss.values())
-    assert stages == [(name, i, len(STAGES)) for i, name in enumerate(STAGES)]
+    assert stages == [(name, i, len(STAGES)) for i, name in enumerate(STAGES) if name in ran]
     assert seg.notes == []
 
 
@@ -358,19 +359,19 @@ def test_collapsed_layers_are_reported_with_their_cause(caplog):
         seg = sss_vfx.segment_image(image, features, **small)
     assert seg.alphas.shape[2] < 3
     notes = [n for n in seg.notes if "survived the constrained sparsification" in n]
-    assert len(notes) == 1 and "--coarse-features" in notes[0]
+    assert len(notes) == 1 and "sss_vfx.COARSE_FEATURES" in notes[0]
     assert notes[0] in caplog.text
 
 
 def test_collapse_note_cases():
-    from sss_vfx.pipeline.layers import collapse_note
+    from sss_vfx.segments.grouping import collapse_note
 
     opts = sss_vfx.SegmentationOptions()
     assert collapse_note(5, True, opts) is None
-    assert "--coarse-features" in collapse_note(1, True, opts)
+    assert "COARSE_FEATURES" in collapse_note(1, True, opts)
     # Without features, or with the recipe already on, there is no such advice.
-    assert "--coarse-features" not in collapse_note(1, False, opts)
+    assert "COARSE_FEATURES" not in collapse_note(1, False, opts)
     coarse = sss_vfx.SegmentationOptions(**sss_vfx.COARSE_FEATURES)
     assert "only 2 soft segment(s) of 40" in collapse_note(2, True, coarse)
-    assert "--coarse-features" not in collapse_note(2, True, coarse)
+    assert "COARSE_FEATURES" not in collapse_note(2, True, coarse)
 

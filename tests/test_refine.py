@@ -144,9 +144,10 @@ def test_refine_layers_rejects_layers_of_another_size():
 
 
 def test_cli_flag_sets_the_option():
-    from sss_vfx.cli import _options, build_parser
+    from sss_vfx.cli import build_parser
+    from sss_vfx.cli.flags import method_options
 
     args = build_parser().parse_args(["segment", "plate.png", "-o", "out", "--refine-band", "3"])
-    assert _options(args)["refine_band"] == 3
+    assert method_options(args).refine_band == 3
     default = build_parser().parse_args(["segment", "plate.png", "-o", "out"])
-    assert _options(default)["refine_band"] == 0
+    assert method_options(default).refine_band == 0

@@ -7,7 +7,7 @@ import scipy.sparse
 from sss_vfx.errors import InputError
 from sss_vfx.graph.flow import carry_forward, consistency, frame_flow, warp_back
 from sss_vfx.graph.laplacian import affinity_to_laplacian
-from sss_vfx.graph.method_laplacian import laplacian
+from sss_vfx import laplacian
 from sss_vfx.graph.temporal import temporal_affinity
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.metrics import dtssd, warping_error
@@ -108,7 +108,7 @@ def test_window_laplacian_equals_a_dense_assembly():
 
 
 def _no_superpixel_terms():
-    from sss_vfx.graph.method_laplacian import AffinityWeights
+    from sss_vfx.options import AffinityWeights
     return AffinityWeights(colour=0.0, semantic=0.0)
 
 
@@ -200,7 +200,7 @@ def test_warping_error_is_zero_for_layers_moving_with_the_flow():
 
 
 def _small_window(rng, shape=(6, 7)):
-    from sss_vfx.graph.method_laplacian import AffinityWeights
+    from sss_vfx.options import AffinityWeights
     frames = [rng.random(shape + (3,)) for _ in range(3)]
     laps = [laplacian(f, device="numpy", weights=AffinityWeights(semantic=0.0))
             for f in frames]

@@ -1,13 +1,18 @@
-"""OpenCL acceleration of the affinity builders, with numpy references beside them.
+"""Devices: the OpenCL affinity builders and the torch twins of the later stages, each
+beside the numpy reference it must equal, and the dispatch that picks them.
 
-Importing this package creates no OpenCL object and does not import pyopencl; the
-builders import it when first called. See :mod:`sss_vfx.accel.devices` for device
-choice (``device='auto' | 'numpy' | 'opencl' | 'opencl:P:D'``).
+Importing this package creates no OpenCL or torch object and imports neither pyopencl
+nor torch; the builders import them when first called. See
+:mod:`sss_vfx.accel.devices` for device choice (``device='auto' | 'numpy' | 'opencl' |
+'opencl:P:D' | 'cuda' | 'cuda:N' | 'torch:cpu'``) and :class:`~sss_vfx.accel.compute.
+Compute` for the object that carries the choice through a run.
 """
 
-from sss_vfx.accel.devices import (ENV_VAR, NUMPY, Device, find_opencl_devices,
-                                   list_devices, resolve_device)
+from sss_vfx.accel.compute import Compute
+from sss_vfx.accel.devices import (ENV_VAR, NUMPY, TORCH_CPU, Device, find_cuda_devices,
+                                   find_opencl_devices, list_devices, resolve_device)
 from sss_vfx.errors import DeviceError, DeviceMemoryError, KernelBuildError
 
-__all__ = ["ENV_VAR", "NUMPY", "Device", "DeviceError", "DeviceMemoryError",
-           "KernelBuildError", "find_opencl_devices", "list_devices", "resolve_device"]
+__all__ = ["ENV_VAR", "NUMPY", "TORCH_CPU", "Compute", "Device", "DeviceError",
+           "DeviceMemoryError", "KernelBuildError", "find_cuda_devices",
+           "find_opencl_devices", "list_devices", "resolve_device"]

@@ -8,9 +8,15 @@ A device is named by a short string:
     The first OpenCL GPU, else the first OpenCL device of any type.
 ``"opencl:<platform>:<device>"``
     One OpenCL device by its indices, as ``sss-vfx devices`` lists them.
+``"cuda"``, ``"cuda:N"``
+    The whole pipeline on an NVIDIA GPU through torch (``pip install 'sss_vfx[gpu]'``);
+    the affinities are built by the first OpenCL GPU where there is one, else numpy.
+``"torch:cpu"``
+    The torch code path on the CPU (what CI tests the GPU code with).
 ``"auto"``
-    ``"opencl"`` when an OpenCL device exists, else numpy with one logged warning.
-    An OpenCL failure at build time (kernel build, memory) also falls back to numpy.
+    ``"cuda"`` when torch sees a CUDA GPU, else ``"opencl"`` when an OpenCL device
+    exists, else numpy with one logged warning. An OpenCL failure at build time (kernel
+    build, memory) also falls back to numpy.
 
 ``None`` means the environment variable ``SSS_VFX_DEVICE``, else ``"auto"``.
 
@@ -27,15 +33,16 @@ from dataclasses import dataclass, replace
 
 from sss_vfx.errors import DeviceError
 
-__all__ = ["ENV_VAR", "NUMPY", "Device", "find_opencl_devices", "list_devices",
-           "resolve_device"]
+__all__ = ["ENV_VAR", "NUMPY", "TORCH_CPU", "Device", "find_cuda_devices",
+           "find_opencl_devices", "list_devices", "resolve_device"]
 
 log = logging.getLogger("sss_vfx")
 
 #: Environment variable holding the default device spec.
 ENV_VAR = "SSS_VFX_DEVICE"
 
-_SPEC_HELP = "'auto', 'numpy', 'opencl' or 'opencl:<platform>:<device>'"
+_SPEC_HELP = ("'auto', 'numpy', 'opencl', 'opencl:<platform>:<device>', 'cuda', "
+              "'cuda:<index>' or 'torch:cpu'")
 _warned = set()
 
 
@@ -45,10 +52,10 @@ class Device:
 
     Attributes
     ----------
-    kind : {'numpy', 'opencl'}
+    kind : {'numpy', 'opencl', 'torch'}
     platform_index, device_index : int
         Position in ``pyopencl.get_platforms()`` and the platform's device list
-        (-1 for numpy).
+        (-1 for numpy); for torch, ``device_index`` is the CUDA index (-1 for the CPU).
     platform : str
         OpenCL platform name.
     name : str
@@ -76,10 +83,18 @@ class Device:
 
     @property
     def spec(self):
-        """The string that names this device: ``'numpy'`` or ``'opencl:P:D'``."""
+        """The string that names this device: ``'numpy'``, ``'opencl:P:D'``,
+        ``'cuda:N'`` or ``'torch:cpu'``."""
         if self.kind == "numpy":
             return "numpy"
+        if self.kind == "torch":
+            return "torch:cpu" if self.device_index < 0 else f"cuda:{self.device_index}"
         return f"opencl:{self.platform_index}:{self.device_index}"
+
+    @property
+    def torch_device(self):
+        """The torch device string (``'cpu'``, ``'cuda:N'``) of a torch device."""
+        return "cpu" if self.device_index < 0 else f"cuda:{self.device_index}"
 
     @property
     def is_gpu(self):
@@ -89,6 +104,10 @@ class Device:
         """One line: spec, platform, device name, type and memory."""
         if self.kind == "numpy":
             return f"numpy  {self.name}"
+        if self.kind == "torch":
+            memory = (f", {self.global_memory / 2**30:.1f} GiB" if self.global_memory
+                      else "")
+            return f"{self.spec}  torch / {self.name}  [{self.type}{memory}]"
         return (f"{self.spec}  {self.platform} / {self.name}  [{self.type}, "
                 f"{self.global_memory / 2**30:.1f} GiB, "
                 f"{'fp64' if self.fp64 else 'fp32 only'}]")
@@ -99,6 +118,8 @@ class Device:
 
 #: The numpy reference device.
 NUMPY = Device("numpy")
+#: The torch code path on the CPU.
+TORCH_CPU = Device("torch", name="torch CPU", type="CPU")
 
 
 def _import_pyopencl():
@@ -163,8 +184,44 @@ def find_opencl_devices():
     return found
 
 
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise DeviceError("torch is not installed; the cuda and torch:cpu devices need "
+                          "pip install 'sss_vfx[gpu]'") from None
+    return torch
+
+
+def _torch_installed():
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None
+
+
+def find_cuda_devices():
+    """Every CUDA GPU torch sees, as torch devices; empty without torch or CUDA.
+
+    Returns
+    -------
+    list of Device
+    """
+    if not _torch_installed():
+        return []
+    torch = _import_torch()
+    if not torch.cuda.is_available():
+        return []
+    found = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        found.append(Device(kind="torch", device_index=index, platform="CUDA",
+                            name=props.name, type="GPU",
+                            global_memory=int(props.total_memory),
+                            max_allocation=int(props.total_memory)))
+    return found
+
+
 def list_devices():
-    """All devices the builders can use: the OpenCL ones, then numpy.
+    """All devices: CUDA GPUs (through torch), the OpenCL ones, then numpy.
 
     Never raises: without OpenCL the list holds numpy alone.
 
@@ -182,7 +239,7 @@ def list_devices():
     except DeviceError as exc:
         log.debug("%s", exc)
         found = []
-    return found + [NUMPY]
+    return find_cuda_devices() + found + [NUMPY]
 
 
 def _first_opencl(found):
@@ -228,13 +285,22 @@ def resolve_device(spec=None):
         spec = os.environ.get(ENV_VAR) or "auto"
     text = spec.strip().lower() if isinstance(spec, str) else ""
     parts = text.split(":")
-    well_formed = text in ("numpy", "auto", "opencl") or (
-        len(parts) == 3 and parts[0] == "opencl" and all(p.isdigit() for p in parts[1:]))
+    well_formed = text in ("numpy", "auto", "opencl", "cuda", "torch:cpu") or (
+        len(parts) == 3 and parts[0] == "opencl" and all(p.isdigit() for p in parts[1:])
+    ) or (len(parts) == 2 and parts[0] == "cuda" and parts[1].isdigit())
     if not well_formed:
         raise DeviceError(f"{source} must be {_SPEC_HELP}, got {spec!r}")
     if text == "numpy":
         return NUMPY
+    if text == "torch:cpu":
+        _import_torch()
+        return TORCH_CPU
+    if parts[0] == "cuda":
+        return _cuda_device(None if text == "cuda" else int(parts[1]))
     if text == "auto":
+        gpus = _auto_cuda()
+        if gpus:
+            return replace(gpus[0], fallback=True)
         try:
             found = find_opencl_devices()
         except DeviceError as exc:
@@ -256,3 +322,29 @@ def resolve_device(spec=None):
     listing = ", ".join(d.spec for d in found)
     raise DeviceError(f"no OpenCL device {spec!r}; available: {listing} "
                       "(see `sss-vfx devices`)")
+
+
+def _auto_cuda():
+    """CUDA GPUs for ``'auto'``: only where torch is installed and its stages exist."""
+    try:
+        from sss_vfx.accel.torch_stages import TORCH_STAGES  # noqa: F401
+    except ImportError:
+        return []
+    try:
+        return find_cuda_devices()
+    except Exception as exc:  # a broken CUDA install must not stop a CPU run
+        _warn_once(f"CUDA could not be queried ({exc}); not using a GPU")
+        return []
+
+
+def _cuda_device(index):
+    found = find_cuda_devices() if _torch_installed() else _import_torch()
+    if not found:
+        raise DeviceError("no CUDA GPU is visible to torch; use device 'auto', 'numpy' "
+                          "or 'opencl' (see `sss-vfx devices`)")
+    if index is None:
+        return found[0]
+    if index >= len(found):
+        raise DeviceError(f"no CUDA device cuda:{index}; available: "
+                          f"{', '.join(d.spec for d in found)} (see `sss-vfx devices`)")
+    return found[index]

@@ -31,34 +31,12 @@ import scipy.sparse
 
 from sss_vfx.accel.context import device_errors, get_context
 from sss_vfx.errors import DeviceMemoryError
-from sss_vfx.errors import InputError
+from sss_vfx.graph.matting import check_matting_image
 
 __all__ = ["matting_affinity_cl", "matting_laplacian_cl", "matting_row_lengths"]
 
 _SOURCE = "matting.cl"
 _MiB = 2 ** 20
-
-
-def check_matting_image(image):
-    """The image as a float array, validated for the matting affinity.
-
-    Raises
-    ------
-    InputError
-        Not ``(H, W, 3)``, smaller than 3x3 (no complete window), or not finite.
-    """
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"image must be an (H, W, 3) colour array, got shape {image.shape}")
-    if image.shape[0] < 3 or image.shape[1] < 3:
-        raise InputError(f"image is {image.shape[1]}x{image.shape[0]} pixels; the matting "
-                         "affinity needs at least 3x3 (one complete window)")
-    if not (np.issubdtype(image.dtype, np.floating) or np.issubdtype(image.dtype, np.integer)):
-        raise InputError(f"image must hold real numbers in [0, 1], got dtype {image.dtype}")
-    if not np.isfinite(image).all():
-        raise InputError("image holds NaN or infinite values; replace them before "
-                         "building the affinity")
-    return image
 
 
 def matting_row_lengths(height, width):

@@ -12,13 +12,16 @@ import scipy.sparse
 from sss_vfx.accel.context import device_errors, get_context
 from sss_vfx.accel.matting_cl import empty_aligned, index_dtype
 from sss_vfx.graph.temporal import check_temporal_inputs
+from sss_vfx.options import TemporalOptions
 
 __all__ = ["temporal_affinity_cl"]
 
 _SOURCE = "temporal.cl"
 
 
-def temporal_affinity_cl(frame, next_frame, flow, confidence, *, lambda_t=1.0, sigma=0.1,
+def temporal_affinity_cl(frame, next_frame, flow, confidence, *,
+                         lambda_t=TemporalOptions.temporal_weight,
+                         sigma=TemporalOptions.temporal_sigma,
                          device="opencl", precision=None):
     """Temporal affinity T of frame t's pixels to frame t+1's pixels, on a device.
 

@@ -18,7 +18,8 @@ from scipy import ndimage
 
 from sss_vfx.errors import InputError
 
-__all__ = ["FrameFlow", "carry_forward", "consistency", "frame_flow", "warp_back"]
+__all__ = ["FrameFlow", "carried_prior", "carry_forward", "consistency", "frame_flow",
+           "warp_back"]
 
 #: DIS preset: MEDIUM trades a little speed for the subpixel accuracy hair needs.
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -160,3 +161,35 @@ def carry_forward(values, flow):
     """
     carried, _ = warp_back(values, flow.backward)
     return carried, consistency(flow.backward, flow.forward)
+
+
+def carried_prior(layers, flows, first, weight):
+    """The relaxed sparsification's prior on a window's frames after the last one with
+    layers: those layers carried frame to frame along the flow, weighted by ``weight``
+    times the product of the flow confidences.
+
+    Parameters
+    ----------
+    layers : (h, w, K) float array, the layers of frame ``first - 1`` of the window
+    flows : sequence of FrameFlow, from frame ``first - 1`` to the next, and on to the
+        window's last frame
+    first : int, index in the window of the first frame the prior covers
+    weight : float, > 0
+
+    Returns
+    -------
+    (rows (P,) int64, values (P, K) float64, weights (P,) float64)
+        Rows of the window's stacked pixels (frame after frame).
+    """
+    h, w = layers.shape[:2]
+    values = layers
+    confidence = np.ones((h, w), np.float32)
+    rows, carried, weights = [], [], []
+    for j, flow in enumerate(flows, start=first):
+        values, step = carry_forward(values, flow)
+        confidence = warp_back(confidence, flow.backward)[0] * step
+        rows.append(np.arange(j * h * w, (j + 1) * h * w))
+        carried.append(values.reshape(h * w, -1))
+        weights.append(weight * confidence.ravel())
+    return (np.concatenate(rows), np.concatenate(carried).astype(np.float64),
+            np.concatenate(weights).astype(np.float64))

@@ -12,10 +12,34 @@ OpenCL builder is compared against.
 import numpy as np
 import scipy.sparse
 
+from sss_vfx.errors import InputError
+
 #: (dy, dx) of the 25 neighbours a pixel can share a 3x3 window with, row-major.
 NEIGHBOUR_OFFSETS = np.array([(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)])
 
 _WINDOW = [(dy, dx) for dy in range(3) for dx in range(3)]
+
+
+def check_matting_image(image):
+    """The image as a float array, validated for the matting affinity.
+
+    Raises
+    ------
+    InputError
+        Not ``(H, W, 3)``, smaller than 3x3 (no complete window), or not finite.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"image must be an (H, W, 3) colour array, got shape {image.shape}")
+    if image.shape[0] < 3 or image.shape[1] < 3:
+        raise InputError(f"image is {image.shape[1]}x{image.shape[0]} pixels; the matting "
+                         "affinity needs at least 3x3 (one complete window)")
+    if not (np.issubdtype(image.dtype, np.floating) or np.issubdtype(image.dtype, np.integer)):
+        raise InputError(f"image must hold real numbers in [0, 1], got dtype {image.dtype}")
+    if not np.isfinite(image).all():
+        raise InputError("image holds NaN or infinite values; replace them before "
+                         "building the affinity")
+    return image
 
 
 def window_statistics(image, eps=1e-7):

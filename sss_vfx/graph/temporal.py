@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse
 
 from sss_vfx.errors import InputError
+from sss_vfx.options import TemporalOptions
 
 __all__ = ["temporal_affinity", "temporal_block", "check_temporal_inputs"]
 
@@ -66,7 +67,9 @@ def check_temporal_inputs(frame, next_frame, flow, confidence, lambda_t, sigma):
     return frame, next_frame, flow, confidence
 
 
-def temporal_affinity(frame, next_frame, flow, confidence, *, lambda_t=1.0, sigma=0.1):
+def temporal_affinity(frame, next_frame, flow, confidence, *,
+                      lambda_t=TemporalOptions.temporal_weight,
+                      sigma=TemporalOptions.temporal_sigma):
     """Temporal affinity T of frame t's pixels to frame t+1's pixels.
 
     Parameters

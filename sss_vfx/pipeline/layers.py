@@ -11,21 +11,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+
 from sss_vfx.features.preprocess import apply_feature_projection, preprocess_features
 from sss_vfx.filters.gradient import gradient_magnitude
-from sss_vfx.graph.method_laplacian import AffinityWeights, laplacian_with_device
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
-from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
-from sss_vfx.segments.grouping import group_segments, grouping_descriptors
+from sss_vfx.segments.grouping import collapse_note, group_segments, grouping_descriptors
 from sss_vfx.segments.identity import match_layers, pad_layers
-from sss_vfx.segments.initial import initial_segments
-from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
-from sss_vfx.spectral import smallest_magnitude_eigs
+from sss_vfx.segments.upsample import normalise_layers
 
 __all__ = [
     "SoftLayers",
     "WorkingFrame",
+    "final_layers",
     "frame_laplacian",
     "soft_layers",
     "working_frame",
@@ -96,27 +94,25 @@ def working_frame(plate, raw_features, max_pixels, projection=None):
     return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled)
 
 
-def affinity_weights(opts):
-    """The :class:`AffinityWeights` of a :class:`SegmentationOptions`."""
-    return AffinityWeights(matting_eps=opts.matting_eps, semantic=opts.semantic_weight,
-                           colour=opts.colour_weight, colour_radius=opts.colour_radius,
-                           superpixels=opts.superpixels)
-
-
-def frame_laplacian(frame, opts, device, clock):
+def frame_laplacian(frame, opts, compute, clock):
     """Superpixels and the Laplacian of one working frame.
+
+    Parameters
+    ----------
+    frame : WorkingFrame
+    opts : SegmentationOptions
+    compute : Compute
+    clock : StageClock
 
     Returns
     -------
-    (scipy.sparse.csr_matrix (h*w, h*w), Device)
-        The Laplacian and the device that built it (after any fallback).
+    scipy.sparse.csr_matrix (h*w, h*w)
     """
     with clock.stage("superpixels"):
         sp = compute_superpixels(frame.image, n_segments=opts.superpixels)
     with clock.stage("affinities"):
-        return laplacian_with_device(frame.image, frame.features,
-                                     weights=affinity_weights(opts), superpixels=sp,
-                                     device=device)
+        return compute.laplacian(frame.image, frame.features,
+                                 weights=opts.affinity_weights(), superpixels=sp)
 
 
 @dataclass
@@ -146,7 +142,8 @@ class SoftLayers:
     note: object = None
 
 
-def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None, prior=None):
+def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
+                prior=None):
     """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
 
     Parameters
@@ -154,6 +151,7 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None, prior=No
     lap : (N, N) scipy.sparse matrix, N = F * h * w
     frames : sequence of F WorkingFrame, one working size
     opts : SegmentationOptions
+    compute : Compute
     clock : StageClock
     anchor : (rows, values, weight), optional
         Layers already given to some pixels ((P,) int rows, (P, opts.layers) values):
@@ -181,20 +179,15 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None, prior=No
     colours = np.concatenate([f.image.reshape(-1, 3) for f in frames])
     if eigenpairs is None:
         with clock.stage("eigenvectors"):
-            m = min(opts.eigenvectors, n - 2)
-            eigenpairs = smallest_magnitude_eigs(lap, m, shape=(h, w))
+            eigenpairs = compute.eigenpairs(lap, eigenvector_count(opts, n), shape=(h, w))
     values, vectors = eigenpairs
     with clock.stage("initial_segments"):
-        labels = initial_segments(values, vectors, feats, opts.initial_segments,
-                                  embedding_weight=opts.embedding_weight, seed=opts.seed)
+        labels = compute.initial_segments(values, vectors, feats, opts.initial_segments,
+                                          embedding_weight=opts.embedding_weight,
+                                          seed=opts.seed)
     with clock.stage("constrained_sparsification"):
-        exact = opts.constrained_precision == "float64"
-        cons = ConstrainedOptions(iterations=opts.constrained_iterations,
-                                  sparsity=opts.sparsity, weight=opts.sparsity_weight,
-                                  precision=opts.constrained_precision,
-                                  clamp=1e-10 if exact else 1e-4)
-        soft = constrained_sparsification(vectors, values, labels, options=cons,
-                                          laplacian_ones=lap @ np.ones(n))
+        soft = compute.constrained(vectors, values, labels, options=opts.constrained(),
+                                   laplacian_ones=lap @ np.ones(n))
     with clock.stage("grouping"):
         descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
         grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
@@ -204,10 +197,8 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None, prior=No
     with clock.stage("relaxed_sparsification"):
         # Per frame: a gradient across the seam between stacked frames is not an edge.
         gradient = np.concatenate([gradient_magnitude(f.image).ravel() for f in frames])
-        relaxed = relaxed_sparsification(
-            lap, grouped, gradient,
-            options=RelaxedOptions(rounds=opts.relaxed_rounds, cg_steps=opts.cg_steps),
-            anchor=anchor, prior=prior)
+        relaxed = compute.relaxed(lap, grouped, gradient, options=opts.relaxed(),
+                                  anchor=anchor, prior=prior)
     order = (np.arange(relaxed.shape[1]) if anchor is not None
              else np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable"))
     return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,
@@ -216,30 +207,34 @@ def soft_layers(lap, frames, opts, clock, anchor=None, eigenpairs=None, prior=No
                       note=collapse_note(soft.shape[1], feats is not None, opts))
 
 
-def collapse_note(kept, has_features, opts):
-    """A warning when the constrained sparsification kept fewer segments than the layers
-    asked for, with the likely cause; None otherwise.
+def eigenvector_count(opts, pixels):
+    """Eigenvectors asked of a Laplacian of ``pixels`` rows: ``opts.eigenvectors``, at
+    most ``pixels - 2`` (a tiny image has fewer modes than asked)."""
+    return min(opts.eigenvectors, pixels - 2)
 
-    Segments that the eigenvectors cannot express fade during the sparsification and are
-    dropped. Initial segments from coarse features alone (a network's masks: two flat
-    classes and a blurred border) are level sets of the features, not regions of the
-    image, so most of them fade, and the layers can collapse to one.
+
+def final_layers(working, frame, opts, compute, clock):
+    """The tail shared by stills and frames: working-resolution layers brought to the
+    plate (guided upsampling), optionally refined over their transition band.
 
     Parameters
     ----------
-    kept : int, soft segments left after the constrained sparsification
-    has_features : bool
+    working : (h*w, K) float array, the relaxed sparsification's layers
+    frame : WorkingFrame
     opts : SegmentationOptions
+    compute : Compute
+    clock : StageClock
 
     Returns
     -------
-    str or None
+    (H, W, K) float32 in [0, 1], summing to 1
     """
-    if kept >= opts.layers:
-        return None
-    message = (f"only {kept} soft segment(s) of {opts.initial_segments} survived the "
-               f"constrained sparsification, fewer than the {opts.layers} layers asked for")
-    if has_features and opts.embedding_weight == 0:
-        message += ("; features made of a few flat classes (a segmentation network's "
-                    "masks) need --coarse-features (sss_vfx.COARSE_FEATURES)")
-    return message
+    h, w = frame.image.shape[:2]
+    working = working.reshape(h, w, -1)
+    with clock.stage("upsampling"):
+        alphas = (compute.upsample(working, frame.image, frame.plate) if frame.downscaled
+                  else normalise_layers(working))
+    if frame.downscaled and opts.refine_band:
+        with clock.stage("refinement"):
+            alphas = compute.refine(frame.plate, alphas, opts.refine())
+    return alphas

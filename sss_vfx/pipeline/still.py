@@ -5,14 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sss_vfx.accel.devices import resolve_device
+from sss_vfx.accel.compute import Compute
 from sss_vfx.io.features import check_features, read_features, resize_features
 from sss_vfx.io.images import as_working_image, read_image
 from sss_vfx.options import SegmentationOptions
-from sss_vfx.pipeline.layers import frame_laplacian, soft_layers, working_frame, working_size
-from sss_vfx.pipeline.stages import StageClock
-from sss_vfx.segments.refine import refine_layers
-from sss_vfx.segments.upsample import normalise_layers, upsample_layers
+from sss_vfx.pipeline.layers import (final_layers, frame_laplacian, soft_layers,
+                                     working_frame, working_size)
+from sss_vfx.progress import StageClock
 
 log = logging.getLogger("sss_vfx")
 
@@ -20,7 +19,7 @@ __all__ = ["STAGES", "Segmentation", "segment_image", "working_size"]
 
 STAGES = ("superpixels", "affinities", "eigenvectors", "initial_segments",
           "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling",
-          "refinement")
+          "refinement", "colours")
 
 
 @dataclass
@@ -49,12 +48,17 @@ class Segmentation:
     working_alphas : (h, w, K) float64
         Result of the relaxed sparsification at working resolution.
     options : SegmentationOptions
+    colours : (H, W, K, 3) float32 or None
+        Premultiplied layer colours summing to the plate (DESIGN step 8); None when not
+        asked for.
     timings : dict of str to float, seconds per stage
     peak_rss : dict of str to int, process peak memory after each stage, bytes
     notes : list of str
         Things the caller should know (alpha dropped, features resized...).
     device : str
-        The device that built the Laplacian, ``'numpy'`` or ``'opencl:P:D'``.
+        The device the run used (``'numpy'`` after an ``auto`` fallback).
+    stage_devices : dict of str to str
+        Where each stage ran (see :attr:`~sss_vfx.accel.compute.Compute.ran`).
     """
 
     alphas: np.ndarray
@@ -69,13 +73,16 @@ class Segmentation:
     grouped: np.ndarray
     working_alphas: np.ndarray
     options: SegmentationOptions
+    colours: object = None
     timings: dict = field(default_factory=dict)
     peak_rss: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     device: str = "numpy"
+    stage_devices: dict = field(default_factory=dict)
 
 
-def segment_image(image, features=None, *, progress=None, device=None, **options):
+def segment_image(image, features=None, *, options=None, device=None, progress=None,
+                  colours=True, **overrides):
     """Split an image into soft layers (Semantic Soft Segmentation).
 
     Parameters
@@ -85,15 +92,20 @@ def segment_image(image, features=None, *, progress=None, device=None, **options
     features : (H, W, C) float array or path, optional
         Semantic features of any channel count (image, ``.npy`` or ``.exr``). Without
         them the semantic affinity is off and layers follow colour alone.
+    options : SegmentationOptions, optional
+        Every parameter of the method; the paper's defaults when None.
+    device : str, Device or Compute, optional
+        Where the stages run: ``'auto'``, ``'numpy'``, ``'opencl'``,
+        ``'opencl:<platform>:<device>'``, ``'cuda'``, ``'cuda:<n>'`` or ``'torch:cpu'``;
+        None reads ``SSS_VFX_DEVICE``, else ``'auto'``. Not a parameter of the method:
+        layers agree across devices within float tolerance.
     progress : callable(stage: str, done: int, total: int), optional
         Told as each stage starts.
-    device : str, optional
-        Where the Laplacian is built: ``'auto'``, ``'numpy'``, ``'opencl'`` or
-        ``'opencl:<platform>:<device>'``; None reads ``SSS_VFX_DEVICE``, else
-        ``'auto'``. Not a parameter of the method: layers agree across devices within
-        float tolerance.
-    **options
-        Any field of :class:`~sss_vfx.options.SegmentationOptions`.
+    colours : bool, optional
+        Also compute the premultiplied layer colours (``Segmentation.colours``).
+    **overrides
+        Fields of :class:`~sss_vfx.options.SegmentationOptions` replacing those of
+        ``options``.
 
     Returns
     -------
@@ -108,7 +120,7 @@ def segment_image(image, features=None, *, progress=None, device=None, **options
     OptionError
         Unknown or out-of-range option.
     DeviceError
-        Unknown device spec, or a failure on an OpenCL device asked for explicitly.
+        Unknown device spec, or a failure on a device asked for explicitly.
 
     Examples
     --------
@@ -118,12 +130,13 @@ def segment_image(image, features=None, *, progress=None, device=None, **options
     >>> seg.alphas.shape
     (32, 32, 2)
     """
-    opts = SegmentationOptions.from_kwargs(**options)
-    device = resolve_device(device)
+    opts = (options or SegmentationOptions()).with_overrides(**overrides)
+    compute = Compute.resolve(device)
     notes = []
     plate = _load_plate(image, notes)
     feats = _load_features(features, plate.shape[:2], notes)
-    return _segment(plate, feats, opts, notes, progress, device)
+    return _segment(plate, feats, opts, notes, StageClock(STAGES, progress), compute,
+                    colours)
 
 
 def _load_plate(image, notes):
@@ -151,28 +164,27 @@ def _load_features(features, shape_hw, notes):
     return raw
 
 
-def _segment(plate, raw_features, opts, notes, progress, device=None):
-    clock = StageClock(STAGES, progress)
+def _segment(plate, raw_features, opts, notes, clock, compute, colours):
     frame = working_frame(plate, raw_features, opts.max_pixels)
     h, w = frame.image.shape[:2]
     if frame.downscaled:
         notes.append(f"spectral stages ran at {w}x{h} (max_pixels={opts.max_pixels})")
-    lap, device = frame_laplacian(frame, opts, device, clock)
-    result = soft_layers(lap, [frame], opts, clock)
+    lap = frame_laplacian(frame, opts, compute, clock)
+    result = soft_layers(lap, [frame], opts, compute, clock)
     if result.note:
         log.warning(result.note)
         notes.append(result.note)
-    with clock.stage("upsampling"):
-        relaxed = result.layers.reshape(h, w, -1)
-        alphas = (upsample_layers(relaxed, frame.image, plate) if frame.downscaled
-                  else normalise_layers(relaxed))
-    with clock.stage("refinement"):
-        if frame.downscaled and opts.refine_band:
-            alphas = refine_layers(plate, alphas, opts.refine_band)
+    alphas = final_layers(result.layers, frame, opts, compute, clock)
+    premultiplied = None
+    if colours:
+        with clock.stage("colours"):
+            premultiplied = compute.colours(plate, alphas)
     return Segmentation(
         alphas=alphas, image=plate, working_image=frame.image, features=frame.features,
         laplacian=lap, eigenvalues=result.eigenvalues, eigenvectors=result.eigenvectors,
         initial_segments=result.initial_segments.reshape(h, w),
         soft_segments=result.soft_segments.reshape(h, w, -1),
-        grouped=result.grouped.reshape(h, w, -1), working_alphas=relaxed, options=opts,
-        timings=clock.timings, peak_rss=clock.peak_rss, notes=notes, device=device.spec)
+        grouped=result.grouped.reshape(h, w, -1),
+        working_alphas=result.layers.reshape(h, w, -1), options=opts,
+        colours=premultiplied, timings=clock.timings, peak_rss=clock.peak_rss, notes=notes,
+        device=compute.spec, stage_devices=dict(compute.ran))

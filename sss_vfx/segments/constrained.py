@@ -19,30 +19,11 @@ of one ((K-1) M)^3 solve. The dominant cost is the K weighted Gram matrices
 eigenvector entries.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from sss_vfx.options import ConstrainedOptions
 
-@dataclass(frozen=True)
-class ConstrainedOptions:
-    """Parameters of the constrained sparsification (paper defaults)."""
-
-    iterations: int = 40
-    sparsity: float = 0.8
-    weight: float = 0.3
-    drop_every: int = 10
-    drop_below: float = 0.1
-    #: Smallest |alpha| and |1 - alpha| the IRLS weights see. The paper's MATLAB code
-    #: uses 1e-10 with float64 sums; 1e-4 bounds the weights to five decades, which
-    #: float32 Gram matrices resolve, at twice the speed and half the memory.
-    clamp: float = 1e-4
-    precision: str = "float32"
-    #: Bytes the pairwise eigenvector products may occupy (a still of up to 120k
-    #: working pixels holds all of them); products of pixels beyond are rebuilt in
-    #: chunks every iteration (slower, bounded memory: a video window of 3 x 65k
-    #: pixels would need 4 GB).
-    product_budget: int = 2_500_000_000
+__all__ = ["ConstrainedOptions", "constrained_sparsification", "one_hot_segments"]
 
 
 def one_hot_segments(labels):
@@ -64,7 +45,7 @@ def one_hot_segments(labels):
 
 def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
                                options=ConstrainedOptions(), laplacian_ones=None,
-                               progress=None):
+                               progress=None, gram_stride=None):
     """Sparse soft segments spanned by the eigenvectors.
 
     Parameters
@@ -77,6 +58,11 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     laplacian_ones : (N,) float array, optional
         ``L 1``; zero for an exact Laplacian, kept for fidelity to the energy.
     progress : callable(done, total), optional
+    gram_stride : int, optional
+        1 (faithful): every iteration's Gram matrices sum over all pixels. ``s`` > 1:
+        all iterations but the last sum over one pixel in ``s`` (a different one each
+        iteration, scaled by the sampled fraction), about ``s`` times cheaper; the last
+        iteration is exact. None reads ``options.gram_stride`` (1 when absent).
 
     Returns
     -------
@@ -86,12 +72,16 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     e64 = np.asarray(eigenvectors, dtype=np.float64)
     lam = np.asarray(eigenvalues, dtype=np.float64)
     alpha = one_hot_segments(np.asarray(initial_labels))
-    gram = _GramBuilder(e64, options.product_budget, np.dtype(options.precision))
+    stride = int(getattr(options, "gram_stride", 1) if gram_stride is None else gram_stride)
+    if stride < 1:
+        raise ValueError(f"gram_stride must be a positive integer, got {stride!r}")
+    gram = _GramBuilder(e64, options.product_budget, np.dtype(options.precision), stride)
     extra = np.zeros(e64.shape[1]) if laplacian_ones is None else e64.T @ laplacian_ones
     next_drop = options.drop_every
     for it in range(1, options.iterations + 1):
         pull_one, pull_zero = _irls_weights(alpha, options)
-        grams = gram(pull_one + pull_zero)
+        exact = stride == 1 or it == options.iterations
+        grams = gram(pull_one + pull_zero, None if exact else it % stride)
         rhs = e64.T @ pull_one[:, :-1].astype(np.float64)
         last = e64.T @ pull_zero[:, -1].astype(np.float64) + extra
         y = _solve_coupled(grams, lam, rhs, last)
@@ -153,9 +143,15 @@ class _GramBuilder:
     magnitude and float32 sums lose the small ones.
     """
 
-    def __init__(self, eigenvectors, budget, dtype=np.dtype(np.float64)):
+    def __init__(self, eigenvectors, budget, dtype=np.dtype(np.float64), stride=1):
         self.dtype = dtype
-        self.et = np.ascontiguousarray(np.asarray(eigenvectors, dtype).T)
+        n = eigenvectors.shape[0]
+        # Sampled calls use the pixels p with p % stride == phase: they are stored
+        # together, phase after phase, so each sample is one contiguous column range.
+        self.order = np.concatenate([np.arange(p, n, stride) for p in range(stride)])
+        self.bounds = np.concatenate([[0], np.cumsum([len(range(p, n, stride))
+                                                      for p in range(stride)])])
+        self.et = np.ascontiguousarray(np.asarray(eigenvectors, dtype)[self.order].T)
         m, n = self.et.shape
         self.m = m
         self.upper = np.triu_indices(m)
@@ -175,12 +171,19 @@ class _GramBuilder:
             row += self.m - i
         return out
 
-    def __call__(self, weights):
-        weights = np.ascontiguousarray(weights, self.dtype)
-        packed = self.products @ weights[:self.held]
-        for start in range(self.held, weights.shape[0], self.chunk):
-            stop = start + self.chunk
+    def __call__(self, weights, phase=None):
+        """Gram matrices (K, M, M) float64; over the pixels of one ``phase`` (scaled to
+        all pixels) when given, else exact."""
+        weights = np.ascontiguousarray(weights[self.order], self.dtype)
+        lo, hi = ((0, len(self.order)) if phase is None
+                  else (self.bounds[phase], self.bounds[phase + 1]))
+        held = min(max(lo, self.held), hi)
+        packed = self.products[:, lo:held] @ weights[lo:held]
+        for start in range(held, hi, self.chunk):
+            stop = min(start + self.chunk, hi)
             packed += self._products(start, stop) @ weights[start:stop]
+        if phase is not None:
+            packed *= len(self.order) / (hi - lo)
         grams = np.empty((weights.shape[1], self.m, self.m))
         grams[:, self.upper[0], self.upper[1]] = packed.T
         grams[:, self.upper[1], self.upper[0]] = packed.T

@@ -70,3 +70,32 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
     for k, g in enumerate(assignment):
         layers[:, g] += seg[:, k]
     return layers, assignment
+
+
+def collapse_note(kept, has_features, opts):
+    """A warning when the constrained sparsification kept fewer segments than the layers
+    asked for, with the likely cause; None otherwise.
+
+    Segments that the eigenvectors cannot express fade during the sparsification and are
+    dropped. Initial segments from coarse features alone (a network's masks: two flat
+    classes and a blurred border) are level sets of the features, not regions of the
+    image, so most of them fade, and the layers can collapse to one.
+
+    Parameters
+    ----------
+    kept : int, soft segments left after the constrained sparsification
+    has_features : bool
+    opts : SegmentationOptions
+
+    Returns
+    -------
+    str or None
+    """
+    if kept >= opts.layers:
+        return None
+    message = (f"only {kept} soft segment(s) of {opts.initial_segments} survived the "
+               f"constrained sparsification, fewer than the {opts.layers} layers asked for")
+    if has_features and opts.embedding_weight == 0:
+        message += ("; features made of a few flat classes (a segmentation network's "
+                    "masks) need sss_vfx.COARSE_FEATURES")
+    return message

@@ -11,7 +11,10 @@ Hungarian method.
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["crossfade", "layer_overlap", "match_layers", "pad_layers"]
+from sss_vfx.errors import OptionError
+
+__all__ = ["crossfade", "hand_over", "layer_overlap", "match_layers", "pad_layers",
+           "window_anchor"]
 
 
 def pad_layers(layers, count):
@@ -29,7 +32,7 @@ def pad_layers(layers, count):
     layers = np.asarray(layers, np.float64)
     missing = count - layers.shape[1]
     if missing < 0:
-        raise ValueError(f"{layers.shape[1]} layers do not fit in {count}")
+        raise OptionError(f"{layers.shape[1]} layers do not fit in {count}")
     return np.hstack([layers, np.zeros((layers.shape[0], missing))]) if missing else layers
 
 
@@ -97,3 +100,52 @@ def crossfade(previous, current, weight):
     """
     return (1.0 - weight) * np.asarray(previous, np.float64) \
         + weight * np.asarray(current, np.float64)
+
+
+def window_anchor(given, pixels, weight):
+    """The anchor of a window's relaxed sparsification: the layers already given to
+    some of its frames.
+
+    Parameters
+    ----------
+    given : sequence of (h*w, K) float arrays or None
+        Per frame of the window, its layers when already given, else None.
+    pixels : int, h*w
+    weight : float
+
+    Returns
+    -------
+    (rows (P,) int64, values (P, K) float64, weight) or None when no frame is given
+    """
+    frames = [i for i, layers in enumerate(given) if layers is not None]
+    if not frames:
+        return None
+    rows = np.concatenate([np.arange(i * pixels, (i + 1) * pixels) for i in frames])
+    return rows, np.concatenate([given[i] for i in frames]), weight
+
+
+def hand_over(given, layers, done):
+    """Each frame's layers after a window: new frames take the window's; frames the
+    previous window already gave cross-fade from those to the window's, more the later
+    they sit among the shared frames; finished frames keep theirs.
+
+    Parameters
+    ----------
+    given : sequence of F (N, K) arrays or None, the layers given so far
+    layers : (F, N, K) float array, the window's layers in the shot's order
+    done : sequence of F bool, frames whose results are final (written)
+
+    Returns
+    -------
+    list of F (N, K) arrays
+    """
+    shared = sum(g is not None for g in given)
+    out = []
+    for i, (old, new, final) in enumerate(zip(given, layers, done)):
+        if final:
+            out.append(old)
+        elif old is None:
+            out.append(new)
+        else:
+            out.append(crossfade(old, new, (i + 1) / (shared + 1)))
+    return out

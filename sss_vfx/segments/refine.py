@@ -23,7 +23,9 @@ import scipy.sparse
 
 from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.matting import NEIGHBOUR_OFFSETS
-from sss_vfx.segments.relaxed import RelaxedOptions, solve_layers, sparsity_exponent
+from sss_vfx.errors import OptionError
+from sss_vfx.options import RefineOptions, RelaxedOptions
+from sss_vfx.segments.relaxed import solve_layers, sparsity_exponent
 from sss_vfx.segments.upsample import normalise_layers
 
 __all__ = ["refine_layers"]
@@ -37,8 +39,9 @@ _PAIR_OFFSET = ((_WINDOW[None, :, 0] - _WINDOW[:, None, 0] + 2) * 5
 _CHUNK = 65_536
 
 
-def refine_layers(plate, alphas, band=3, *, tolerance=0.02, rounds=5, cg_steps=50,
-                  eps=1e-7, options=RelaxedOptions()):
+def refine_layers(plate, alphas, band=3, *, tolerance=RefineOptions.tolerance,
+                  rounds=RefineOptions.rounds, cg_steps=RefineOptions.cg_steps,
+                  eps=RefineOptions.eps, options=RelaxedOptions()):
     """Re-solve the relaxed sparsification at full resolution over the transition band.
 
     Parameters
@@ -59,7 +62,7 @@ def refine_layers(plate, alphas, band=3, *, tolerance=0.02, rounds=5, cg_steps=5
         Conjugate-gradient steps per round at most; the last solve, without the
         sparsity terms, gets ``options.final_cg_steps``.
     eps : float, optional
-        Regulariser of the matting Laplacian (1e-7, as the method's).
+        Regulariser of the matting Laplacian (the method's ``matting_eps``).
     options : RelaxedOptions, optional
         Sum-to-one and fidelity weights, IRLS clamp and CG tolerance of the relaxed step.
 
@@ -71,7 +74,7 @@ def refine_layers(plate, alphas, band=3, *, tolerance=0.02, rounds=5, cg_steps=5
 
     Raises
     ------
-    ValueError
+    OptionError
         ``alphas`` not of the plate's height and width, or ``band`` negative.
 
     Examples
@@ -85,10 +88,10 @@ def refine_layers(plate, alphas, band=3, *, tolerance=0.02, rounds=5, cg_steps=5
     plate = np.asarray(plate, np.float64)
     a = np.asarray(alphas, np.float32)
     if a.ndim != 3 or a.shape[:2] != plate.shape[:2]:
-        raise ValueError(f"alphas must be (H, W, K) with the plate's H, W "
+        raise OptionError(f"alphas must be (H, W, K) with the plate's H, W "
                          f"{plate.shape[:2]}, got {a.shape}")
     if band < 0:
-        raise ValueError(f"band must be >= 0 pixels, got {band}")
+        raise OptionError(f"band must be >= 0 pixels, got {band}")
     out = a.copy()
     mask = _transition_band(a, band, tolerance)
     if not mask.any():

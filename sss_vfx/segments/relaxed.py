@@ -11,25 +11,9 @@ solved by conjugate gradients, preconditioned by the exact inverse of each pixel
 K x K block (diagonal plus the rank-one sum-to-one term, Sherman-Morrison).
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class RelaxedOptions:
-    """Parameters of the relaxed sparsification (paper defaults)."""
-
-    rounds: int = 20
-    cg_steps: int = 100
-    final_cg_steps: int = 1000
-    sum_weight: float = 100.0
-    fidelity: float = 1.0
-    #: Smallest |a| and |1 - a| the IRLS weights see. The reference code's 1e-2 gives
-    #: each pixel the fixed point a = v / (u + v + 1) ~ 0.006 instead of 0: a 0.6 % veil
-    #: over every layer. 1e-4 moves it below half-float resolution of a matte.
-    clamp: float = 1e-4
-    rtol: float = 1e-6
+from sss_vfx.options import RelaxedOptions
 
 
 def initial_layers(layers):

@@ -1,5 +1,6 @@
-"""Layers computed at working resolution brought back to the plate's resolution."""
+"""Layers moved between the working resolution and the plate's resolution."""
 
+import cv2
 import numpy as np
 
 from sss_vfx.filters.guided import guided_upsample
@@ -43,3 +44,23 @@ def upsample_layers(alphas_small, image_small, image_full, *, radius=2, eps=1e-5
     """
     up = guided_upsample(image_small, alphas_small, image_full, radius=radius, eps=eps)
     return normalise_layers(up)
+
+
+def downsample_layers(alphas, shape_hw):
+    """Plate-resolution layers brought to a working resolution (area average).
+
+    Parameters
+    ----------
+    alphas : (H, W, K) float array
+    shape_hw : (int, int), the working (h, w)
+
+    Returns
+    -------
+    (h*w, K) float64, pixels row-major (as the Laplacian numbers them)
+    """
+    alphas = np.asarray(alphas, np.float32)
+    h, w = shape_hw
+    if alphas.shape[:2] != (h, w):
+        alphas = np.stack([cv2.resize(alphas[..., k], (w, h), interpolation=cv2.INTER_AREA)
+                           for k in range(alphas.shape[2])], axis=2)
+    return alphas.reshape(h * w, -1).astype(np.float64)
