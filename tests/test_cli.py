@@ -194,10 +194,8 @@ def test_two_runs_are_byte_identical(rendered, plate, tmp_path, capsys):
         assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
 
 
-def test_installed_console_script(plate, tmp_path):
-    script = shutil.which("sss-vfx")
-    if script is None:
-        pytest.skip("the sss-vfx console script is not installed")
+def test_installed_console_script(plate, tmp_path, installed_script):
+    script = installed_script
     status, stdout, _ = run_subprocess(["--version"], command=[script])
     assert status == 0 and stdout.strip() == f"sss-vfx {sss_vfx.__version__}"
     path, _ = plate

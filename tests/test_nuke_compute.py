@@ -4,9 +4,7 @@ on a tiny generated sequence (a few seconds a run)."""
 import os
 import pathlib
 import re
-import shutil
 import subprocess
-import sys
 import time
 
 import cv2
@@ -23,12 +21,10 @@ pytest_plugins = ["nuke_double"]  # the fake_nuke and plugin fixtures
 
 
 @pytest.fixture
-def program(monkeypatch):
-    """The installed ``sss-vfx`` (beside this Python), named by $SSS_VFX_EXECUTABLE."""
-    found = shutil.which("sss-vfx", path=os.path.dirname(sys.executable))
-    assert found, f"sss-vfx is not installed beside {sys.executable}; pip install -e ."
-    monkeypatch.setenv("SSS_VFX_EXECUTABLE", found)
-    return os.path.abspath(found)
+def program(monkeypatch, installed_script):
+    """The installed ``sss-vfx``, named by $SSS_VFX_EXECUTABLE."""
+    monkeypatch.setenv("SSS_VFX_EXECUTABLE", installed_script)
+    return installed_script
 
 
 def write_shot(directory, count=3, first=1001, size=SIZE):

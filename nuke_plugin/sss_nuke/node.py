@@ -15,7 +15,8 @@ import nuke
 from sss_nuke.errors import SettingsError
 from sss_nuke.preview import layer_channels, matte_channel, preview_expressions
 from sss_nuke.settings import (DEFAULT_DEVICE, DEFAULT_LAYERS, DEFAULT_MAX_PIXELS,
-                               DEFAULT_TEMPORAL_WEIGHT, ComputeSettings, split_extra_args)
+                               DEFAULT_TEMPORAL_WEIGHT, DEVICE_CHOICES, ComputeSettings,
+                               split_extra_args)
 
 NODE_LABEL = "SemanticSoftSegmentation"
 OUTPUT_PREVIEW = "preview"
@@ -72,7 +73,7 @@ def _add_knobs(group: nuke.Group) -> None:
     add(nuke.Int_Knob("first_frame", "first"), 1, "first frame to compute")
     add(nuke.Int_Knob("last_frame", "last"), 1, "last frame to compute")
     add(nuke.String_Knob("device", "device"), DEFAULT_DEVICE,
-        "auto, numpy, opencl or opencl:<platform>:<device> (see `sss-vfx devices`)",
+        DEVICE_CHOICES + " (see `sss-vfx devices`)",
         newline=True)
     add(nuke.File_Knob("cache_dir", "cache folder"), "",
         "where results are kept; empty: $SSS_VFX_CACHE, else sss_vfx_cache beside "

@@ -5,11 +5,14 @@ from typing import Any, Dict, Tuple
 
 from sss_nuke.errors import SettingsError
 
-#: Defaults of the node's knobs; the method's own defaults where it has them.
+#: Defaults and limits of the node's knobs: the method's own (``sss_vfx.options``;
+#: Nuke's Python cannot import the library, so a test keeps these equal to it).
 DEFAULT_LAYERS = 5
 DEFAULT_MAX_PIXELS = 65536
+MIN_MAX_PIXELS = 1024
 DEFAULT_TEMPORAL_WEIGHT = 1.0
 DEFAULT_DEVICE = "auto"
+DEVICE_CHOICES = "auto, numpy, opencl, opencl:<platform>:<device>, cuda, cuda:<index>"
 
 
 class ComputeSettings:
@@ -29,7 +32,7 @@ class ComputeSettings:
     temporal_weight : float
         Weight of the temporal affinity (> 0), used when `temporal` is on.
     device : str
-        ``auto``, ``numpy``, ``opencl`` or ``opencl:<platform>:<device>``.
+        One of ``DEVICE_CHOICES`` (``sss-vfx devices`` lists a machine's).
     extra_args : tuple of str
         Further ``sss-vfx video`` flags, e.g. ``('--superpixels', '500')``.
 
@@ -60,9 +63,9 @@ class ComputeSettings:
                 .format(self.first, self.last))
         if self.layers < 1:
             raise SettingsError("layers is {}; set at least 1".format(self.layers))
-        if self.max_pixels < 0:
+        if self.max_pixels < 0 or 0 < self.max_pixels < MIN_MAX_PIXELS:
             raise SettingsError("working resolution is {} pixels; set 0 (full resolution) "
-                                "or a positive pixel count".format(self.max_pixels))
+                                "or at least {}".format(self.max_pixels, MIN_MAX_PIXELS))
         if self.temporal and not self.temporal_weight > 0:
             raise SettingsError("temporal weight is {}; set a positive weight or turn "
                                 "temporal off".format(self.temporal_weight))

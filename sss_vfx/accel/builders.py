@@ -46,7 +46,7 @@ def laplacian(image, features=None, *, weights=AffinityWeights(), superpixels=No
     --------
     >>> import numpy as np
     >>> L = laplacian(np.random.default_rng(0).random((32, 32, 3)), device="numpy")
-    >>> abs(L.sum(axis=1)).max() < 1e-9
+    >>> bool(abs(L.sum(axis=1)).max() < 1e-9)
     True
     """
     return Compute.resolve(device).laplacian(image, features, weights=weights,

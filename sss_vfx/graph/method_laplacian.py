@@ -42,7 +42,7 @@ def method_laplacian(image, features=None, *, weights=AffinityWeights(), superpi
     --------
     >>> import numpy as np
     >>> L = method_laplacian(np.random.default_rng(0).random((32, 32, 3)))
-    >>> abs(L.sum(axis=1)).max() < 1e-9
+    >>> bool(abs(L.sum(axis=1)).max() < 1e-9)
     True
     """
     image = check_matting_image(image)
