@@ -15,25 +15,13 @@ __all__ = ["laplacian", "matting_laplacian"]
 
 def laplacian(image, features=None, *, weights=AffinityWeights(), superpixels=None,
               device=None):
-    """Laplacian of ``W_matting + w_s W_semantic + w_c W_colour``.
+    """Laplacian of ``W_matting + w_s W_semantic + w_c W_colour``, on a device.
 
-    Parameters
-    ----------
-    image : (H, W, 3) float array, values in [0, 1], H, W >= 3
-    features : (H, W, 3) float array in [0, 1], optional
-        Preprocessed semantic features; without them the semantic term is off.
-    weights : AffinityWeights, optional
-    superpixels : Superpixels, optional
-        Reused when given, computed from the image otherwise.
-    device : str, Device or Compute, optional
-        ``'auto'``, ``'numpy'``, ``'opencl'`` or ``'opencl:<platform>:<device>'``;
-        None reads ``SSS_VFX_DEVICE``, else ``'auto'``. Devices agree to about 1e-9 of
-        the largest entry (float64 kernels; see the README for float32-only devices).
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix, (H*W, H*W) float64
-        Symmetric, zero row sums; indefinite when the semantic term is on.
+    Parameters and result as :func:`~sss_vfx.graph.method_laplacian.method_laplacian`
+    (the numpy reference), plus ``device``: a spec (``'auto'``, ``'numpy'``,
+    ``'opencl'``, ``'opencl:<platform>:<device>'``; None reads ``SSS_VFX_DEVICE``, else
+    ``'auto'``), a Device or a Compute. Devices agree to about 1e-9 of the largest entry
+    (float64 kernels; see the README for float32-only devices).
 
     Raises
     ------
