@@ -1,0 +1,194 @@
+"""Quality of the soft layers from rough guides, against the guide and closed-form matting.
+
+For every photo ``alpha_stills/input/GT0x.png`` with true alpha ``gt/GT0x.png`` (and
+``--rendered N`` shots of ``sss_vfx.synthetic.strands_shot``, seeds 101..100+N, held out):
+
+* a **guide** drawn like a hurried artist (:func:`hurried_guide`): the true alpha
+  thresholded at 0.5, its thin parts (hair, strands, petals' tips) removed by an
+  opening 15 px wide, each remaining outline redrawn as a polygon of 32 points, and
+  the whole shape shifted 5-10 px in a random direction (seeded by the image name);
+* **soft layers**: ``segment_image(image, guides=guide)``; layer 0 is the object's
+  (layers follow the guides' order, the rest last);
+* baseline **guide**: the guide itself as the matte;
+* baseline **closed-form**: closed-form matting on a trimap from the guide (unknown
+  within 10 px of its outline), see ``benchmarks/baselines.py``.
+
+Scores: SAD = sum |alpha - gt| / 1000, MSE x 1000 over the image, and band MSE x 1000
+over the transition band (true alpha in (0.01, 0.99), dilated by 3 px). The target: the
+soft layers beat both baselines on average, and band MSE by 1.5x against closed-form.
+Strips ``benchmarks/output/guides_<image>.png``: image | true alpha | guide |
+closed-form | soft layers. Numbers go to ``benchmarks/output/bench_guides.json``.
+
+Usage::
+
+    python benchmarks/bench_guides.py                     # five photos
+    python benchmarks/bench_guides.py --rendered 3        # and three rendered shots
+    python benchmarks/bench_guides.py --max-pixels 16384  # reduced working size
+    python benchmarks/bench_guides.py --quick --images GT01
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402  (makes sss_vfx importable)
+from _common import cv2  # noqa: E402
+from baselines import closed_form_alpha, make_trimap  # noqa: E402
+
+import sss_vfx  # noqa: E402
+from sss_vfx.metrics import mse_x1000, sad  # noqa: E402
+from sss_vfx.synthetic import strands_shot  # noqa: E402
+
+IMAGES = ("GT01", "GT02", "GT03", "GT04", "GT05")
+METHODS = ("guide", "closed_form", "soft_layers")
+TRIMAP_RADIUS = 10
+POLYGON_POINTS, HAIR_WIDTH, OFFSET_PX = 32, 15, (5.0, 10.0)
+RENDERED_SHAPE, QUICK_SCALE = (480, 640), 0.5
+QUICK_OPTIONS = dict(eigenvectors=20, initial_segments=8, superpixels=300,
+                     constrained_iterations=10, relaxed_rounds=3, cg_steps=30)
+
+
+def hurried_guide(alpha, seed, *, points=POLYGON_POINTS, hair=HAIR_WIDTH, offset=OFFSET_PX):
+    """A roto drawn in a hurry from the true alpha: (H, W) float32 of 0 and 1.
+
+    Thresholded at 0.5, opened by an ellipse ``hair`` px wide (hair and thin parts go),
+    each outline of at least 0.2 % of the image redrawn as a polygon of ``points``
+    vertices evenly spaced along it, then shifted by ``offset`` px (uniform in the
+    range) in a uniform random direction.
+    """
+    rng = np.random.default_rng(seed)
+    binary = (np.asarray(alpha) > 0.5).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (hair, hair))
+    body = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
+    contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    guide = np.zeros(binary.shape, np.uint8)
+    for contour in contours:
+        if cv2.contourArea(contour) > 0.002 * binary.size:
+            index = np.linspace(0, len(contour), points, endpoint=False).astype(int)
+            cv2.fillPoly(guide, [contour[index]], 1)
+    angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(*offset)
+    shift = np.float32([[1, 0, length * np.cos(angle)], [0, 1, length * np.sin(angle)]])
+    guide = cv2.warpAffine(guide, shift, guide.shape[::-1], flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_REPLICATE)
+    return guide.astype(np.float32)
+
+
+def transition_band(truth, radius=3):
+    """Pixels of the true alpha's soft transitions, dilated by ``radius`` px."""
+    soft = ((truth > 0.01) & (truth < 0.99)).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    return cv2.dilate(soft, kernel).astype(bool)
+
+
+def band_mse_x1000(alpha, truth, band):
+    return 1000.0 * float(np.mean((np.asarray(alpha, np.float64)[band] - truth[band]) ** 2))
+
+
+def parse_args(argv):
+    p = _common.base_parser(__doc__, "alpha_stills/")
+    p.add_argument("--images", default=",".join(IMAGES),
+                   help="comma-separated image names (default: %(default)s)")
+    p.add_argument("--rendered", type=int, default=0, metavar="N",
+                   help="also score N rendered shots (seeds 101..100+N), held out")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="segment_image's max_pixels (default: the library's)")
+    p.add_argument("--quick", action="store_true", help="smoke run: half size, cheap options")
+    return p.parse_args(argv)
+
+
+def evaluate(name, image, truth, options, args):
+    truth64 = truth.astype(np.float64)
+    band = transition_band(truth64)
+    mattes, seconds = {}, {}
+    guide = hurried_guide(truth, zlib.crc32(name.encode()))
+    mattes["guide"], seconds["guide"] = guide, 0.0
+    t0 = time.perf_counter()
+    trimap = make_trimap(guide, threshold=0.5, radius=TRIMAP_RADIUS)
+    mattes["closed_form"] = closed_form_alpha(image, trimap)
+    seconds["closed_form"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    seg = sss_vfx.segment_image(image, guides=guide, progress=_common.StageLogger(name),
+                                **options)
+    seconds["soft_layers"] = time.perf_counter() - t0
+    mattes["soft_layers"] = seg.alphas[:, :, 0]
+    record = {
+        "image": name, "size": list(truth.shape[::-1]), "layers": int(seg.alphas.shape[2]),
+        "sad": {m: sad(mattes[m], truth64) for m in METHODS},
+        "mse_x1000": {m: mse_x1000(mattes[m], truth64) for m in METHODS},
+        "band_mse_x1000": {m: band_mse_x1000(mattes[m], truth64, band) for m in METHODS},
+        "seconds": seconds, "notes": list(seg.notes),
+    }
+    panels = [image] + [np.repeat(m[:, :, None], 3, axis=2) for m in
+                        (truth, guide, mattes["closed_form"], mattes["soft_layers"])]
+    strip = np.round(np.clip(np.concatenate(panels, axis=1), 0, 1) * 255).astype(np.uint8)
+    args.out.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out / f"guides_{name}{'_quick' if args.quick else ''}.png"),
+                np.ascontiguousarray(strip[:, :, ::-1]))
+    return record
+
+
+def report(records, title):
+    keys = ("sad", "mse_x1000", "band_mse_x1000")
+    headers = ["image"] + [f"{k.split('_')[0]} {m}" for k in keys for m in METHODS]
+    rows = [[r["image"]] + [f"{r[k][m]:.2f}" for k in keys for m in METHODS] for r in records]
+    mean = {k: {m: float(np.mean([r[k][m] for r in records])) for m in METHODS} for k in keys}
+    rows.append(["mean"] + [f"{mean[k][m]:.2f}" for k in keys for m in METHODS])
+    print(f"\n{title}")
+    print(_common.format_table(headers, rows))
+    beats = all(mean[k]["soft_layers"] < mean[k][m] for k in keys for m in METHODS[:2])
+    ratio = mean["band_mse_x1000"]["closed_form"] / max(mean["band_mse_x1000"]["soft_layers"],
+                                                         1e-12)
+    print(f"target: beat both baselines on average -> {'PASS' if beats else 'FAIL'}; band "
+          f"MSE closed-form / soft layers = {ratio:.2f} (target >= 1.5)")
+    return {"mean": mean, "beats_both": beats, "band_ratio_vs_closed_form": ratio}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.data, args.out = args.data.resolve(), args.out.resolve()
+    options = dict(QUICK_OPTIONS) if args.quick else {}
+    if args.max_pixels is not None:
+        options["max_pixels"] = args.max_pixels
+    stills = args.data / "alpha_stills"
+    records, rendered = [], []
+    for name in [n.strip() for n in args.images.split(",") if n.strip()]:
+        path, gt = stills / "input" / f"{name}.png", stills / "gt" / f"{name}.png"
+        if not (path.is_file() and gt.is_file()):
+            _common.data_missing(path, f"{name} (photo or true alpha)", args.data)
+            continue
+        image, truth = _common.read_rgb(path), _common.read_channel(gt)
+        if args.quick:
+            size = (round(truth.shape[1] * QUICK_SCALE), round(truth.shape[0] * QUICK_SCALE))
+            image = _common.resize(image, size, cv2.INTER_AREA)
+            truth = _common.resize(truth, size, cv2.INTER_AREA)
+        records.append(evaluate(name, image, truth, options, args))
+    for seed in range(101, 101 + args.rendered):
+        shape = tuple(s // 4 for s in RENDERED_SHAPE) if args.quick else RENDERED_SHAPE
+        shot = strands_shot(shape, seed=seed)
+        rendered.append(evaluate(f"rendered{seed}", shot.image, shot.alpha, options, args))
+    result = {"meta": _common.run_metadata(argv), "options": options,
+              "guide_recipe": {"points": POLYGON_POINTS, "hair_px": HAIR_WIDTH,
+                               "offset_px": OFFSET_PX}, "trimap_radius": TRIMAP_RADIUS,
+              "images": records, "rendered": rendered}
+    if records:
+        result["summary"] = report(records, "photos (alpha_stills)")
+    if rendered:
+        result["rendered_summary"] = report(rendered, "rendered shots (held out)")
+    if not records and not rendered:
+        print("nothing to run: no data found")
+        return 0
+    path = _common.write_json(args.out / f"bench_guides{'_quick' if args.quick else ''}.json",
+                              result)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Object-aware grouping: each soft segment joins the object its mass lies in.
+
+With features that are a few classes (guides, a network's masks), k-means over mean
+features and colour puts a part of an object with its own colour (a pink snout, a
+flag's red stripes) in a layer shared with the background. Here the classes decide:
+a soft segment's mass ``max(alpha, 0)`` is spread over the classes by the per-pixel
+class probabilities, and the segment joins the class holding most of it. Segments of
+any colour inside one object thus form one layer, and there is one layer per class,
+in the classes' order (objects, then the rest), whatever the number of segments.
+"""
+
+import numpy as np
+
+from sss_vfx.errors import OptionError
+
+__all__ = ["group_by_objects", "segment_class_shares"]
+
+
+def segment_class_shares(segments, probabilities):
+    """Share of each soft segment's mass lying in each class.
+
+    Parameters
+    ----------
+    segments : array_like, shape (N, S)
+        Soft segments (negative values count as 0).
+    probabilities : array_like, shape (N, P)
+        Per-pixel class probabilities, rows summing to 1.
+
+    Returns
+    -------
+    ndarray, shape (S, P), float64
+        Row s: ``sum_i max(a_is, 0) p_ic / sum_i max(a_is, 0)``; a segment without mass
+        gets the classes' mean probabilities.
+
+    Raises
+    ------
+    OptionError
+        If the shapes disagree.
+    """
+    seg = _as_matrix(segments, "segments")
+    prob = _as_matrix(probabilities, "probabilities")
+    if seg.shape[0] != prob.shape[0]:
+        raise OptionError(f"segments have {seg.shape[0]} pixels but the class probabilities "
+                          f"{prob.shape[0]}; give both at the working resolution")
+    weights = np.clip(seg, 0.0, None)
+    mass = weights.T @ prob
+    totals = weights.sum(axis=0)
+    fallback = prob.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = mass / totals[:, None]
+    shares[totals <= 0] = fallback
+    return shares
+
+
+def group_by_objects(segments, probabilities):
+    """Sum soft segments into one layer per class (objects, then the rest).
+
+    Each segment joins the class with the largest share of its mass (the first on a
+    tie). A class present in the probabilities but left without a segment takes,
+    from a class holding two or more, the segment with the largest share in it, so an
+    object keeps a layer of its own while a segment can express it.
+
+    Parameters
+    ----------
+    segments : array_like, shape (N, S)
+        Soft segments summing to 1 per pixel.
+    probabilities : array_like, shape (N, P)
+        Per-pixel class probabilities (:func:`sss_vfx.features.guides.guide_probabilities`
+        at the segments' resolution).
+
+    Returns
+    -------
+    layers : ndarray, shape (N, P), float64
+        Column c is the sum of the segments of class c (zeros when none); rows still
+        sum to 1.
+    assignment : ndarray, shape (S,), int64
+        The class of each segment.
+
+    Raises
+    ------
+    OptionError
+        If the shapes disagree.
+
+    Examples
+    --------
+    >>> seg = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]], float)
+    >>> prob = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], float)
+    >>> layers, assignment = group_by_objects(seg, prob)
+    >>> assignment.tolist(), layers.tolist()
+    ([0, 0, 1], [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    """
+    seg = _as_matrix(segments, "segments")
+    shares = segment_class_shares(seg, probabilities)
+    classes = shares.shape[1]
+    assignment = np.argmax(shares, axis=1).astype(np.int64)
+    present = np.asarray(probabilities, np.float64).sum(axis=0) > 0.5
+    for c in range(classes):
+        if not present[c] or np.any(assignment == c):
+            continue
+        counts = np.bincount(assignment, minlength=classes)
+        movable = np.flatnonzero((counts[assignment] >= 2) & (shares[:, c] > 0))
+        if movable.size:
+            assignment[movable[np.argmax(shares[movable, c])]] = c
+    layers = np.zeros((seg.shape[0], classes))
+    for s, c in enumerate(assignment):
+        layers[:, c] += seg[:, s]
+    return layers, assignment
+
+
+def _as_matrix(array, name):
+    array = np.asarray(array, np.float64)
+    if array.ndim != 2 or min(array.shape) < 1:
+        raise OptionError(f"{name} must have shape (N, K) with K >= 1, got {array.shape}")
+    return array
