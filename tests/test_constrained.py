@@ -18,7 +18,6 @@ from sss_vfx.spectral import smallest_magnitude_eigs
 from sss_vfx.synthetic import coarse_features, two_region_image
 
 
-
 H, W = 24, 30
 
 
@@ -209,6 +208,3 @@ def test_solve_coupled_is_the_minimiser_of_the_energy():
     # The gradient vanishes (central differences).
     grad = [(energy(flat + h) - energy(flat - h)) / 2e-6 for h in 1e-6 * np.eye(flat.size)]
     np.testing.assert_allclose(grad, 0.0, atol=1e-6)
-
-
-# ---- grouping -------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from sss_vfx.segments.grouping import (
 from sss_vfx.segments.kmeans import join_scaled
 
 
-
 def grouped_case(seed=0):
     """Six soft segments living in three classes of pixels with constant descriptors."""
     rng = np.random.default_rng(seed)
@@ -108,6 +107,3 @@ def test_grouping_by_colour_splits_a_feature_class_by_colour():
     _, joined = group_segments(segments, grouping_descriptors(features, colours, 5.0), 2)
     assert same_partition(alone, np.array([0, 0, 1, 1]))
     assert same_partition(joined, np.array([0, 1, 0, 1]))
-
-
-# ---- relaxed sparsification ---------------------------------------------------------------

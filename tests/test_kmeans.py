@@ -6,7 +6,6 @@ from _labels import same_partition
 
 from sss_vfx.segments.kmeans import kmeans
 
-# ---- k-means --------------------------------------------------------------------------------
 
 def blobs(seed=0, sizes=(40, 25, 35), spread=0.05):
     rng = np.random.default_rng(seed)
@@ -70,6 +69,3 @@ def test_kmeans_single_distinct_point():
     labels, centres = kmeans(np.full((10, 3), 0.25), 4)
     np.testing.assert_array_equal(labels, np.zeros(10))
     np.testing.assert_array_equal(centres, [[0.25, 0.25, 0.25]])
-
-
-# ---- constrained sparsification ------------------------------------------------------------

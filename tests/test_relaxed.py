@@ -17,7 +17,6 @@ from sss_vfx.segments.relaxed import (
 from sss_vfx.synthetic import two_region_image
 
 
-
 def test_initial_layers_snapping_rule():
     rng = np.random.default_rng(0)
     layers = rng.random((500, 3))
@@ -135,6 +134,3 @@ def test_relaxed_keeps_exact_hard_layers():
                                  options=RelaxedOptions(rounds=3))
     np.testing.assert_allclose(out, layers, atol=1e-2)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-3)
-
-
-# ---- normalisation and upsampling ---------------------------------------------------------

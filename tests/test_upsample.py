@@ -8,7 +8,6 @@ from sss_vfx.segments.upsample import normalise_layers, upsample_layers
 from sss_vfx.synthetic import two_region_image
 
 
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_normalise_layers(dtype):
     rng = np.random.default_rng(0)
