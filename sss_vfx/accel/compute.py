@@ -13,7 +13,7 @@ manifest.
 
 import logging
 
-from sss_vfx.accel.devices import NUMPY, Device, resolve_device
+from sss_vfx.accel.devices import NUMPY, Device, auto_affinity_device, resolve_device
 from sss_vfx.errors import DeviceError
 from sss_vfx.graph.method_laplacian import method_laplacian
 from sss_vfx.graph.temporal import temporal_affinity
@@ -47,8 +47,7 @@ class Compute:
         self.device = device
         if device.kind == "torch":
             # The OpenCL builder is the fastest affinity builder measured; torch has none.
-            builder = resolve_device("auto") if device.is_gpu else NUMPY
-            self.affinity_device = NUMPY if builder.kind == "torch" else builder
+            self.affinity_device = auto_affinity_device() if device.is_gpu else NUMPY
         else:
             self.affinity_device = device
         self.ran = {}

@@ -301,15 +301,7 @@ def resolve_device(spec=None):
         gpus = _auto_cuda()
         if gpus:
             return replace(gpus[0], fallback=True)
-        try:
-            found = find_opencl_devices()
-        except DeviceError as exc:
-            _warn_once(f"{exc}; building affinities with numpy")
-            return NUMPY
-        if not found:
-            _warn_once("no OpenCL device found; building affinities with numpy")
-            return NUMPY
-        return replace(_first_opencl(found), fallback=True)
+        return auto_affinity_device()
     found = find_opencl_devices()
     if not found:
         raise DeviceError("no OpenCL device found; use device='numpy' or 'auto'")
@@ -322,6 +314,20 @@ def resolve_device(spec=None):
     listing = ", ".join(d.spec for d in found)
     raise DeviceError(f"no OpenCL device {spec!r}; available: {listing} "
                       "(see `sss-vfx devices`)")
+
+
+def auto_affinity_device():
+    """The affinity builder ``auto`` picks: the first OpenCL GPU, else the first OpenCL
+    device (both falling back to numpy on failure), else numpy with one warning."""
+    try:
+        found = find_opencl_devices()
+    except DeviceError as exc:
+        _warn_once(f"{exc}; building affinities with numpy")
+        return NUMPY
+    if not found:
+        _warn_once("no OpenCL device found; building affinities with numpy")
+        return NUMPY
+    return replace(_first_opencl(found), fallback=True)
 
 
 def _auto_cuda():
