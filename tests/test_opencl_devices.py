@@ -185,3 +185,12 @@ def test_segment_records_the_device_in_the_manifest(tmp_path):
                  "--progress", "none", "--eigenvectors", "12", "--initial-segments", "6",
                  "--layers", "2", "--superpixels", "30", "--relaxed-rounds", "2"]) == 0
     assert json.loads((out / "manifest.json").read_text())["device"] == "numpy"
+
+
+def test_a_cuda_run_builds_its_affinities_with_opencl_or_numpy():
+    from sss_vfx.accel.devices import Device
+    gpu = Device("torch", device_index=0, name="a GPU", type="GPU")
+    compute = Compute(gpu)
+    assert compute.spec == "cuda:0" and compute.device.torch_device == "cuda:0"
+    assert compute.affinity_device.kind in ("opencl", "numpy")
+    assert Compute(resolve_device("torch:cpu")).affinity_device is NUMPY
