@@ -18,8 +18,8 @@ NON_DEFAULT = dict(max_pixels=1200, layers=3, eigenvectors=12, initial_segments=
                    superpixels=50, matting_eps=2e-6, semantic_weight=0.03,
                    colour_weight=0.02, colour_radius=0.3, embedding_weight=0.5,
                    grouping_colour_weight=0.7, sparsity=0.9, sparsity_weight=0.25,
-                   constrained_iterations=7, constrained_precision="float64",
-                   relaxed_rounds=3, cg_steps=20, refine_band=2, seed=5)
+                   constrained_iterations=7, constrained_precision="float64", gram_stride=2,
+                   relaxed_rounds=3, cg_steps=20, refine_band=2, seed=5, max_memory=0.001)
 
 
 class Spy(Compute):
@@ -71,7 +71,8 @@ def test_every_option_reaches_its_stage(spied):
     assert args[3] == 7 and kwargs == {"embedding_weight": 0.5, "seed": 5}
     options = calls["constrained"][1]["options"]
     assert (options.iterations, options.sparsity, options.weight, options.precision,
-            options.clamp) == (7, 0.9, 0.25, "float64", 1e-10)
+            options.clamp, options.product_budget, options.gram_stride) == (
+        7, 0.9, 0.25, "float64", 1e-10, 1_000_000, 2)
     assert calls["relaxed"][1]["options"] == RelaxedOptions(rounds=3, cg_steps=20)
     assert calls["refine"][0][2] == RefineOptions(band=2, eps=2e-6)
     assert seg.alphas.shape[2] <= 3 and seg.grouped.shape[2] <= 3

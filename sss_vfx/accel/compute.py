@@ -41,6 +41,8 @@ class Compute:
         torch devices the ``auto`` OpenCL choice; numpy after a fallback.
     ran : dict of str to str
         Stage name -> spec of the device it last ran on.
+    gpu_peak_bytes : dict of str to int
+        Stage name -> peak bytes allocated on the CUDA device while it ran.
     """
 
     def __init__(self, device):
@@ -51,6 +53,7 @@ class Compute:
         else:
             self.affinity_device = device
         self.ran = {}
+        self.gpu_peak_bytes = {}
 
     @classmethod
     def resolve(cls, device=None):
@@ -98,19 +101,21 @@ class Compute:
         return result
 
     def _twin(self, stage):
-        """The torch twin of a stage on a torch device, else None (numpy runs it)."""
+        """Whether a stage has a torch twin to run on this (torch) device."""
         if self.device.kind != "torch":
-            return None
+            return False
         from sss_vfx.accel.torch_stages import TORCH_STAGES
-        return TORCH_STAGES.get(stage)
+        return stage in TORCH_STAGES
 
     def _run(self, stage, numpy_function, *args, **kwargs):
-        twin = self._twin(stage)
-        if twin is None:
+        if not self._twin(stage):
             self._note(stage, NUMPY)
             return numpy_function(*args, **kwargs)
+        from sss_vfx.accel.torch_stages import run_stage
         self._note(stage, self.device)
-        return twin(*args, device=self.device.torch_device, **kwargs)
+        # GPU peak memory per stage is recorded; running out is one DeviceMemoryError.
+        return run_stage(stage, *args, device=self.device.torch_device,
+                         memory=self.gpu_peak_bytes, **kwargs)
 
     # --- affinities (DESIGN step 3, section 2) -----------------------------------------
 
@@ -190,13 +195,13 @@ class Compute:
         shift-invert reference)."""
         from sss_vfx.spectral import smallest_magnitude_eigs
 
-        twin = self._twin("eigenpairs")
-        if twin is None:
+        if not self._twin("eigenpairs"):
             self._note("eigenvectors", NUMPY)
             return smallest_magnitude_eigs(laplacian, k, shape=shape)
+        from sss_vfx.accel.torch_stages import run_stage
         self._note("eigenvectors", self.device)
-        return twin(laplacian, k, shape=shape, start=start,
-                    device=self.device.torch_device)
+        return run_stage("eigenpairs", laplacian, k, shape=shape, start=start,
+                         device=self.device.torch_device, memory=self.gpu_peak_bytes)
 
     def window_eigenpairs(self, laplacian, frame_vectors, k):
         """A window's Ritz pairs; see :func:`~sss_vfx.spectral.window_eigs`."""

@@ -21,6 +21,7 @@ eigenvector entries.
 
 import numpy as np
 
+from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
 
 __all__ = ["ConstrainedOptions", "constrained_sparsification", "one_hot_segments"]
@@ -62,7 +63,7 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         1 (faithful): every iteration's Gram matrices sum over all pixels. ``s`` > 1:
         all iterations but the last sum over one pixel in ``s`` (a different one each
         iteration, scaled by the sampled fraction), about ``s`` times cheaper; the last
-        iteration is exact. None reads ``options.gram_stride`` (1 when absent).
+        iteration is exact. None reads ``options.gram_stride``.
 
     Returns
     -------
@@ -72,18 +73,23 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     e64 = np.asarray(eigenvectors, dtype=np.float64)
     lam = np.asarray(eigenvalues, dtype=np.float64)
     alpha = one_hot_segments(np.asarray(initial_labels))
-    stride = int(getattr(options, "gram_stride", 1) if gram_stride is None else gram_stride)
+    stride = int(options.gram_stride if gram_stride is None else gram_stride)
     if stride < 1:
-        raise ValueError(f"gram_stride must be a positive integer, got {stride!r}")
+        raise OptionError(f"gram_stride must be a positive integer, got {stride!r}")
     gram = _GramBuilder(e64, options.product_budget, np.dtype(options.precision), stride)
     extra = np.zeros(e64.shape[1]) if laplacian_ones is None else e64.T @ laplacian_ones
     next_drop = options.drop_every
     for it in range(1, options.iterations + 1):
         pull_one, pull_zero = _irls_weights(alpha, options)
-        exact = stride == 1 or it == options.iterations
-        grams = gram(pull_one + pull_zero, None if exact else it % stride)
-        rhs = e64.T @ pull_one[:, :-1].astype(np.float64)
-        last = e64.T @ pull_zero[:, -1].astype(np.float64) + extra
+        phase = None if stride == 1 or it == options.iterations else it % stride
+        grams = gram(pull_one + pull_zero, phase)
+        # The right-hand side sums over the same pixels as the Gram matrices: a sampled
+        # iteration solves the sampled problem, not a mix of two.
+        rows = gram.rows(phase)
+        scale = e64.shape[0] / len(rows) if phase is not None else 1.0
+        sub = e64 if phase is None else e64[rows]
+        rhs = scale * (sub.T @ pull_one[rows, :-1].astype(np.float64))
+        last = scale * (sub.T @ pull_zero[rows, -1].astype(np.float64)) + extra
         y = _solve_coupled(grams, lam, rhs, last)
         alpha = np.empty((e64.shape[0], y.shape[1] + 1))
         np.matmul(e64, y, out=alpha[:, :-1])
@@ -170,6 +176,12 @@ class _GramBuilder:
             np.multiply(et[i], et[i:], out=out[row:row + self.m - i])
             row += self.m - i
         return out
+
+    def rows(self, phase):
+        """The pixels a call with ``phase`` sums over (all pixels for None)."""
+        if phase is None:
+            return slice(None)
+        return self.order[self.bounds[phase]:self.bounds[phase + 1]]
 
     def __call__(self, weights, phase=None):
         """Gram matrices (K, M, M) float64; over the pixels of one ``phase`` (scaled to
