@@ -1,111 +1,259 @@
-"""Progress of long work: per-stage timing and memory (:class:`StageClock`), and its
-report as a terminal line or JSON lines for tools."""
+"""Progress of long work: per-stage timing and memory (:class:`StageClock`), a cost
+model of each stage, and one reporter (:class:`Progress`) for stills and shots: a
+terminal line, plain log lines, or JSON lines for tools.
+
+The time left is predicted from the stages' expected costs (:func:`expected_seconds`,
+from the work sizes the pipeline announces), rescaled by how fast the stages already
+done actually ran on this machine and device; for a shot, once frames are done, from
+the measured seconds per frame.
+"""
 
 import json
 import resource
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
+__all__ = ["PROGRESS_SCHEMA", "Progress", "StageClock", "expected_seconds",
+           "peak_rss_bytes"]
 
-class ProgressReporter:
-    """Reports stages as they start, with elapsed time and an estimate of what is left.
+#: Version label of the JSON progress lines.
+PROGRESS_SCHEMA = "SssProgress.1"
+#: Seconds between two log lines while one stage runs, when not on a terminal.
+HEARTBEAT_S = 30.0
+
+#: Seconds per stage on the reference machine (2 cores, numpy, 65,536 working pixels,
+#: 100 eigenvectors, a 1 MP plate), from benchmarks/bench_still.py and bench_video.py.
+_REFERENCE = {"superpixels": 0.6, "affinities": 0.8, "flow": 0.3, "eigenvectors": 13.0,
+              "initial_segments": 2.0, "constrained_sparsification": 18.0,
+              "grouping": 0.1, "relaxed_sparsification": 2.5, "upsampling": 0.4,
+              "refinement": 3.0, "colours": 1.5}
+
+
+def expected_seconds(stage, work):
+    """Expected seconds of one run of a stage on the reference machine.
 
     Parameters
     ----------
-    mode : {'auto', 'bar', 'json', 'none'}
-        'auto' shows a line on a terminal and nothing otherwise; 'json' prints one
-        object per line (``{"stage", "done", "total", "elapsed_s", "eta_s"}``).
+    stage : str
+    work : dict
+        ``pixels`` (working pixels of the stage's stack: a frame, or a window's frames
+        together), ``plate_pixels``, ``eigenvectors``, ``iterations`` (of the
+        constrained sparsification), ``rounds`` (relaxed), ``refine`` (bool).
+
+    Returns
+    -------
+    float, >= 0
+
+    Examples
+    --------
+    >>> expected_seconds("eigenvectors", {"pixels": 65536, "eigenvectors": 100})
+    13.0
+    """
+    n = work.get("pixels", 65536) / 65536
+    m = work.get("eigenvectors", 100) / 100
+    plate = work.get("plate_pixels", 1e6) / 1e6
+    base = _REFERENCE.get(stage, 0.0)
+    if stage == "eigenvectors":
+        return base * n ** 1.2 * m
+    if stage == "constrained_sparsification":
+        return base * n * m * m * work.get("iterations", 40) / 40
+    if stage == "relaxed_sparsification":
+        return base * n * work.get("rounds", 20) / 20
+    if stage in ("upsampling", "colours"):
+        return base * plate
+    if stage == "refinement":
+        return base * plate if work.get("refine") else 0.0
+    return base * n
+
+
+class Progress:
+    """Reports stages as they start and frames as they finish, with time left.
+
+    Parameters
+    ----------
+    mode : {'auto', 'bar', 'log', 'json', 'none'}
+        'bar': one terminal line rewritten in place; 'log': a line per stage and
+        frame, and one every ``heartbeat`` seconds during a long stage (for a log
+        file); 'json': one object per line, each with ``"schema": "SssProgress.1"``
+        and ``"event"``: ``"stage"`` (``stage``, ``done``, ``total``, ``elapsed_s``,
+        ``eta_s``) or ``"frame"`` (``frame``, ``done``, ``total``, ``fps``,
+        ``eta_s``); 'auto' is 'bar' on a terminal, else 'log'.
     stream : file, optional
         Defaults to standard error, so standard output stays clean.
-    expected : dict of str to float, optional
-        Typical share of the total time of each stage, for the ETA.
+    total_frames : int, optional
+        Frames of a shot (None for a still, or a shot of unknown length).
+    heartbeat : float
+        Seconds between log lines during one stage.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> p = Progress("json", out)
+    >>> p.plan({"pixels": 65536, "eigenvectors": 100}, ["eigenvectors", "grouping"])
+    >>> p("eigenvectors", 0, 2)
+    >>> json.loads(out.getvalue())["eta_s"]
+    13.1
     """
 
-    def __init__(self, mode="auto", stream=None, expected=None):
+    def __init__(self, mode="auto", stream=None, *, total_frames=None,
+                 heartbeat=HEARTBEAT_S):
         self.stream = stream if stream is not None else sys.stderr
         if mode == "auto":
-            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "none"
+            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "log"
         self.mode = mode
-        self.expected = expected or {}
+        self.total_frames = total_frames
         self.start = time.perf_counter()
+        self.expected = {}          # stage -> expected seconds of one run (this stack)
+        self.frames_per_stack = 1
+        self.spent = {}             # stage -> measured seconds so far
+        self.model_spent = {}       # stage -> expected seconds of the runs done
+        self.current = None         # (stage, started at)
+        self.done_frames = self.computed = 0
+        self.first_frame_at = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._last_line = time.perf_counter()
+        self._beat = None
+        if mode == "log" and heartbeat:
+            self._beat = threading.Thread(target=self._heartbeat, args=(heartbeat,),
+                                          daemon=True)
+            self._beat.start()
+
+    # --- what the pipeline tells ------------------------------------------------------
+
+    def plan(self, work, stages, frames=1):
+        """The work of one stack (a still, or a window of ``frames`` frames): its sizes
+        (see :func:`expected_seconds`) and the stages it runs."""
+        with self._lock:
+            self.expected = {s: expected_seconds(s, work) for s in stages}
+            self.frames_per_stack = max(frames, 1)
 
     def __call__(self, stage, done, total):
-        elapsed = time.perf_counter() - self.start
-        share = sum(self.expected.get(s, 0.0) for s in list(self.expected)[:done])
-        eta = elapsed * (1.0 - share) / share if share > 0 else None
+        """A stage starts (the ``progress`` callback of the pipelines)."""
+        now = time.perf_counter()
+        with self._lock:
+            self._close_stage(now)
+            self.current = (stage, now)
+            eta = self._eta(now)
+        elapsed = now - self.start
         if self.mode == "json":
-            record = {"stage": stage, "done": done, "total": total,
-                      "elapsed_s": round(elapsed, 2),
-                      "eta_s": None if eta is None else round(eta, 1)}
-            self.stream.write(json.dumps(record) + "\n")
-        elif self.mode == "bar":
-            eta_text = "" if eta is None else f", about {eta:.0f} s left"
-            self.stream.write(f"\r[{done + 1}/{total}] {stage:<28} {elapsed:6.1f} s{eta_text}\033[K")
-            if done + 1 == total:
-                self.stream.write("\n")
-        self.stream.flush()
+            self._write(json.dumps({"schema": PROGRESS_SCHEMA, "event": "stage",
+                                    "stage": stage, "done": done, "total": total,
+                                    "elapsed_s": round(elapsed, 2),
+                                    "eta_s": None if eta is None else round(eta, 1)}))
+        elif self.mode in ("bar", "log"):
+            where = "" if self.total_frames is None else \
+                f"frames {self.done_frames}/{self.total_frames}, "
+            left = "" if eta is None else f", about {_duration(eta)} left"
+            self._write(f"{where}[{done + 1}/{total}] {stage} ({_duration(elapsed)} "
+                        f"elapsed{left})")
+
+    def frame(self, number, *, skipped=False):
+        """A frame of a shot is finished (``skipped``: its result existed)."""
+        now = time.perf_counter()
+        with self._lock:
+            self.done_frames += 1
+            self.computed += not skipped
+            if not skipped and self.first_frame_at is None:
+                self.first_frame_at = now
+            eta = self._frames_eta(now)
+            fps = self._fps(now)
+        if self.mode == "json":
+            self._write(json.dumps({"schema": PROGRESS_SCHEMA, "event": "frame",
+                                    "frame": number, "done": self.done_frames,
+                                    "total": self.total_frames,
+                                    "fps": None if fps is None else round(fps, 4),
+                                    "eta_s": None if eta is None else round(eta, 1)}))
+        elif self.mode in ("bar", "log"):
+            of = "" if self.total_frames is None else f"/{self.total_frames}"
+            speed = "" if fps is None else f", {1 / fps:.1f} s/frame"
+            left = "" if eta is None else f", about {_duration(eta)} left"
+            self._write(f"frame {number}: {self.done_frames}{of} done{speed}{left}")
 
     def finish(self):
-        """Close the terminal line."""
+        """Stop the heartbeat and close the terminal line."""
+        self._stop.set()
+        with self._lock:
+            self._close_stage(time.perf_counter())
         if self.mode == "bar":
             self.stream.write("\n")
             self.stream.flush()
 
+    # --- estimates ----------------------------------------------------------------------
 
-class FrameProgress:
-    """Reports the frames of a shot as they are finished: frames done, speed, ETA.
+    def _close_stage(self, now):
+        if self.current is None:
+            return
+        stage, started = self.current
+        self.spent[stage] = self.spent.get(stage, 0.0) + now - started
+        self.model_spent[stage] = self.model_spent.get(stage, 0.0) \
+            + self.expected.get(stage, 0.0)
+        self.current = None
 
-    Parameters
-    ----------
-    mode : {'auto', 'bar', 'json', 'none'}
-        As :class:`ProgressReporter`; 'json' prints one object per line,
-        ``{"frame", "done", "total", "fps", "eta_s"}`` (``total``, ``fps`` and
-        ``eta_s`` null while unknown).
-    total : int or None
-        Frames in the shot, when known.
-    stream : file, optional
-        Defaults to standard error.
-    """
+    def _speed(self):
+        """Measured / expected seconds of the stages done (1 before any)."""
+        model = sum(self.model_spent.values())
+        return sum(self.spent.values()) / model if model > 0.5 else 1.0
 
-    def __init__(self, mode="auto", total=None, stream=None):
-        self.stream = stream if stream is not None else sys.stderr
-        if mode == "auto":
-            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "none"
-        self.mode = mode
-        self.total = total
-        self.done = 0
-        self.computed = 0
-        self.start = time.perf_counter()
+    def _eta(self, now):
+        """Seconds left: the rest of this stack, then the stacks of the frames left."""
+        if not self.expected:
+            return None
+        speed = self._speed()
+        stage = self.current[0] if self.current else None
+        names = list(self.expected)
+        after = names[names.index(stage):] if stage in names else names
+        left = sum(self.expected[s] for s in after) * speed
+        if self.total_frames:
+            frames_left = self.total_frames - self.done_frames - self.frames_per_stack
+            measured = self._frames_eta(now)
+            per_stack = sum(self.expected.values()) * speed
+            left += measured if measured is not None else max(frames_left, 0) \
+                / self.frames_per_stack * per_stack
+        return max(left, 0.0)
 
-    def __call__(self, frame, *, skipped=False):
-        """Count ``frame`` (its number) as finished; ``skipped`` when it existed."""
-        self.done += 1
-        if not skipped:
-            self.computed += 1
-        elapsed = time.perf_counter() - self.start
-        fps = self.computed / elapsed if self.computed and elapsed > 0 else None
-        eta = None
-        if fps and self.total is not None:
-            eta = max(self.total - self.done, 0) / fps
-        if self.mode == "json":
-            record = {"frame": frame, "done": self.done, "total": self.total,
-                      "fps": None if fps is None else round(fps, 4),
-                      "eta_s": None if eta is None else round(eta, 1)}
-            self.stream.write(json.dumps(record) + "\n")
-        elif self.mode == "bar":
-            of = f"/{self.total}" if self.total is not None else ""
-            speed = "" if fps is None else f", {fps:.2f} frames/s"
-            left = "" if eta is None else f", about {eta:.0f} s left"
-            self.stream.write(f"\rframe {frame}: {self.done}{of} done{speed}{left}\033[K")
-        self.stream.flush()
+    def _fps(self, now):
+        return self.computed / (now - self.start) if self.computed else None
 
-    def finish(self):
-        """Close the terminal line."""
-        if self.mode == "bar":
-            self.stream.write("\n")
+    def _frames_eta(self, now):
+        fps = self._fps(now)
+        if fps is None or self.total_frames is None:
+            return None
+        return max(self.total_frames - self.done_frames, 0) / fps
+
+    # --- output -------------------------------------------------------------------------
+
+    def _write(self, text):
+        with self._lock:
+            self._last_line = time.perf_counter()
+            if self.mode == "bar":
+                self.stream.write(f"\r{text}\033[K")
+            else:
+                self.stream.write(text + "\n")
             self.stream.flush()
 
+    def _heartbeat(self, every):
+        while not self._stop.wait(min(every, 5.0)):
+            with self._lock:
+                quiet = time.perf_counter() - self._last_line
+                current = self.current
+            if current is not None and quiet >= every:
+                running = time.perf_counter() - current[1]
+                self._write(f"... still in {current[0]} after {_duration(running)}")
+
+
+def _duration(seconds):
+    """``75.4`` -> ``'1 min 15 s'``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def peak_rss_bytes():
@@ -130,6 +278,13 @@ class StageClock:
         self.report = report
         self.timings = {}
         self.peak_rss = {}
+
+    def plan(self, work, stages=None, frames=1):
+        """Announce the sizes of the stack about to run (see :func:`expected_seconds`)
+        to a reporter that predicts time left (one with a ``plan`` method)."""
+        announce = getattr(self.report, "plan", None)
+        if announce is not None:
+            announce(work, list(stages or self.stages), frames)
 
     @contextmanager
     def stage(self, name):

@@ -41,10 +41,14 @@ def test_sequence_run_writes_numbered_exrs_preview_and_manifest(plates, tmp_path
                       "--features", str(plates / "feat.####.png"), "--progress", "json",
                       *TINY], capsys)
     assert status == 0, io.err
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.is_file())
     assert names == [f"layers.{n}.exr" for n in range(1001, 1006)] + [
-        "manifest.json", "mattes", "preview.mp4"]
+        "manifest.json", "preview.mp4"]
+    assert {"mattes", "state"} <= {p.name for p in out.iterdir() if p.is_dir()}
     assert len(list((out / "mattes").iterdir())) == 10
+    # The window states a resumed run restarts from: the two newest.
+    assert sorted(p.name for p in (out / "state").iterdir()) == [
+        "window.1002.npz", "window.1004.npz"]
     layers = read_layers_exr(out / "layers.1003.exr")
     assert layers.layer_names == ["sss_layer01", "sss_layer02"]
     assert layers.alphas.shape == (40, 48, 2)
@@ -63,6 +67,9 @@ def test_sequence_run_writes_numbered_exrs_preview_and_manifest(plates, tmp_path
     assert manifest["parameters"]["colours"] is True and manifest["colours"] is True
     assert manifest["timings_s"]["colours"] > 0
     records = [json.loads(line) for line in io.err.splitlines() if line.startswith("{")]
+    assert all(r["schema"] == "SssProgress.1" for r in records)
+    assert records[0]["event"] == "stage"           # progress from the first stage on
+    records = [r for r in records if r["event"] == "frame"]
     assert [r["frame"] for r in records] == list(range(1001, 1006))
     assert [r["done"] for r in records] == [1, 2, 3, 4, 5]
     assert all(r["total"] == 5 for r in records) and records[-1]["eta_s"] == 0
@@ -139,10 +146,11 @@ def test_truncated_video_keeps_decoded_frames_and_names_the_failure(tmp_path, ca
     out = tmp_path / "out"
     status, io = run([str(cut), "-o", str(out), *TINY], capsys)
     assert status == 2
-    assert "cut.mp4" in io.err and f"frame {decoded}" in io.err
-    assert len(io.err.strip().splitlines()) == 1
+    errors = [line for line in io.err.splitlines() if line.startswith("sss-vfx: error")]
+    assert len(errors) == 1 and "cut.mp4" in errors[0] and f"frame {decoded}" in errors[0]
+    assert "Traceback" not in io.err
     assert len(list(out.glob("layers.*.exr"))) == decoded
-    assert not (out / "preview.mp4").exists()
+    assert video_info(out / "preview.mp4").frame_count == decoded   # the frames done
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["frame_count"] == decoded
 
@@ -203,7 +211,9 @@ def test_interrupt_keeps_only_complete_frames(plates, tmp_path, monkeypatch, cap
     out = tmp_path / "out"
     status, _ = run([str(plates / "plate.%04d.png"), "-o", str(out), *TINY], capsys)
     assert status == 130
-    assert sorted(os.listdir(out)) == ["layers.1001.exr", "layers.1002.exr", "manifest.json"]
+    files = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert files == ["layers.1001.exr", "layers.1002.exr", "manifest.json", "preview.mp4"]
+    assert video_info(out / "preview.mp4").frame_count == 2     # the frames done
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
 
 
@@ -212,7 +222,9 @@ def test_sigterm_stops_the_installed_command_cleanly(plates, tmp_path):
     command = [sys.executable, "-m", "sss_vfx.cli", "video", str(plates / "plate.%04d.png"),
                "-o", str(out), "--progress", "json", *TINY]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    first = process.stderr.readline()       # the first frame is done
+    first = process.stderr.readline()
+    while '"frame"' not in first:           # stage lines, until the first frame is done
+        first = process.stderr.readline()
     process.terminate()
     _, err = process.communicate(timeout=120)
     assert json.loads(first)["frame"] == 1001

@@ -62,8 +62,8 @@ def test_internal_graph_passes_the_plate_until_computed(fake_nuke, plugin):
     plate_read(fake_nuke)
     group = plugin.node.create_node()
     inside = {node.name(): node for node in group.nodes()}
-    assert set(inside) == {"image", "features", "sss_layers", "sss_preview", "sss_pick",
-                           "sss_switch", "Output1"}
+    assert set(inside) == {"image", "features", "guides", "sss_layers", "sss_preview",
+                           "sss_pick", "sss_switch", "Output1"}
     assert (inside["image"]["number"].value(), inside["features"]["number"].value()) == (0, 1)
     read = inside["sss_layers"]
     assert read["on_error"].value() == "black" and read["raw"].value() is True

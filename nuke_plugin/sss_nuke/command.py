@@ -6,7 +6,8 @@ from sss_nuke.settings import ComputeSettings
 
 
 def build_command(executable: str, image: str, output_dir: str,
-                  settings: ComputeSettings, features: Optional[str] = None) -> List[str]:
+                  settings: ComputeSettings, features: Optional[str] = None,
+                  guides: Optional[str] = None) -> List[str]:
     """Return the argument list that computes `settings` on `image` into `output_dir`.
 
     Parameters
@@ -21,6 +22,8 @@ def build_command(executable: str, image: str, output_dir: str,
         Frame range and method parameters.
     features : str, optional
         Image sequence pattern of the semantic features.
+    guides : str, optional
+        Image sequence pattern of the guides (rough per-object mattes).
 
     Returns
     -------
@@ -44,4 +47,12 @@ def build_command(executable: str, image: str, output_dir: str,
         command.append("--no-temporal")
     if features:
         command += ["--features", features]
+    elif settings.person:
+        command += ["--features", "person"]
+    if guides:
+        command += ["--guides", guides]
+        if settings.guides_names:
+            command += ["--guides-names", settings.guides_names]
+    if settings.feature_model:
+        command += ["--feature-model", settings.feature_model]
     return command + list(settings.extra_args)

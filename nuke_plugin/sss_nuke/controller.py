@@ -67,11 +67,23 @@ def _start(group: nuke.Group) -> None:
     render_dir = os.path.join(root, "render", re.sub(r"[^\w.-]", "_", group.fullName()))
     image = prepare_input(group, 0, render_dir, settings.first, settings.last)
     features = prepare_input(group, 1, render_dir, settings.first, settings.last)
+    guides = prepare_input(group, 2, render_dir, settings.first, settings.last,
+                           channels=settings.guides_channels)
     assert image is not None
+    if features is not None and (settings.person or settings.feature_model):
+        raise SettingsError("a features input and the person model or a feature model "
+                            "file are two sources of features; disconnect one")
     signatures = {"image": input_signature(image.paths, by_content=image.rendered)}
     if features is not None:
         signatures["features"] = input_signature(features.paths,
                                                  by_content=features.rendered)
+    if guides is not None:
+        signatures["guides"] = input_signature(guides.paths, by_content=guides.rendered)
+    if settings.feature_model:
+        if not os.path.isfile(settings.feature_model):
+            raise InputError("feature model file {} does not exist; pick an existing .pt "
+                             "or .onnx file".format(settings.feature_model))
+        signatures["feature_model"] = input_signature([settings.feature_model])
     result_dir = os.path.join(root, cache_key(signatures, settings))
     done = finished_frames(result_dir, settings.first, settings.last)
     if len(done) == settings.frame_count:
@@ -83,7 +95,8 @@ def _start(group: nuke.Group) -> None:
         raise SetupError("cannot create the cache folder {} ({}); set the cache folder "
                          "knob to a writable folder".format(result_dir, exc.strerror or exc))
     command = build_command(executable, image.pattern, result_dir, settings,
-                            features.pattern if features is not None else None)
+                            features.pattern if features is not None else None,
+                            guides.pattern if guides is not None else None)
     job = Job(group, command, result_dir, settings)
     _jobs[group.fullName()] = job
     job.start()

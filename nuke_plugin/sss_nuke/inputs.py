@@ -16,7 +16,7 @@ from sss_nuke.node import internal
 #: Files ``sss-vfx`` reads as sequences, as Nuke's Read shows them.
 SEQUENCE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff")
 #: The internal Input node of each of the node's inputs.
-INPUT_NAMES = ("image", "features")
+INPUT_NAMES = ("image", "features", "guides")
 
 
 class InputFiles(NamedTuple):
@@ -28,7 +28,7 @@ class InputFiles(NamedTuple):
 
 
 def prepare_input(group: nuke.Group, index: int, render_dir: str, first: int,
-                  last: int) -> Optional[InputFiles]:
+                  last: int, channels: str = "rgb") -> Optional[InputFiles]:
     """Return input `index` of `group` as files for frames `first`..`last`.
 
     Parameters
@@ -36,11 +36,13 @@ def prepare_input(group: nuke.Group, index: int, render_dir: str, first: int,
     group : nuke.Group
         The node.
     index : int
-        0 for the plate, 1 for the features.
+        0 for the plate, 1 for the features, 2 for the guides.
     render_dir : str
         Where to render an input that is not a Read of a sequence.
     first, last : int
         The frame range.
+    channels : str, optional
+        The channels a render keeps (``rgb``; ``alpha`` for a Roto guide).
 
     Returns
     -------
@@ -58,7 +60,7 @@ def prepare_input(group: nuke.Group, index: int, render_dir: str, first: int,
     pattern = sequence_on_disk(upstream)
     if pattern is not None:
         return InputFiles(pattern, frame_paths(pattern, first, last), False)
-    pattern = _render(group, index, render_dir, first, last)
+    pattern = _render(group, index, render_dir, first, last, channels)
     return InputFiles(pattern, frame_paths(pattern, first, last), True)
 
 
@@ -81,7 +83,7 @@ def sequence_on_disk(node: nuke.Node) -> Optional[str]:
 
 
 def _render(group: nuke.Group, index: int, render_dir: str, first: int,
-            last: int) -> str:
+            last: int, channels: str = "rgb") -> str:
     name = INPUT_NAMES[index]
     try:
         os.makedirs(render_dir, exist_ok=True)
@@ -96,7 +98,7 @@ def _render(group: nuke.Group, index: int, render_dir: str, first: int,
         write.setInput(0, internal(group, name))
         write["file"].setValue(pattern)
         write["file_type"].setValue("exr")
-        write["channels"].setValue("rgb")
+        write["channels"].setValue(channels)
         write["datatype"].setValue("16 bit half")
         nuke.execute(write, first, last)
     except RuntimeError as exc:

@@ -14,9 +14,9 @@ import nuke
 
 from sss_nuke.errors import SettingsError
 from sss_nuke.preview import layer_channels, matte_channel, preview_expressions
-from sss_nuke.settings import (DEFAULT_DEVICE, DEFAULT_LAYERS, DEFAULT_MAX_PIXELS,
-                               DEFAULT_TEMPORAL_WEIGHT, DEVICE_CHOICES, ComputeSettings,
-                               split_extra_args)
+from sss_nuke.settings import (DEFAULT_DEVICE, DEFAULT_GUIDES_CHANNELS, DEFAULT_LAYERS,
+                               DEFAULT_MAX_PIXELS, DEFAULT_TEMPORAL_WEIGHT, DEVICE_CHOICES,
+                               GUIDES_CHANNELS, ComputeSettings, split_extra_args)
 
 NODE_LABEL = "SemanticSoftSegmentation"
 OUTPUT_PREVIEW = "preview"
@@ -75,6 +75,18 @@ def _add_knobs(group: nuke.Group) -> None:
     add(nuke.String_Knob("device", "device"), DEFAULT_DEVICE,
         DEVICE_CHOICES + " (see `sss-vfx devices`)",
         newline=True)
+    add(nuke.Boolean_Knob("person", "person model"), False,
+        "run the built-in person model (needs sss_vfx[people]): the person gets a layer "
+        "of their own", newline=True)
+    add(nuke.File_Knob("feature_model", "feature model"), "",
+        "a network file computing the features: TorchScript .pt or ONNX .onnx",
+        newline=True)
+    add(nuke.String_Knob("guides_names", "guides names"), "",
+        "with a guides input: objects to pick, comma-separated patterns ('hero,car*'); "
+        "required for a Cryptomatte", newline=True)
+    add(nuke.Enumeration_Knob("guides_channels", "guides channels", list(GUIDES_CHANNELS)),
+        DEFAULT_GUIDES_CHANNELS,
+        "channels of the guides input, one object each: alpha (a Roto), rgb (an ID pass)")
     add(nuke.File_Knob("cache_dir", "cache folder"), "",
         "where results are kept; empty: $SSS_VFX_CACHE, else sss_vfx_cache beside "
         "the script")
@@ -124,6 +136,8 @@ def _build_graph(group: nuke.Group) -> None:
         image["number"].setValue(0)
         features = nuke.nodes.Input(name="features")
         features["number"].setValue(1)
+        guides = nuke.nodes.Input(name="guides")
+        guides["number"].setValue(2)
         read = nuke.nodes.Read(name=READ)
         read["on_error"].setValue("black")
         read["raw"].setValue(True)
@@ -164,7 +178,17 @@ def read_settings(group: nuke.Group) -> ComputeSettings:
         temporal=bool(group["temporal"].value()),
         temporal_weight=float(group["temporal_weight"].value()),
         device=str(group["device"].value()),
-        extra_args=split_extra_args(str(group["extra_args"].value())))
+        extra_args=split_extra_args(str(group["extra_args"].value())),
+        person=bool(_value(group, "person", False)),
+        feature_model=str(_value(group, "feature_model", "")),
+        guides_names=str(_value(group, "guides_names", "")),
+        guides_channels=str(_value(group, "guides_channels", DEFAULT_GUIDES_CHANNELS)))
+
+
+def _value(group: nuke.Group, name: str, default: object) -> object:
+    """A knob's value, or `default` on a node made before the knob existed."""
+    knob = group.knob(name)
+    return default if knob is None else knob.value()
 
 
 def update_frame_range(group: nuke.Group) -> None:

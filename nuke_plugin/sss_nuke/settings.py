@@ -13,6 +13,10 @@ MIN_MAX_PIXELS = 1024
 DEFAULT_TEMPORAL_WEIGHT = 1.0
 DEFAULT_DEVICE = "auto"
 DEVICE_CHOICES = "auto, numpy, opencl, opencl:<platform>:<device>, cuda, cuda:<index>"
+#: Channels of the guides input rendered for the command (a Roto: alpha; an ID pass: rgb).
+GUIDES_CHANNELS = ("alpha", "rgb", "rgba")
+DEFAULT_GUIDES_CHANNELS = "alpha"
+MODEL_EXTENSIONS = (".pt", ".pth", ".torchscript", ".onnx")
 
 
 class ComputeSettings:
@@ -35,6 +39,18 @@ class ComputeSettings:
         One of ``DEVICE_CHOICES`` (``sss-vfx devices`` lists a machine's).
     extra_args : tuple of str
         Further ``sss-vfx video`` flags, e.g. ``('--superpixels', '500')``.
+    person : bool
+        Run the built-in person model (``--features person``): the person gets a
+        layer of their own.
+    feature_model : str
+        A TorchScript ``.pt`` or ONNX ``.onnx`` network computing the features
+        (``--feature-model``); empty: none.
+    guides_names : str
+        Objects to pick from the guides input, comma-separated patterns
+        (``--guides-names``, required for a Cryptomatte).
+    guides_channels : str
+        Channels of the guides input rendered for the command: ``alpha`` (a Roto),
+        ``rgb`` (an ID pass) or ``rgba``.
 
     Raises
     ------
@@ -45,7 +61,9 @@ class ComputeSettings:
     def __init__(self, first: int, last: int, *, layers: int = DEFAULT_LAYERS,
                  max_pixels: int = DEFAULT_MAX_PIXELS, temporal: bool = True,
                  temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT,
-                 device: str = DEFAULT_DEVICE, extra_args: Tuple[str, ...] = ()) -> None:
+                 device: str = DEFAULT_DEVICE, extra_args: Tuple[str, ...] = (),
+                 person: bool = False, feature_model: str = "", guides_names: str = "",
+                 guides_channels: str = DEFAULT_GUIDES_CHANNELS) -> None:
         self.first = int(first)
         self.last = int(last)
         self.layers = int(layers)
@@ -54,6 +72,10 @@ class ComputeSettings:
         self.temporal_weight = float(temporal_weight)
         self.device = device.strip() or DEFAULT_DEVICE
         self.extra_args = tuple(extra_args)
+        self.person = bool(person)
+        self.feature_model = feature_model.strip()
+        self.guides_names = guides_names.strip()
+        self.guides_channels = guides_channels
         self._validate()
 
     def _validate(self) -> None:
@@ -66,6 +88,16 @@ class ComputeSettings:
         if self.max_pixels < 0 or 0 < self.max_pixels < MIN_MAX_PIXELS:
             raise SettingsError("working resolution is {} pixels; set 0 (full resolution) "
                                 "or at least {}".format(self.max_pixels, MIN_MAX_PIXELS))
+        if self.person and self.feature_model:
+            raise SettingsError("the person model and a feature model file are two sources "
+                                "of features; turn the person model off or clear the model "
+                                "file")
+        if self.feature_model and not self.feature_model.lower().endswith(MODEL_EXTENSIONS):
+            raise SettingsError("feature model {} is not a TorchScript .pt or ONNX .onnx "
+                                "file; pick one".format(self.feature_model))
+        if self.guides_channels not in GUIDES_CHANNELS:
+            raise SettingsError("guides channels {!r}: pick one of {}".format(
+                self.guides_channels, ", ".join(GUIDES_CHANNELS)))
         if self.temporal and not self.temporal_weight > 0:
             raise SettingsError("temporal weight is {}; set a positive weight or turn "
                                 "temporal off".format(self.temporal_weight))
@@ -80,7 +112,9 @@ class ComputeSettings:
         return {"first": self.first, "last": self.last, "layers": self.layers,
                 "max_pixels": self.max_pixels, "temporal": self.temporal,
                 "temporal_weight": self.temporal_weight if self.temporal else None,
-                "device": self.device, "extra_args": list(self.extra_args)}
+                "device": self.device, "extra_args": list(self.extra_args),
+                "person": self.person, "feature_model": self.feature_model,
+                "guides_names": self.guides_names, "guides_channels": self.guides_channels}
 
 
 def split_extra_args(text: str) -> Tuple[str, ...]:

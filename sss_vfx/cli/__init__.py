@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from sss_vfx.cli import devices, ofx, segment, serve, video
+from sss_vfx.cli import batch, devices, farm, ofx, segment, serve, video
 from sss_vfx.cli.flags import to_flags
 from sss_vfx.errors import SssError
 
@@ -24,7 +24,7 @@ EXIT_INTERRUPTED = 130
 
 #: Sub-command name -> module with ``add_parser(subparsers)`` and ``run(args)``.
 COMMANDS = {"segment": segment, "video": video, "devices": devices, "serve": serve,
-            "ofx": ofx}
+            "ofx": ofx, "farm": farm, "batch": batch}
 
 
 def build_parser():
@@ -38,6 +38,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS.values():
         module.add_parser(sub)
+    parser.commands = sub.choices     # name -> the sub-command's parser
     return parser
 
 
@@ -76,7 +77,10 @@ def _configure_logging(verbose):
 def main(argv=None):
     """Run ``sss-vfx``; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:     # the usage of the sub-command they were meant for
+        parser.commands.get(args.command, parser).error(
+            f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
@@ -97,7 +101,8 @@ def main(argv=None):
     except MemoryError:
         if verbose:
             raise
-        print("sss-vfx: error: out of memory; lower --max-pixels", file=sys.stderr)
+        print("sss-vfx: error: out of memory; lower --max-pixels (the working image) "
+              "or --eigenvectors", file=sys.stderr)
         return EXIT_BAD_INPUT
     return status if isinstance(status, int) else 0
 

@@ -54,10 +54,13 @@ def add_run_flags(parser):
                              "numpy, opencl, opencl:<platform>:<device>, cuda, "
                              "cuda:<index> or torch:cpu, as `sss-vfx devices` lists them "
                              "(default: $SSS_VFX_DEVICE, else auto)")
-    parser.add_argument("--progress", choices=("auto", "bar", "json", "none"),
+    parser.add_argument("--progress", choices=("auto", "bar", "log", "json", "none"),
                         default="auto",
-                        help="progress on standard error: a line on a terminal (auto), "
-                             "JSON lines for tools, or none")
+                        help="progress on standard error, stage by stage with the time "
+                             "left: one line rewritten on a terminal (bar), a line per "
+                             "stage and every 30 s otherwise (log), JSON lines for tools "
+                             "(json, schema SssProgress.1), or none; auto = bar on a "
+                             "terminal, else log")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show tracebacks and debug messages")
 
@@ -87,7 +90,8 @@ def temporal_options(args):
 #: Library phrases that stand for a flag on the command line.
 _PHRASES = {"temporal=False": "--no-temporal", "force=True": "--force",
             "sss_vfx.COARSE_FEATURES": "--coarse-features",
-            "allow_missing=True": "--allow-missing"}
+            "allow_missing=True": "--allow-missing", "feature_model": "--feature-model",
+            "guides names": "--guides-names"}
 _FIELDS = sorted({f.name for cls in (SegmentationOptions, TemporalOptions)
                   for f in dataclasses.fields(cls)} | {"features"}, key=len, reverse=True)
 _FIELD_PATTERN = re.compile(r"(?<![\w.-])(" + "|".join(_FIELDS) + r")(?=\W|$)")

@@ -7,18 +7,19 @@ import time
 import numpy as np
 
 from sss_vfx.cli.flags import add_method_flags, add_run_flags, method_options
+from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.io.exr import layer_names
-from sss_vfx.io.outputs import prepare_output_dir, write_manifest
-from sss_vfx.io.still_outputs import write_still_outputs
-from sss_vfx.progress import ProgressReporter, peak_rss_bytes
+from sss_vfx.io.images import read_image, require_file
+from sss_vfx.io.outputs import write_manifest
+from sss_vfx.io.shot_outputs import run_key
+from sss_vfx.io.still_outputs import claim_still_dir, write_still_outputs
+from sss_vfx.pipeline.limits import check_eigenvectors
+from sss_vfx.progress import Progress, peak_rss_bytes
 
-__all__ = ["STAGE_SHARES", "add_parser", "run"]
+__all__ = ["add_parser", "run"]
 
-#: Typical share of the run time of each stage, for the progress ETA.
-STAGE_SHARES = {"superpixels": 0.01, "affinities": 0.02, "eigenvectors": 0.33,
-                "initial_segments": 0.08, "constrained_sparsification": 0.48,
-                "grouping": 0.0, "relaxed_sparsification": 0.06, "upsampling": 0.02,
-                "refinement": 0.02}
+#: Flags that do not change the results: left out of the run key.
+RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs")
 
 
 def add_parser(subparsers):
@@ -30,9 +31,16 @@ def add_parser(subparsers):
     parser.add_argument("image", help="PNG, JPEG, TIFF (8/16 bit) or EXR (scene-linear) "
                                       "image")
     parser.add_argument("-o", "--output", required=True,
-                        help="output directory (created)")
+                        help="output directory (created); it may hold only the results "
+                             "of the same command, else pass --force")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the results of another run in the output "
+                             "directory (its layer PNGs included)")
     parser.add_argument("--features", help="semantic features: image, .npy or .exr, any "
-                                           "channel count, same size as the image")
+                                           "channel count, same size as the image; or "
+                                           "'person' for the built-in person model "
+                                           "(needs sss_vfx[people])")
+    add_semantic_flags(parser)
     add_method_flags(parser)
     parser.add_argument("--no-pngs", action="store_true",
                         help="skip the per-layer PNG mattes")
@@ -48,13 +56,27 @@ def run(args):
     from sss_vfx import __version__
     from sss_vfx.pipeline.still import segment_image
 
+    from sss_vfx.accel.compute import Compute
+    from sss_vfx.pipeline.semantic import is_person
+
     options = method_options(args)
-    out = prepare_output_dir(args.output)
+    compute = Compute.resolve(args.device)
+    model = feature_model(args, compute)     # a model that does not load: before any output
+    # An unreadable image, or more eigenvectors than it gives: before any output.
+    check_eigenvectors(options, read_image(args.image).pixels.shape[:2])
+    if args.features and not is_person(args.features):
+        require_file(args.features, what="features")
+    key = _run_key(args)
+    out = claim_still_dir(args.output, key, force=args.force)
     started = time.perf_counter()
-    progress = ProgressReporter(args.progress, expected=STAGE_SHARES)
-    seg = segment_image(args.image, args.features, options=options, progress=progress,
-                        device=args.device, colours=not args.no_colours)
-    progress.finish()
+    progress = Progress(args.progress)
+    try:
+        seg = segment_image(args.image, args.features, guides=args.guides,
+                            guide_names=args.guides_names, feature_model=model,
+                            options=options, progress=progress, device=compute,
+                            colours=not args.no_colours)
+    finally:
+        progress.finish()
     write_start = time.perf_counter()
     outputs = write_still_outputs(out, seg, pngs=not args.no_pngs, attributes={
         "sss_version": __version__, "sss_source": str(args.image)})
@@ -63,10 +85,13 @@ def run(args):
     manifest = {
         "command": "segment",
         "version": __version__,
+        "run_key": key,
         "inputs": {"image": os.path.abspath(args.image),
-                   "features": os.path.abspath(args.features) if args.features else None,
+                   "features": ("person" if is_person(args.features) else
+                                os.path.abspath(args.features) if args.features else None),
+                   **semantic_record(args, model, seg.objects),
                    "width": int(seg.image.shape[1]), "height": int(seg.image.shape[0])},
-        "parameters": options.as_dict(),
+        "parameters": seg.options.as_dict(),
         "working_size": {"width": int(seg.working_image.shape[1]),
                          "height": int(seg.working_image.shape[0])},
         "layers": layer_names(seg.alphas.shape[2]),
@@ -77,6 +102,7 @@ def run(args):
         "notes": seg.notes,
         "device": seg.device,
         "stage_devices": seg.stage_devices,
+        "gpu_peak_bytes": seg.gpu_peak_bytes,
         "outputs": outputs + ["manifest.json"],
         "platform": {"python": platform.python_version(), "numpy": np.__version__,
                      "machine": platform.machine()},
@@ -85,3 +111,11 @@ def run(args):
     print(f"wrote {len(manifest['layers'])} layers to {args.output} in "
           f"{timings['total']:.1f} s")
     return manifest
+
+
+def _run_key(args):
+    """What decides the results: the input files and every flag but the run-only ones
+    (new flags count by default)."""
+    settings = {k: v for k, v in vars(args).items() if k not in RUN_ONLY}
+    inputs = {name: settings.pop(name) for name in ("image", "features")}
+    return run_key(inputs, settings)

@@ -1,13 +1,15 @@
 """``sss-vfx video``: phases check, prepare output, segment frames, preview.
 
 Every frame's files are written as soon as the frame is final, atomically; the preview
-MP4 is encoded while frames go by and appears only when the shot is complete. An
-interrupted or failed run leaves complete frame files and a manifest saying where it
-stopped; the same command resumes it.
+MP4 is encoded while frames go by. An interrupted or failed run leaves complete frame
+files, a preview of the frames done and a manifest saying where it stopped; the same
+command resumes it (and writes the whole preview).
 """
 
+import logging
 import os
 import platform
+import re
 import time
 
 import cv2
@@ -15,15 +17,20 @@ import numpy as np
 
 from sss_vfx.cli.flags import (add_method_flags, add_run_flags, add_temporal_flags,
                                method_options, temporal_options)
+from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.errors import OptionError, SssError
-from sss_vfx.io.outputs import render_preview, write_manifest
-from sss_vfx.io.shot import is_sequence_pattern, open_shot
+from sss_vfx.io.outputs import read_manifest, render_preview, write_manifest
+from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import ShotOutputs, frame_name, run_key
 from sss_vfx.io.video import write_preview_video
-from sss_vfx.progress import FrameProgress, peak_rss_bytes
+from sss_vfx.progress import Progress, peak_rss_bytes
 
 __all__ = ["add_parser", "parse_frame_range", "run"]
 
+log = logging.getLogger("sss_vfx")
+
+#: Folder of the output keeping each frame's model outputs (person masks, features).
+FEATURES_FOLDER = "features"
 #: Widest preview (plate and layers side by side); wider shots are scaled down.
 PREVIEW_MAX_WIDTH = 2048
 
@@ -39,12 +46,17 @@ def add_parser(subparsers):
     parser.add_argument("input", help=("a video file FFmpeg decodes (MOV, MP4, MKV...) or "
                                        "an image sequence: shot.%%04d.exr or shot.####.exr"))
     parser.add_argument("-o", "--output", required=True, help="output directory (created)")
-    parser.add_argument("--frames", type=parse_frame_range, metavar="FIRST-LAST",
-                        help="frame range to process, inclusive (default: all)")
+    # Parsed in run(), inside the error boundary: a bad range is one line, not usage.
+    parser.add_argument("--frames", metavar="FIRST-LAST",
+                        help="frame range to process, inclusive, e.g. 1001-1100 or "
+                             "--frames=-5--1 (default: all)")
     parser.add_argument("--start", type=int, default=0,
                         help="number of a video file's first frame (default 0)")
     parser.add_argument("--features", help="per-frame semantic features: a sequence "
-                                           "pattern numbered like the frames")
+                                           "pattern numbered like the frames; or "
+                                           "'person' for the built-in person model "
+                                           "(needs sss_vfx[people])")
+    add_semantic_flags(parser, video=True)
     add_temporal_flags(parser)
     parser.add_argument("--pngs", action="store_true",
                         help="also write 16-bit PNG mattes to mattes/sss_layerNN.NNNN.png")
@@ -61,15 +73,21 @@ def add_parser(subparsers):
 
 
 def parse_frame_range(text):
-    """``'1001-1100'`` -> ``(1001, 1100)``; a single number is a one-frame range."""
-    first, sep, last = text.partition("-")
-    try:
-        pair = (int(first), int(last) if sep else int(first))
-    except ValueError:
-        raise OptionError(f"--frames {text!r} is not FIRST-LAST, e.g. 1001-1100") from None
-    if pair[0] > pair[1]:
-        raise OptionError(f"--frames {text} is reversed; give FIRST-LAST with FIRST <= LAST")
-    return pair
+    """``'1001-1100'`` -> ``(1001, 1100)``; a single number is a one-frame range;
+    numbers may be negative (``'-5--1'``)."""
+    match = _FRAME_RANGE.fullmatch(text.strip())
+    if match is None:
+        raise OptionError(f"--frames {text!r} is not FIRST-LAST, e.g. 1001-1100 (or one "
+                          "frame number); give whole numbers")
+    first = int(match["first"])
+    last = int(match["last"]) if match["last"] is not None else first
+    if first > last:
+        raise OptionError(f"--frames {text} is reversed; give FIRST-LAST with "
+                          "FIRST <= LAST")
+    return first, last
+
+
+_FRAME_RANGE = re.compile(r"(?P<first>-?\d+)(?:\s*-\s*(?P<last>-?\d+))?")
 
 
 class _Tally:
@@ -123,27 +141,44 @@ def run(args):
     from sss_vfx import __version__
     from sss_vfx.pipeline.video import segment_video
 
+    from sss_vfx.accel.compute import Compute
+    from sss_vfx.pipeline.semantic import FrameCache, open_semantic_shot
+
+    if isinstance(args.frames, str):
+        args.frames = parse_frame_range(args.frames)
     options, linking = method_options(args), temporal_options(args)
+    compute = Compute.resolve(args.device)
+    model = feature_model(args, compute)
+    cache = FrameCache()
+    # Bad input (missing frames, features or guides that do not match, a model that
+    # does not load) stops before any output.
+    shot, options, objects = open_semantic_shot(
+        args.input, args.features, guides=args.guides, guide_names=args.guides_names,
+        feature_model=model, cache=cache, compute=compute, options=options,
+        frames=args.frames, start=args.start, allow_missing=args.allow_missing)
     parameters = {**options.as_dict(), **linking.as_dict(), "colours": not args.no_colours}
-    inputs = _inputs(args)
-    # Bad input (missing frames, features that do not match) stops before any output.
-    shot = open_shot(args.input, frames=args.frames, start=args.start,
-                     features=args.features, allow_missing=args.allow_missing)
+    inputs = dict(_inputs(args), **semantic_record(args, model, objects))
     outputs = ShotOutputs(args.output, run_key(inputs, parameters), options.layers,
                           force=args.force, pngs=args.pngs)
+    # Each frame's person mask or network features, kept for a resumed run.
+    cache.attach(outputs.directory / FEATURES_FOLDER, outputs.key)
+    _note_killed_run(outputs)
     manifest = {"command": "video", "version": __version__, "inputs": inputs,
                 "parameters": parameters, "run_key": outputs.key,
                 "layers": outputs.names, "colours": not args.no_colours,
                 "status": "running", "missing_frames": shot.missing,
+                "process": {"host": platform.node(), "pid": os.getpid()},
                 "platform": {"python": platform.python_version(), "numpy": np.__version__,
                              "machine": platform.machine()}}
     write_manifest(outputs.directory / "manifest.json", manifest)
-    frames = segment_video(shot, finished=outputs.finished, options=options,
-                           temporal=linking, device=args.device,
+    progress = Progress(args.progress, total_frames=shot.total)
+    frames = segment_video(shot, finished=outputs.finished, checkpoint=outputs.states,
+                           options=options,
+                           temporal=linking, device=compute, progress=progress,
                            colours=not args.no_colours)
     tally = _Tally()
     try:
-        _write_frames(frames, shot, outputs, args, tally, __version__)
+        _write_frames(frames, shot, outputs, args, tally, progress, __version__)
     except (SssError, KeyboardInterrupt) as exc:
         manifest.update(tally.summary(), status="interrupted" if isinstance(
             exc, KeyboardInterrupt) else "failed", error=str(exc) or None)
@@ -160,21 +195,59 @@ def run(args):
     return manifest
 
 
-def _write_frames(frames, shot, outputs, args, tally, version):
+def _note_killed_run(outputs):
+    """Say so when the folder's last run died without a word (SIGKILL, power cut): its
+    manifest still says ``running`` and its process is gone. The rerun resumes it."""
+    path = outputs.directory / "manifest.json"
+    if not outputs.resuming or not path.exists():
+        return
+    try:
+        previous = read_manifest(path)
+    except SssError:
+        return
+    process = previous.get("process") or {}
+    if previous.get("status") != "running" or _alive(process):
+        return
+    log.warning("the previous run in %s stopped without finishing (killed?); resuming "
+                "it: finished frames are kept", outputs.directory)
+
+
+def _alive(process):
+    """Whether a run's process still runs (on this host; another host's is assumed so)."""
+    if process.get("host") != platform.node():
+        return process.get("host") is not None
+    try:
+        os.kill(int(process.get("pid", 0)), 0)
+    except (OSError, ValueError):
+        return False
+    return int(process.get("pid", 0)) > 0
+
+
+def _write_frames(frames, shot, outputs, args, tally, progress, version):
     """Write every frame and encode the preview on the way."""
-    progress = FrameProgress(args.progress, total=shot.total)
+
+    stopped = []
 
     def previews():
-        for result in frames:
-            if not result.skipped:
-                outputs.write_frame(result.number, result.alphas, {
-                    "sss_version": version, "sss_source": str(args.input),
-                    "sss_frame": str(result.number)}, colours=result.colours)
-            tally.add(result)
-            progress(result.number, skipped=result.skipped)
-            yield _preview_frame(result.plate, result.alphas)
+        try:
+            for result in frames:
+                if not result.skipped:
+                    outputs.write_frame(result.number, result.alphas, {
+                        "sss_version": version, "sss_source": str(args.input),
+                        "sss_frame": str(result.number)}, colours=result.colours)
+                tally.add(result)
+                progress.frame(result.number, skipped=result.skipped)
+                yield _preview_frame(result.plate, result.alphas)
+        except (SssError, KeyboardInterrupt) as exc:
+            # The preview of the frames done is still worth having; report after it.
+            stopped.append(exc)
 
     try:
         write_preview_video(outputs.directory / "preview.mp4", previews(), shot.fps)
+    except SssError:
+        if not stopped:     # no frame done before the stop: nothing to preview
+            raise
     finally:
         progress.finish()
+    if stopped:
+        raise stopped[0]

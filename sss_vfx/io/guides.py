@@ -21,6 +21,7 @@ import dataclasses
 import fnmatch
 import os
 import pathlib
+import re
 
 import cv2
 import numpy as np
@@ -76,8 +77,9 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None):
         Shell-style patterns picking objects, comma-separated (``'hero,car*'``); each
         pattern becomes one object, the union of what it matches. Required for a
         Cryptomatte; for other guides they match channel names (``'R'``, ``'G'``,
-        ``'hero.A'``...), label values (``'3'``) or, for a one-matte file, its stem.
-        None keeps every object.
+        ``'hero.A'``...), label values (``'3'``) or, for a one-matte file, its stem
+        less a frame number (``hero.1001.png`` is ``'hero'``). None keeps every
+        object.
     kind : {'auto', 'mattes', 'labels', 'cryptomatte'}, optional
         How to read each file. ``'auto'``: Cryptomatte when the EXR header declares
         one; a single-channel file whose values are flat plateaus (at least two, over
@@ -206,7 +208,8 @@ def _read_one(path, kind, patterns):
     if kind == "labels" or (kind == "auto" and values.shape[2] == 1 and _looks_like_labels(values)):
         return (*_labels(values, path, patterns, scale), "labels")
     if values.shape[2] == 1:
-        names = [path.stem]
+        # A frame of a sequence (hero.1001.png) is named without its frame number.
+        names = [re.sub(r"[._-]\d+$", "", path.stem) or path.stem]
     masks = values / scale if scale else values
     masks, names = _drop_repeated(masks, names)
     if patterns is not None:

@@ -202,7 +202,9 @@ def require_file(path, *, error=InputError, what="image"):
     if not path.exists():
         raise error(f"{what} file {path} does not exist; check the path")
     if not path.is_file():
-        raise error(f"{what} path {path} is not a file (a directory?); give a {what} file")
+        article = "an" if what[:1].lower() in "aeiou" else "a"
+        raise error(f"{what} path {path} is not a file (a directory?); give {article} "
+                    f"{what} file")
     return path
 
 

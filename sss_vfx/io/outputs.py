@@ -20,6 +20,7 @@ from sss_vfx.io.images import as_working_image, require_file
 
 __all__ = [
     "MANIFEST_SCHEMA",
+    "claim_output_dir",
     "layer_palette",
     "prepare_output_dir",
     "read_manifest",
@@ -69,6 +70,9 @@ def prepare_output_dir(path):
     OutputError
         If the path is a file, cannot be created, or a file cannot be created in it.
     """
+    if not os.fspath(path).strip():
+        raise OutputError("the output directory is an empty name; give a folder with -o "
+                          "(e.g. -o out)")
     directory = pathlib.Path(path)
 
     def refuse(reason):
@@ -87,6 +91,68 @@ def prepare_output_dir(path):
     except OSError as exc:
         raise refuse(exc.strerror or str(exc)) from exc
     return directory
+
+
+def claim_output_dir(path, key, results, *, force=False):
+    """Prepare an output folder for a run without silently mixing two runs' results.
+
+    The folder may hold results (files matching ``results``) only of a run with the
+    same key, written down in its ``manifest.json``; with ``force`` any results are
+    replaced: files matching ``results`` are removed first, so none from a previous
+    run (e.g. one with more layers) is left beside the new ones.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder; created if needed.
+    key : str
+        The run key of this run (a hash of its inputs and parameters).
+    results : sequence of str
+        Glob patterns of the result files, relative to the folder.
+    force : bool
+        Replace another run's results.
+
+    Returns
+    -------
+    (pathlib.Path, bool)
+        The folder, and whether it holds results of a run with the same key.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be written, or holds another run's results (or results
+        without a readable manifest) and ``force`` is not set.
+    """
+    directory = prepare_output_dir(path)
+    previous = sorted(p for pattern in results for p in directory.glob(pattern))
+    if force:
+        for stale in previous:
+            try:
+                stale.unlink()
+            except OSError as exc:
+                raise OutputError(f"cannot remove {stale} of a previous run: "
+                                  f"{exc.strerror or exc}; fix the folder's permissions "
+                                  "or choose another output folder") from exc
+        return directory, False
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.exists():
+        if previous:
+            raise OutputError(
+                f"{directory} already holds {len(previous)} result file(s) "
+                f"({previous[0].name}...) but no manifest.json, so they cannot be "
+                "checked; pass --force to replace them or choose another output folder")
+        return directory, False
+    try:
+        manifest = read_manifest(manifest_path)
+    except InputError as exc:
+        raise OutputError(f"{exc}; pass --force to recompute or choose another "
+                          "output folder") from exc
+    if manifest.get("run_key") != key:
+        raise OutputError(
+            f"{directory} holds the results of another input or other parameters "
+            f"(run key {manifest.get('run_key')}, this run {key}); pass --force "
+            "to recompute them or choose another output folder")
+    return directory, True
 
 
 def write_matte_png(path, alpha):

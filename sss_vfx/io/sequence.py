@@ -92,7 +92,8 @@ def find_sequence(pattern, frames=None):
         raise InputError(
             f"no frames for {text}: directory {directory} does not exist; check the path"
         )
-    digits = rf"(\d{{{width},}})" if padded else r"(\d+)"
+    # Any digits (negative frame numbers too); the name check below enforces the padding.
+    digits = r"(-?\d+)"
     matcher = re.compile(re.escape(prefix) + digits + re.escape(suffix) + r"\Z")
     found = {}
     for entry in directory.iterdir():

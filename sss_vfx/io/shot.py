@@ -1,4 +1,5 @@
-"""A shot to segment: an image sequence, a video file, or frames already in memory.
+"""A shot to segment: an image sequence, a video file, a single image, or frames already
+in memory.
 
 :func:`open_shot` checks what can be checked before any work starts (the files exist,
 no frame is missing unless allowed, the frame range, the features match the frames)
@@ -14,7 +15,7 @@ import numpy as np
 
 from sss_vfx.errors import FeatureError, InputError, OptionError
 from sss_vfx.io.features import check_features, read_features
-from sss_vfx.io.images import as_working_image
+from sss_vfx.io.images import SUPPORTED_EXTENSIONS, as_working_image, read_image
 from sss_vfx.io.sequence import find_sequence, iter_sequence, require_complete
 from sss_vfx.io.video import iter_video, video_info
 
@@ -38,7 +39,7 @@ class Shot:
     ----------
     description : str
         The source as a user named it.
-    kind : {'sequence', 'video', 'arrays'}
+    kind : {'sequence', 'video', 'image', 'arrays'}
     numbers : list of int or None
         Frame numbers that will be read, in order; None for a video file that does
         not declare its length.
@@ -87,7 +88,8 @@ def open_shot(source, *, frames=None, start=0, features=None, allow_missing=Fals
     ----------
     source : str, os.PathLike or sequence of (H, W, 3) arrays
         A video file FFmpeg decodes, an image-sequence pattern
-        (``plates/shot.%04d.exr`` or ``plates/shot.####.exr``), or frames in memory.
+        (``plates/shot.%04d.exr`` or ``plates/shot.####.exr``), one image file (a
+        one-frame shot, read and checked as a still is), or frames in memory.
     frames : (int, int), optional
         ``(first, last)`` inclusive frame numbers to process.
     start : int, optional
@@ -114,6 +116,8 @@ def open_shot(source, *, frames=None, start=0, features=None, allow_missing=Fals
     if isinstance(source, (str, os.PathLike)):
         if is_sequence_pattern(source):
             shot = _sequence_shot(str(source), frames, allow_missing)
+        elif os.path.splitext(str(source))[1].lower() in SUPPORTED_EXTENSIONS:
+            shot = _image_shot(str(source), frames, start)
         else:
             shot = _video_shot(str(source), frames, start)
     else:
@@ -165,6 +169,20 @@ def _video_shot(path, frames, start):
 
     return Shot(description=path, kind="video", numbers=numbers,
                 fps=info.frame_rate or DEFAULT_FPS, missing=[], _read=read, _features=None)
+
+
+def _image_shot(path, frames, start):
+    """One image file: the checks of a still (:func:`~sss_vfx.io.images.read_image`)."""
+    pixels = read_image(path).pixels
+    if not _in_range(frames)(start):
+        raise InputError(f"{path} is one frame, numbered {start}; the range "
+                         f"{frames[0]}-{frames[1]} does not hold it")
+
+    def read():
+        yield start, pixels
+
+    return Shot(description=path, kind="image", numbers=[start], fps=DEFAULT_FPS,
+                missing=[], _read=read, _features=None)
 
 
 def _array_shot(arrays, frames, start):

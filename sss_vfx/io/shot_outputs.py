@@ -2,7 +2,9 @@
 
 A shot's folder holds ``layers.NNNN.exr`` per frame (the input's frame numbers, at least
 four digits), ``mattes/sss_layerNN.NNNN.png`` on request, ``preview.mp4`` and
-``manifest.json``. The manifest carries a run key, a hash of the inputs and every
+``manifest.json``, and ``state/window.NNNN.npz``: the window state after frame NNNN, from
+which a resumed run restarts so that it gives the same bits as an uninterrupted one
+(the two newest are kept: a few MB each). The manifest carries a run key, a hash of the inputs and every
 parameter: a rerun with the same key keeps the frames whose EXR exists, any other
 rerun must say ``force`` so that no result is silently replaced.
 """
@@ -11,15 +13,22 @@ import hashlib
 import json
 import os
 import pathlib
+import zipfile
+
+import numpy as np
 
 from sss_vfx.errors import InputError, OutputError
+from sss_vfx.io.atomic import atomic_path
 from sss_vfx.io.exr import layer_names, read_layers_exr, write_layers_exr
-from sss_vfx.io.outputs import prepare_output_dir, read_manifest, write_matte_png
+from sss_vfx.io.outputs import claim_output_dir, write_matte_png
 
-__all__ = ["ShotOutputs", "frame_name", "run_key"]
+__all__ = ["ShotOutputs", "WindowStates", "frame_name", "run_key"]
 
 MANIFEST = "manifest.json"
 MATTES = "mattes"
+STATES = "state"
+#: States kept: the newest may be saved before the frames it follows are written.
+STATES_KEPT = 2
 
 
 def frame_name(stem, number, suffix):
@@ -73,6 +82,12 @@ class ShotOutputs:
     pngs : bool
         Also write one 16-bit PNG matte per layer and frame.
 
+    Attributes
+    ----------
+    states : WindowStates
+        The window states, the ``checkpoint`` of
+        :func:`~sss_vfx.pipeline.video.segment_video`.
+
     Raises
     ------
     OutputError
@@ -81,33 +96,13 @@ class ShotOutputs:
     """
 
     def __init__(self, directory, key, layers, *, force=False, pngs=False):
-        self.directory = prepare_output_dir(directory)
+        # With force, results are not removed: a frame is replaced when rewritten.
+        self.directory, self.resuming = claim_output_dir(
+            directory, key, [] if force else ["layers.*.exr"], force=force)
         self.key = key
         self.names = layer_names(layers)
         self.pngs = pngs
-        self.resuming = not force and self._check_previous_run()
-
-    def _check_previous_run(self):
-        manifest_path = self.directory / MANIFEST
-        previous = list(self.directory.glob("layers.*.exr"))
-        if not manifest_path.exists():
-            if previous:
-                raise OutputError(
-                    f"{self.directory} already holds {len(previous)} layers EXRs but no "
-                    f"{MANIFEST}, so they cannot be checked; pass --force to recompute "
-                    "them or choose another output folder")
-            return False
-        try:
-            manifest = read_manifest(manifest_path)
-        except InputError as exc:
-            raise OutputError(f"{exc}; pass --force to recompute or choose another "
-                              "output folder") from exc
-        if manifest.get("run_key") != self.key:
-            raise OutputError(
-                f"{self.directory} holds the results of another input or other parameters "
-                f"(run key {manifest.get('run_key')}, this run {self.key}); pass --force "
-                "to recompute them or choose another output folder")
-        return True
+        self.states = WindowStates(self.directory / STATES, key, resuming=self.resuming)
 
     def exr_path(self, number):
         """Path of a frame's layers EXR."""
@@ -157,3 +152,73 @@ class ShotOutputs:
         write_layers_exr(self.exr_path(number), alphas, colours=colours,
                          attributes=attributes)
         return written
+
+
+class WindowStates:
+    """The window states of a shot, one ``.npz`` per window boundary: the checkpoint of
+    :func:`~sss_vfx.pipeline.video.segment_video`.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The ``state`` folder, created on the first save.
+    key : str
+        The run key; a state saved under another key is never loaded.
+    resuming : bool
+        Whether states already in the folder may be loaded.
+    """
+
+    def __init__(self, directory, key, *, resuming):
+        self.directory = pathlib.Path(directory)
+        self.key = key
+        self.resuming = resuming
+        self.saved = []
+
+    def path(self, number):
+        """The state file saved after frame ``number``."""
+        return self.directory / frame_name("window", number, ".npz")
+
+    def save(self, number, state):
+        """Write the state after frame ``number`` atomically; drop the older ones.
+
+        Parameters
+        ----------
+        number : int
+        state : dict of str to ndarray
+            Numeric or str arrays (no objects).
+
+        Raises
+        ------
+        OutputError
+            The file cannot be written.
+        """
+        try:
+            self.directory.mkdir(exist_ok=True)
+            with atomic_path(self.path(number)) as tmp, open(tmp, "wb") as handle:
+                np.savez(handle, run_key=np.array(self.key), **state)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path(number)}: "
+                              f"{exc.strerror or exc}; free some space or fix the "
+                              "folder's permissions") from exc
+        self.saved = [n for n in self.saved if n != number] + [number]
+        for old in self.saved[:-STATES_KEPT]:
+            try:
+                self.path(old).unlink()
+            except OSError:
+                pass     # left over, harmless: only a matching run key is loaded
+        self.saved = self.saved[-STATES_KEPT:]
+
+    def load(self, number):
+        """The state saved after frame ``number`` by a run with the same key, or None
+        (not resuming, none saved, unreadable)."""
+        path = self.path(number)
+        if not self.resuming or not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as content:
+                state = {name: content[name] for name in content.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+            return None   # unreadable: restart from an earlier state
+        if str(state.pop("run_key", "")) != self.key:
+            return None
+        return state

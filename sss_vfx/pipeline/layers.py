@@ -12,12 +12,14 @@ import cv2
 import numpy as np
 
 
+from sss_vfx.features.guides import guide_features
 from sss_vfx.features.preprocess import apply_feature_projection, preprocess_features
 from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
 from sss_vfx.segments.grouping import collapse_note, group_segments, grouping_descriptors
 from sss_vfx.segments.identity import match_layers, pad_layers
+from sss_vfx.segments.objects import group_by_objects
 from sss_vfx.segments.upsample import normalise_layers
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "final_layers",
     "frame_laplacian",
     "soft_layers",
+    "stack_work",
     "working_frame",
     "working_size",
 ]
@@ -58,15 +61,19 @@ class WorkingFrame:
     image : (h, w, 3) float64 in [0, 1], the plate at working resolution
     features : (h, w, 3) float64 in [0, 1] or None, preprocessed features
     downscaled : bool
+    probabilities : (h, w, O + 1) float64 or None
+        Per-pixel probability of each guided object, then of the rest (guides only):
+        the layers are then one per object, in the guides' order, the rest last.
     """
 
     plate: np.ndarray
     image: np.ndarray
     features: object
     downscaled: bool
+    probabilities: object = None
 
 
-def working_frame(plate, raw_features, max_pixels, projection=None):
+def working_frame(plate, raw_features, max_pixels, projection=None, guides=None):
     """Downscale a plate (area average) and its features to the working resolution.
 
     Parameters
@@ -77,6 +84,10 @@ def working_frame(plate, raw_features, max_pixels, projection=None):
     projection : FeatureProjection, optional
         Reduce the features as another frame's were (a shot's frames share one
         projection); fitted on these features when None.
+    guides : (H, W, O) float array in [0, 1], optional
+        Object guides at the plate's size (:func:`~sss_vfx.io.guides.read_guides`):
+        they replace ``raw_features`` by their own features and give the frame its
+        object probabilities.
 
     Returns
     -------
@@ -86,12 +97,21 @@ def working_frame(plate, raw_features, max_pixels, projection=None):
     downscaled = (h, w) != plate.shape[:2]
     small = (cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA) if downscaled
              else plate).astype(np.float64)
-    feats = None
-    if raw_features is not None:
+    feats = probabilities = None
+    if guides is not None:
+        masks = np.asarray(guides, np.float32)
+        masks = masks.reshape(masks.shape[:2] + (-1,))
+        if downscaled:
+            masks = cv2.resize(masks, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, -1)
+        found = guide_features(small, masks)
+        feats = found.features.astype(np.float64)
+        probabilities = found.probabilities.astype(np.float64)
+    elif raw_features is not None:
         resized = resize_features(raw_features, (h, w)) if downscaled else raw_features
         feats = (preprocess_features(resized, small) if projection is None
                  else apply_feature_projection(projection, resized, small))
-    return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled)
+    return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled,
+                        probabilities=probabilities)
 
 
 def frame_laplacian(frame, opts, compute, clock):
@@ -128,6 +148,8 @@ class SoftLayers:
     grouped : (N, K) float64, columns in ``layers``' order
     layers : (N, K) float64
         Relaxed sparsification result, largest layer first; K <= ``opts.layers``.
+        With object probabilities (guides), one layer per object in the guides'
+        order, the rest last (K = objects + 1, ``opts.layers`` not used).
     note : str or None
         Why fewer layers than asked came out, when that happened (see
         :func:`collapse_note`).
@@ -188,10 +210,17 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     with clock.stage("constrained_sparsification"):
         soft = compute.constrained(vectors, values, labels, options=opts.constrained(),
                                    laplacian_ones=lap @ np.ones(n))
+    objects = all(f.probabilities is not None for f in frames)
     with clock.stage("grouping"):
-        descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
-        grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
-        if anchor is not None:
+        if objects:
+            # The guides fix the layers and their order: no matching to the anchor.
+            probabilities = np.concatenate(
+                [f.probabilities.reshape(h * w, -1) for f in frames])
+            grouped, _ = group_by_objects(soft, probabilities)
+        else:
+            descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
+            grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
+        if anchor is not None and not objects:
             grouped = pad_layers(grouped, opts.layers)
             grouped = grouped[:, match_layers(anchor[1], grouped[anchor[0]])]
     with clock.stage("relaxed_sparsification"):
@@ -199,18 +228,29 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
         gradient = np.concatenate([gradient_magnitude(f.image).ravel() for f in frames])
         relaxed = compute.relaxed(lap, grouped, gradient, options=opts.relaxed(),
                                   anchor=anchor, prior=prior)
-    order = (np.arange(relaxed.shape[1]) if anchor is not None
+    order = (np.arange(relaxed.shape[1]) if anchor is not None or objects
              else np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable"))
     return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,
                       soft_segments=soft, grouped=grouped[:, order],
                       layers=relaxed[:, order],
-                      note=collapse_note(soft.shape[1], feats is not None, opts))
+                      note=None if objects else
+                      collapse_note(soft.shape[1], feats is not None, opts))
 
 
 def eigenvector_count(opts, pixels):
     """Eigenvectors asked of a Laplacian of ``pixels`` rows: ``opts.eigenvectors``, at
     most ``pixels - 2`` (a tiny image has fewer modes than asked)."""
     return min(opts.eigenvectors, pixels - 2)
+
+
+def stack_work(frames, opts):
+    """The sizes of a stack's work, for the progress estimate
+    (:func:`~sss_vfx.progress.expected_seconds`)."""
+    h, w = frames[0].image.shape[:2]
+    return {"pixels": len(frames) * h * w, "plate_pixels": frames[0].plate.shape[0]
+            * frames[0].plate.shape[1], "eigenvectors": opts.eigenvectors,
+            "iterations": opts.constrained_iterations, "rounds": opts.relaxed_rounds,
+            "refine": frames[0].downscaled and opts.refine_band > 0}
 
 
 def final_layers(working, frame, opts, compute, clock):

@@ -10,7 +10,9 @@ from sss_vfx.io.features import check_features, read_features, resize_features
 from sss_vfx.io.images import as_working_image, read_image
 from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.layers import (final_layers, frame_laplacian, soft_layers,
-                                     working_frame, working_size)
+                                     stack_work, working_frame, working_size)
+from sss_vfx.pipeline.limits import check_eigenvectors
+from sss_vfx.pipeline.semantic import check_sources, frame_guides, is_person, resolve_model
 from sss_vfx.progress import StageClock
 
 log = logging.getLogger("sss_vfx")
@@ -30,7 +32,7 @@ class Segmentation:
     ----------
     alphas : (H, W, K) float32
         Layer opacities in [0, 1] at the plate's resolution, summing to 1 per pixel,
-        largest layer first.
+        largest layer first (with guides: in the guides' order, the rest last).
     image : (H, W, 3) float32
         The display-referred working image of the plate.
     working_image : (h, w, 3) float64
@@ -59,6 +61,9 @@ class Segmentation:
         The device the run used (``'numpy'`` after an ``auto`` fallback).
     stage_devices : dict of str to str
         Where each stage ran (see :attr:`~sss_vfx.accel.compute.Compute.ran`).
+    objects : tuple of str
+        With guides (or the person model): the name of each layer, the objects in the
+        guides' order then ``'rest'``; empty otherwise.
     """
 
     alphas: np.ndarray
@@ -79,9 +84,12 @@ class Segmentation:
     notes: list = field(default_factory=list)
     device: str = "numpy"
     stage_devices: dict = field(default_factory=dict)
+    gpu_peak_bytes: dict = field(default_factory=dict)
+    objects: tuple = ()
 
 
-def segment_image(image, features=None, *, options=None, device=None, progress=None,
+def segment_image(image, features=None, *, guides=None, guide_names=None,
+                  feature_model=None, options=None, device=None, progress=None,
                   colours=True, **overrides):
     """Split an image into soft layers (Semantic Soft Segmentation).
 
@@ -89,9 +97,22 @@ def segment_image(image, features=None, *, options=None, device=None, progress=N
     ----------
     image : (H, W, 3) float array in [0, 1], (H, W) grey, or a path
         PNG/JPEG/TIFF (8/16 bit) or EXR (scene-linear, converted to display-referred).
-    features : (H, W, C) float array or path, optional
+    features : (H, W, C) float array, path or ``'person'``, optional
         Semantic features of any channel count (image, ``.npy`` or ``.exr``). Without
         them the semantic affinity is off and layers follow colour alone.
+        ``'person'`` runs the built-in person model (extra ``sss_vfx[people]``) and
+        uses its mask as a guide named ``'person'``.
+    guides : path, sequence of paths, (H, W, O) array or Guides, optional
+        Rough per-object mattes (roto, ID/label pass, several files, Cryptomatte; see
+        :func:`~sss_vfx.io.guides.read_guides`). Each object gets a layer, in the
+        guides' order, then the rest of the frame (``layers`` is then not used).
+    guide_names : str, optional
+        Object patterns to pick, comma-separated (``'hero,car*'``); required for a
+        Cryptomatte. For an array, one name per channel.
+    feature_model : path or FeatureModel, optional
+        A TorchScript (``.pt``, extra ``sss_vfx[gpu]``) or ONNX (``.onnx``, extra
+        ``sss_vfx[onnx]``) network computing the features from the image (see
+        :func:`~sss_vfx.features.network.load_feature_model`).
     options : SegmentationOptions, optional
         Every parameter of the method; the paper's defaults when None.
     device : str, Device or Compute, optional
@@ -110,13 +131,15 @@ def segment_image(image, features=None, *, options=None, device=None, progress=N
     Returns
     -------
     Segmentation
+        With guides, ``objects`` names the layers (the objects, then ``'rest'``).
 
     Raises
     ------
     InputError
         Unreadable, unsupported or too small image.
     FeatureError
-        Features with NaN/inf, or of another aspect ratio.
+        Features or guides with NaN/inf, of another aspect ratio or empty; too many
+        objects; a model that does not load or returns a bad output; a missing extra.
     OptionError
         Unknown or out-of-range option.
     DeviceError
@@ -131,12 +154,32 @@ def segment_image(image, features=None, *, options=None, device=None, progress=N
     (32, 32, 2)
     """
     opts = (options or SegmentationOptions()).with_overrides(**overrides)
+    check_sources(features, guides, feature_model)
     compute = Compute.resolve(device)
     notes = []
     plate = _load_plate(image, notes)
-    feats = _load_features(features, plate.shape[:2], notes)
-    return _segment(plate, feats, opts, notes, StageClock(STAGES, progress), compute,
-                    colours)
+    check_eigenvectors(opts, plate.shape[:2])
+    person = is_person(features)
+    found = frame_guides(plate, guides, guide_names, person)
+    if found is not None:
+        layers = len(found.names) + 1
+        if layers != opts.layers:
+            note = (f"{len(found.names)} guided object(s) and the rest give {layers} "
+                    f"layers; layers={opts.layers} not used")
+            notes.append(note)
+            opts = opts.with_overrides(layers=layers,
+                                       initial_segments=max(opts.initial_segments, layers))
+        feats = None
+    elif feature_model is not None:
+        from sss_vfx.features.network import network_features
+        feats = network_features(plate, resolve_model(feature_model, compute))
+    else:
+        feats = _load_features(None if person else features, plate.shape[:2], notes)
+    seg = _segment(plate, feats, opts, notes, StageClock(STAGES, progress), compute,
+                   colours, None if found is None else found.masks)
+    if found is not None:
+        seg.objects = tuple(found.names) + ("rest",)
+    return seg
 
 
 def _load_plate(image, notes):
@@ -164,11 +207,14 @@ def _load_features(features, shape_hw, notes):
     return raw
 
 
-def _segment(plate, raw_features, opts, notes, clock, compute, colours):
-    frame = working_frame(plate, raw_features, opts.max_pixels)
+def _segment(plate, raw_features, opts, notes, clock, compute, colours, guides=None):
+    frame = working_frame(plate, raw_features, opts.max_pixels, guides=guides)
     h, w = frame.image.shape[:2]
     if frame.downscaled:
         notes.append(f"spectral stages ran at {w}x{h} (max_pixels={opts.max_pixels})")
+    work = stack_work([frame], opts)
+    clock.plan(work, [s for s in STAGES if (s != "refinement" or work["refine"])
+                      and (s != "colours" or colours)])
     lap = frame_laplacian(frame, opts, compute, clock)
     result = soft_layers(lap, [frame], opts, compute, clock)
     if result.note:
@@ -187,4 +233,5 @@ def _segment(plate, raw_features, opts, notes, clock, compute, colours):
         grouped=result.grouped.reshape(h, w, -1),
         working_alphas=result.layers.reshape(h, w, -1), options=opts,
         colours=premultiplied, timings=clock.timings, peak_rss=clock.peak_rss, notes=notes,
-        device=compute.spec, stage_devices=dict(compute.ran))
+        device=compute.spec, stage_devices=dict(compute.ran),
+        gpu_peak_bytes=dict(compute.gpu_peak_bytes))

@@ -7,6 +7,12 @@ frame's by the temporal affinity along the optical flow, and the method runs onc
 the joined graph, so the window's frames share their layers. Each window's layers are
 matched to the layers already given on the shared frames and cross-fade across them.
 Only one window of frames is held at a time: memory does not grow with the shot.
+
+A resumed run gives the same bits as an uninterrupted one: at every window boundary
+the runner hands its state (the layers given to the frames the next window shares and
+to the last frame emitted) to a checkpoint, and a resumed run restarts from the last
+state before its first unfinished frame, recomputing (not rewriting) the finished
+frames after it.
 """
 
 import dataclasses
@@ -22,10 +28,12 @@ from sss_vfx.features.preprocess import fit_feature_projection
 from sss_vfx.graph.flow import carried_prior, frame_flow
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.io.features import resize_features
-from sss_vfx.io.shot import Shot, open_shot
+from sss_vfx.io.guides import Guides
 from sss_vfx.options import SegmentationOptions, TemporalOptions
 from sss_vfx.pipeline.layers import (eigenvector_count, final_layers, frame_laplacian,
-                                     soft_layers, working_frame)
+                                     soft_layers, stack_work, working_frame)
+from sss_vfx.pipeline.limits import check_eigenvectors
+from sss_vfx.pipeline.semantic import open_semantic_shot
 from sss_vfx.progress import StageClock
 from sss_vfx.segments.identity import hand_over, match_layers, pad_layers, window_anchor
 from sss_vfx.segments.upsample import downsample_layers
@@ -93,6 +101,7 @@ class _Entry:
     temporal: object = None       # temporal affinity to the next frame
     flow: object = None           # FrameFlow to the next frame
     given: object = None          # (h*w, K) layers given so far
+    anchored: bool = False        # given = the finished result (no checkpoint state)
 
     @property
     def done(self):
@@ -136,8 +145,9 @@ def shot_options(options=None, temporal=None, **overrides):
 
 
 def segment_video(source, features=None, *, frames=None, start=0, allow_missing=False,
-                  finished=None, options=None, temporal=None, device=None, progress=None,
-                  colours=True, **overrides):
+                  finished=None, checkpoint=None, options=None, temporal=None,
+                  device=None, progress=None, colours=True, guides=None, guide_names=None,
+                  feature_model=None, cache=None, projection=None, **overrides):
     """Soft layers for every frame of a shot, with one stable set of K layers.
 
     Parameters
@@ -157,9 +167,15 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
     allow_missing : bool, optional
         Process the frames of a sequence that exist despite gaps.
     finished : callable(number) -> (H, W, K) array or None, optional
-        Layers of a frame already done (a resumed run): such a frame is not
-        recomputed unless its window has frames still to do, and its layers anchor
-        the identity of the layers after it.
+        Layers of a frame already done (a resumed run): such a frame is yielded as
+        it is (``skipped``), never recomputed into a new result. Without
+        ``checkpoint`` state, its layers anchor the identity of the layers after it.
+    checkpoint : object with ``save(number, state)`` and ``load(number)``, optional
+        Keeps the window state: ``save`` is called at every window boundary with the
+        number of the last frame the window emits and a dict of arrays; ``load``
+        returns that dict, or None. With it, a resumed run restarts from the last
+        state before its first unfinished frame and gives the same bits as an
+        uninterrupted run (see :class:`~sss_vfx.io.shot_outputs.WindowStates`).
     options : SegmentationOptions, optional
         The method's parameters; ``layers`` is the K of the whole shot (layers not
         found stay empty).
@@ -171,6 +187,21 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
         Told as each stage of each window starts.
     colours : bool, optional
         Also compute each computed frame's premultiplied layer colours.
+    guides : str, sequence of str, or sequence of arrays, optional
+        Per-frame object guides: a sequence pattern numbered like the frames (or
+        several, in object order), or one ``(H, W, O)`` array per frame. The layers
+        are then the objects in the guides' order, then the rest (``layers`` is
+        set to objects + 1). ``features='person'`` adds the person model's mask.
+    guide_names : str, optional
+        Object patterns to pick (``'hero,car*'``), required for Cryptomatte.
+    feature_model : path or FeatureModel, optional
+        A network computing every frame's features (see :func:`segment_image`).
+    cache : str or os.PathLike, optional
+        Folder keeping each frame's person mask or network features, so a resumed
+        run does not compute them again.
+    projection : FeatureProjection, optional
+        How raw features map to colours for the whole shot; fitted on the first frame
+        when None (a part of a shot, e.g. a farm chunk, passes the shot's).
     **overrides
         Fields of :class:`~sss_vfx.options.SegmentationOptions` or
         :class:`~sss_vfx.options.TemporalOptions`.
@@ -197,30 +228,41 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
     """
     opts, linking = shot_options(options, temporal, **overrides)
     compute = Compute.resolve(device)
-    shot = source if isinstance(source, Shot) else open_shot(
-        source, frames=frames, start=start, features=features, allow_missing=allow_missing)
+    shot, opts, _ = open_semantic_shot(
+        source, features, guides=guides, guide_names=guide_names,
+        feature_model=feature_model, cache=cache, compute=compute, options=opts,
+        frames=frames, start=start, allow_missing=allow_missing)
     runner = _WindowRunner(opts, linking, compute, StageClock(VIDEO_STAGES, progress),
-                           finished, shot.total, colours)
+                           finished, shot.total, colours, checkpoint)
+    runner.projection = projection
     yield from runner.run(shot.frames())
 
 
 class _WindowRunner:
     """Slides the window over a stream of frames; see :func:`segment_video`."""
 
-    def __init__(self, opts, linking, compute, clock, finished, total, colours):
+    def __init__(self, opts, linking, compute, clock, finished, total, colours,
+                 checkpoint=None):
         self.opts, self.linking, self.compute, self.clock = opts, linking, compute, clock
         self.finished = finished or (lambda number: None)
         self.total = total
         self.colours = colours
+        self.checkpoint = checkpoint
         self.previous = None    # (h*w, K) layers given to the last emitted frame
         self.projection = None  # FeatureProjection of the shot
         self.emitted = 0        # frames handed out so far
         self.notes = []
+        self.held = deque()     # the frames of the window being filled
+        # Resuming: finished frames go out as they are while the runner looks for the
+        # last state before the first unfinished frame; ``pending`` are the frames
+        # after that state, to replay from it.
+        self.replaying = checkpoint is not None
+        self.anchoring = checkpoint is None   # finished frames anchor the layers
+        self.restart = None     # the state to restart from; None: the shot's start
+        self.pending = []
+        self.restored = deque()  # (number, given) of the held frames of the restart
 
     def run(self, stream):
-        size = self.linking.frames_per_window
-        shared = self.linking.shared_frames
-        held = deque()
         index = 0
         stream = iter(stream)
         while True:
@@ -230,38 +272,104 @@ class _WindowRunner:
                 break
             except SssError:
                 # A damaged file: finish the frames decoded so far, then report it.
-                if held:
-                    yield from self._window(list(held), keep=0)
+                yield from self._flush()
                 raise
-            held.append(self._enter(index, number, plate, raw))
+            yield from self._admit(self._enter(index, number, plate, raw))
             index += 1
-            if len(held) == size:
-                yield from self._window(list(held), keep=shared)
-                while len(held) > shared:
-                    held.popleft()
-        if held:
-            yield from self._window(list(held), keep=0)
+        yield from self._flush()
+
+    def _admit(self, entry):
+        """Take a frame in: hand it out now (finished, resuming) or into the window."""
+        if self.replaying and entry.done:
+            self.emitted = entry.index + 1
+            yield self._emit(entry)
+            state = self.checkpoint.load(entry.number)
+            if state is not None:
+                self.restart, self.pending = state, []
+                return
+            self.pending.append(entry)
+            if len(self.pending) > self.linking.frames_per_window:
+                # No state this far back (a run without checkpoints): anchor on the
+                # finished results instead, as close as it can get.
+                self.replaying, self.anchoring = False, True
+                pending, self.pending = self.pending, []
+                for held in pending:
+                    yield from self._push(self._anchor(held))
+            return
+        if self.replaying:
+            self.replaying, pending, self.pending = False, self.pending, []
+            self._restore(self.restart)
+            for held in pending:
+                yield from self._push(held)
+        if entry.done and self.anchoring:
+            self._anchor(entry)
+        yield from self._push(entry)
+
+    def _push(self, entry):
+        if self.restored:
+            number, given = self.restored.popleft()
+            if number != entry.number:
+                raise InputError(
+                    f"the saved window state expects frame {number} but the shot has "
+                    f"frame {entry.number} there; recompute the shot (force)")
+            entry.given = given
+        self.held.append(entry)
+        if len(self.held) == self.linking.frames_per_window:
+            yield from self._window(list(self.held), keep=self.linking.shared_frames,
+                                    boundary=True)
+            while len(self.held) > self.linking.shared_frames:
+                self.held.popleft()
+
+    def _flush(self):
+        """The frames left at the end of the stream (or before a damaged frame)."""
+        if self.held:
+            yield from self._window(list(self.held), keep=0, boundary=False)
+            self.held.clear()
+
+    def _anchor(self, entry):
+        entry.given = downsample_layers(entry.finished, entry.frame.image.shape[:2])
+        entry.anchored = True
+        return entry
+
+    def _restore(self, state):
+        if state is None:
+            return
+        self.previous = state["previous"]
+        self.restored = deque(zip(state["held_numbers"].tolist(), state["held_given"]))
+        self.notes = list(state["notes"].tolist())
+
+    def _state(self, last, held):
+        """The state after emitting ``last``, with ``held`` shared by the next window."""
+        given = [e.given for e in held]
+        return {"previous": last.given,
+                "held_numbers": np.array([e.number for e in held], dtype=np.int64),
+                "held_given": (np.stack(given) if given
+                               else np.zeros((0,) + last.given.shape, last.given.dtype)),
+                "notes": np.array(self.notes, dtype=str)}
 
     def _enter(self, index, number, plate, raw):
+        guides = raw.masks if isinstance(raw, Guides) else None
+        raw = None if guides is not None else raw
         if raw is not None and raw.shape[:2] != plate.shape[:2]:
             raw = resize_features(raw, plate.shape[:2])
         if raw is not None and self.projection is None:
             self.projection = self._fit_projection(plate, raw)
-        frame = working_frame(plate, raw, self.opts.max_pixels, self.projection)
+        if index == 0:
+            check_eigenvectors(self.opts, plate.shape[:2])
+        frame = working_frame(plate, raw, self.opts.max_pixels, self.projection,
+                              guides=guides)
         if index == 0 and frame.downscaled:
             h, w = frame.image.shape[:2]
             self.notes.append(f"spectral stages ran at {w}x{h} "
                               f"(max_pixels={self.opts.max_pixels})")
         entry = _Entry(index=index, number=number, frame=frame,
                        finished=self.finished(number))
-        if entry.done:
-            if entry.finished.shape[2] != self.opts.layers:
-                raise InputError(
-                    f"the finished result of frame {number} has "
-                    f"{entry.finished.shape[2]} layers but this run asks for "
-                    f"{self.opts.layers}; recompute the shot or ask for the same layer "
-                    "count")
-            entry.given = downsample_layers(entry.finished, frame.image.shape[:2])
+        if entry.done and entry.finished.shape[2] != self.opts.layers:
+            raise InputError(
+                f"the finished result of frame {number} has "
+                f"{entry.finished.shape[2]} layers but this run asks for "
+                f"{self.opts.layers}; recompute the shot or ask for the same layer "
+                "count")
         return entry
 
     def _fit_projection(self, plate, raw):
@@ -270,28 +378,38 @@ class _WindowRunner:
         small = resize_features(raw, first.image.shape[:2]) if first.downscaled else raw
         return fit_feature_projection(small, first.image)
 
-    def _window(self, entries, keep):
+    def _window(self, entries, keep, boundary):
         """Segment a window, give its frames their layers, emit the final ones.
 
-        The last ``keep`` frames stay held: the next window shares them.
+        The last ``keep`` frames stay held: the next window shares them. At a
+        ``boundary`` (more frames follow) the state is handed to the checkpoint
+        first.
         """
         if any(e.given is None for e in entries):
             layers, anchored = self._segment(entries)
-            if not anchored and self.previous is not None:
+            # Guided layers keep the guides' order: nothing to match.
+            if not anchored and self.previous is not None and \
+                    entries[0].frame.probabilities is None:
                 layers = layers[:, :, match_layers(self.previous, layers[0])]
             given = hand_over([e.given for e in entries], layers,
-                              [e.done for e in entries])
+                              [e.anchored for e in entries])
             for entry, layers_of_frame in zip(entries, given):
                 entry.given = layers_of_frame
-        for position, entry in enumerate(entries):
-            if position >= len(entries) - keep or entry.index < self.emitted:
-                continue
-            self.emitted = entry.index + 1
-            yield self._emit(entry)
+        last = len(entries) - keep
+        if boundary and self.checkpoint is not None:
+            self.checkpoint.save(entries[last - 1].number,
+                                 self._state(entries[last - 1], entries[last:]))
+        for entry in entries[:last]:
+            self.previous = entry.given
+            if entry.index >= self.emitted:    # not handed out already (resuming)
+                self.emitted = entry.index + 1
+                yield self._emit(entry)
 
     def _segment(self, entries):
         """(F, h*w, K) layers of the window's frames, in the window's own order, and
         whether they were anchored to layers already given."""
+        self.clock.plan(stack_work([e.frame for e in entries], self.opts),
+                        frames=max(len(entries) - self.linking.shared_frames, 1))
         for entry in entries:
             if entry.laplacian is None:
                 entry.laplacian = frame_laplacian(entry.frame, self.opts, self.compute,
@@ -346,7 +464,6 @@ class _WindowRunner:
                              self.linking.carry_weight)
 
     def _emit(self, entry):
-        self.previous = entry.given
         frame = entry.frame
         colours = None
         if entry.done:

@@ -1,0 +1,169 @@
+"""The planning step: cut a shot into chunks and fix its layer identity on key frames.
+
+The shot's first frame is segmented as one process does it (in its first window); the
+other key frames (each chunk's first frame, :mod:`sss_vfx.farm.chunks`) one by one in
+frame order, each matched to the one before (:func:`segment_video` in per-frame mode),
+so their layers share one order; every chunk starts from its key frame's layers, so the
+whole shot keeps that order. The step costs one frame per chunk (and one window for
+the first) and is deterministic: rerun, it recomputes nothing that exists.
+"""
+
+import dataclasses
+import logging
+import os
+import shutil
+
+from sss_vfx.errors import InputError, OutputError
+from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
+from sss_vfx.farm.layout import PLAN_SCHEMA, FarmFolder
+from sss_vfx.features.preprocess import fit_feature_projection
+from sss_vfx.io.features import resize_features
+from sss_vfx.io.shot import is_sequence_pattern, open_shot
+from sss_vfx.io.shot_outputs import run_key
+from sss_vfx.pipeline.layers import working_frame
+from sss_vfx.pipeline.video import segment_video, shot_options
+
+log = logging.getLogger("sss_vfx")
+
+__all__ = ["plan_shot"]
+
+
+def _source_name(source):
+    source = os.fspath(source)
+    return source if is_sequence_pattern(source) else os.path.abspath(source)
+
+
+def plan_shot(source, output, *, features=None, frames=None, start=0,
+              allow_missing=False, chunk_frames=DEFAULT_CHUNK_FRAMES,
+              handles=DEFAULT_HANDLES, options=None, temporal=None, colours=True,
+              device=None, force=False, **overrides):
+    """Plan a chunked shot: write ``farm/plan.json`` and the key frames' layers.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A video file or an image-sequence pattern (chunks read it on other machines:
+        give a path they share).
+    output : str or os.PathLike
+        The shot's output folder, shared by every step.
+    features, frames, start, allow_missing
+        As :func:`~sss_vfx.segment_video` (``features`` a sequence pattern).
+    chunk_frames : int, optional
+        Frames each chunk owns (:data:`~sss_vfx.farm.chunks.DEFAULT_CHUNK_FRAMES`).
+    handles : int, optional
+        Frames a chunk starts before its own (:data:`~sss_vfx.farm.chunks.DEFAULT_HANDLES`).
+    options : SegmentationOptions, optional
+    temporal : TemporalOptions or bool, optional
+    colours : bool, optional
+        Store premultiplied layer colours in every EXR.
+    device : str, optional
+        Where the key frames are computed.
+    force : bool, optional
+        Replace a plan made with other inputs or parameters.
+    **overrides
+        Option fields, as :func:`~sss_vfx.segment_video`.
+
+    Returns
+    -------
+    dict, the plan (as ``farm/plan.json``)
+
+    Raises
+    ------
+    InputError, FeatureError, OptionError
+        Bad shot or options.
+    OutputError
+        The folder holds a plan of another run and ``force`` is not set.
+    """
+    opts, linking = shot_options(options, temporal, **overrides)
+    shot = open_shot(source, frames=frames, start=start, features=features,
+                     allow_missing=allow_missing)
+    if shot.numbers is None:
+        raise InputError(f"{shot.description} does not declare its frame count, which "
+                         "chunking needs; convert it to an image sequence first")
+    chunks = chunk_ranges(shot.numbers, chunk_frames, handles)
+    inputs = {"source": _source_name(source),
+              "features": None if features is None else os.fspath(features),
+              "frames": list(frames) if frames else None, "start": start,
+              "allow_missing": allow_missing}
+    parameters = {**opts.as_dict(), **linking.as_dict(), "colours": bool(colours),
+                  "chunk_frames": int(chunk_frames), "handles": int(handles)}
+    plan = {"schema": PLAN_SCHEMA, "run_key": run_key(inputs, parameters),
+            "inputs": inputs, "options": opts.as_dict(), "temporal": linking.as_dict(),
+            "colours": bool(colours), "chunk_frames": int(chunk_frames),
+            "handles": int(handles), "numbers": list(shot.numbers),
+            "missing_frames": shot.missing, "fps": str(shot.fps),
+            "chunks": [c.as_dict() for c in chunks]}
+    folder = FarmFolder(output)
+    if folder.plan_path.exists() and not force:
+        previous = folder.read_plan()
+        if previous["run_key"] != plan["run_key"]:
+            raise OutputError(
+                f"{output} holds the plan of another input or other parameters (run key "
+                f"{previous['run_key']}, this plan {plan['run_key']}); pass force=True "
+                "to replace it or choose another output folder")
+    elif (folder.directory.exists() and not folder.plan_path.exists()
+          and any(folder.directory.glob("layers.*.exr")) and not force):
+        raise OutputError(f"{output} already holds layers EXRs of another run; pass "
+                          "force=True to replace them or choose another output folder")
+    if force and folder.farm.exists():
+        shutil.rmtree(folder.farm)
+        for path in folder.directory.glob("layers.*.exr"):
+            path.unlink()
+    folder.write_plan(plan)
+    if features is not None:
+        folder.save_projection(_shot_projection(shot, opts.max_pixels))
+    _key_frames(shot, folder, sorted({c.key for c in chunks}), opts, linking, colours,
+                device)
+    return plan
+
+
+def _shot_projection(shot, max_pixels):
+    """How the shot's features map to colours, fitted on its first frame as one
+    process fits it (every chunk must reduce features the same way)."""
+    _, plate, raw = next(iter(shot.frames()))
+    if raw.shape[:2] != plate.shape[:2]:
+        raw = resize_features(raw, plate.shape[:2])
+    first = working_frame(plate, None, max_pixels)
+    small = resize_features(raw, first.image.shape[:2]) if first.downscaled else raw
+    return fit_feature_projection(small, first.image)
+
+
+def _subshot(shot, numbers):
+    """The frames ``numbers`` of ``shot`` (decoding stops after the last)."""
+    wanted, last, read = set(numbers), max(numbers), shot._read
+
+    def frames():
+        for number, plate in read():
+            if number in wanted:
+                yield number, plate
+            if number >= last:
+                return
+
+    return dataclasses.replace(shot, numbers=sorted(wanted), _read=frames)
+
+
+def _key_frames(shot, folder, keys, opts, linking, colours, device):
+    """The shot's first frame as one process gives it (its first window), then the
+    other key frames one by one, each matched to the one before."""
+    layers = opts.layers
+
+    def finished(number):
+        found = folder.read_layers(folder.key_path(number), layers)
+        return None if found is None else found[0]
+
+    def write(result):
+        folder.write_layers(folder.key_path(result.number), result.alphas, result.colours,
+                            {"sss_frame": str(result.number), "sss_farm": "key"})
+        log.info("key frame %d planned", result.number)
+
+    if finished(keys[0]) is None:
+        window = _subshot(shot, shot.numbers[:linking.frames_per_window])
+        write(next(segment_video(window, options=opts, temporal=linking, device=device,
+                                 colours=colours)))
+    if all(finished(n) is not None for n in keys):
+        return
+    per_frame = linking.with_overrides(temporal=False)
+    for result in segment_video(_subshot(shot, keys), finished=finished, options=opts,
+                                temporal=per_frame, device=device, colours=colours):
+        if not result.skipped:
+            write(result)

@@ -1,0 +1,398 @@
+"""The semantic inputs of a run, per frame: guides, the person model, a feature network.
+
+A run takes at most one kind of semantic input besides the plate:
+
+* **features**: a feature map from a file (the paper's route) or computed by a network
+  file (``feature_model``);
+* **guides**: rough per-object mattes (roto, ID passes, Cryptomatte), the built-in
+  person model (``features='person'``, a guide named ``'person'``), or both. Guides
+  fix the layers: one per object, in the guides' order, then the rest of the frame.
+
+For a shot, what a model computes for a frame (the person's mask, a network's
+features) can be cached in a folder, so that a resumed run reads it back instead of
+running the model again. Values go through float16 whether computed or read back, so
+an interrupted and an uninterrupted run see the same bits.
+"""
+
+import dataclasses
+import os
+import pathlib
+
+import numpy as np
+
+from sss_vfx.errors import FeatureError, OptionError
+from sss_vfx.io.atomic import atomic_path
+from sss_vfx.io.guides import Guides, check_guides, read_guides
+from sss_vfx.io.sequence import find_sequence
+from sss_vfx.io.shot import is_sequence_pattern
+
+__all__ = ["PERSON", "FrameCache", "check_sources", "frame_guides", "guided_shot",
+           "is_person", "model_device", "open_semantic_shot", "resolve_model"]
+
+#: The ``features`` value that runs the built-in person model.
+PERSON = "person"
+_KEY_FILE = "run_key.txt"
+
+
+def is_person(features):
+    """Whether ``features`` asks for the built-in person model."""
+    return isinstance(features, str) and features.strip().lower() == PERSON
+
+
+def check_sources(features, guides, feature_model):
+    """Refuse semantic inputs that cannot be combined (one clear error).
+
+    Raises
+    ------
+    OptionError
+        Features (a file or arrays) together with a feature model, or either of them
+        together with guides or the person model.
+    """
+    person = is_person(features)
+    has_features = features is not None and not person
+    if has_features and feature_model is not None:
+        raise OptionError("give features or feature_model, not both: a feature model "
+                          "computes the features")
+    if (guides is not None or person) and (has_features or feature_model is not None):
+        raise OptionError("give guides (or features='person') or features/feature_model, "
+                          "not both: guides make their own features")
+
+
+def model_device(compute):
+    """Where a TorchScript feature model runs: the pipeline's GPU when it has one,
+    else None (CUDA when torch sees one, else the CPU)."""
+    device = getattr(compute, "device", None)
+    if device is not None and device.kind == "torch" and device.is_gpu:
+        return device.torch_device
+    return None
+
+
+def resolve_model(feature_model, compute=None, *, mean=None, std=None):
+    """A :class:`~sss_vfx.features.network.FeatureModel` from a path or a loaded one."""
+    from sss_vfx.features.network import FeatureModel, load_feature_model
+
+    if isinstance(feature_model, FeatureModel):
+        return feature_model
+    if not isinstance(feature_model, (str, os.PathLike)):
+        raise OptionError(f"feature_model must be a .pt/.onnx path or a loaded "
+                          f"FeatureModel, got {type(feature_model).__name__}")
+    return load_feature_model(feature_model, mean=mean, std=std,
+                              device=model_device(compute))
+
+
+def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
+                 person_mask=None):
+    """The guides of one frame, checked and at the plate's size.
+
+    Parameters
+    ----------
+    plate : (H, W, 3) float32 in [0, 1]
+    guides : path, sequence of paths, (H, W) / (H, W, O) array or Guides, optional
+        Files are read by :func:`~sss_vfx.io.guides.read_guides` (``names`` picks
+        objects); an array gives one object per channel (``names`` names them,
+        comma-separated, one per channel).
+    names : str or sequence of str, optional
+    person : bool
+        Add the person model's mask as a last object named ``'person'``.
+    number : int, optional
+        The frame number, for messages.
+    person_mask : (H, W) float array, optional
+        The person mask already computed (a cache); computed when None.
+
+    Returns
+    -------
+    Guides or None
+        None when there are neither guides nor ``person``.
+
+    Raises
+    ------
+    FeatureError, OptionError
+        Unreadable guides or of another aspect, no object, too many objects, unknown
+        Cryptomatte names, the person model missing (names the extra).
+    """
+    where = "" if number is None else f" of frame {number}"
+    shape = plate.shape[:2]
+    parts = []
+    if isinstance(guides, Guides):
+        parts.append(check_guides(guides.masks, shape, names=guides.names, kind=guides.kind,
+                                  source=f"guides{where}"))
+    elif isinstance(guides, np.ndarray):
+        listed = None
+        if names is not None:
+            listed = [n.strip() for n in (names.split(",") if isinstance(names, str)
+                                          else names)]
+        parts.append(check_guides(guides, shape, names=listed, source=f"guides{where}"))
+    elif guides is not None:
+        parts.append(read_guides(guides, names=names, image_shape=shape))
+    if person:
+        if person_mask is None:
+            from sss_vfx.features.person import person_mask as run_person
+            person_mask = run_person(plate)
+        parts.append(Guides(masks=np.asarray(person_mask, np.float32)[..., None],
+                            names=("person",), kind="person"))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return Guides(masks=np.concatenate([p.masks for p in parts], axis=2),
+                  names=sum((tuple(p.names) for p in parts), ()),
+                  kind="+".join(p.kind for p in parts))
+
+
+class FrameCache:
+    """Per-frame model outputs kept in a folder (``person.NNNN.npy``,
+    ``network.NNNN.npy``), valid for one run key.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike or None
+        Created when the first value is stored; None keeps nothing (values still go
+        through float16).
+    key : str
+        The run key: a folder holding another key's values is emptied first.
+    """
+
+    def __init__(self, directory=None, key=""):
+        self.directory, self.key, self._ready = None, "", False
+        if directory is not None:
+            self.attach(directory, key)
+
+    def attach(self, directory, key):
+        """Keep values in ``directory`` from now on."""
+        self.directory, self.key, self._ready = pathlib.Path(directory), str(key), False
+        if self.directory.is_dir():
+            self._prepare()
+
+    def _prepare(self):
+        """Empty the folder of another key's values; create it."""
+        if self._ready:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = self.directory / _KEY_FILE
+        if not stamp.exists() or stamp.read_text().strip() != self.key:
+            for stale in list(self.directory.glob("person.*.npy")) + \
+                    list(self.directory.glob("network.*.npy")):
+                stale.unlink()
+            with atomic_path(stamp) as temporary:
+                temporary.write_text(self.key + "\n")
+        self._ready = True
+
+    def get(self, kind, number, compute):
+        """The cached value of ``kind`` for frame ``number``, else ``compute()`` stored.
+
+        Returns
+        -------
+        float32 array, rounded through float16
+        """
+        path = None
+        if self.directory is not None:
+            self._prepare()
+            path = self.directory / f"{kind}.{number:04d}.npy"
+        if path is not None and path.exists():
+            try:
+                return np.load(path).astype(np.float32)
+            except (OSError, ValueError):
+                pass    # damaged: compute it again
+        value = np.asarray(compute(), np.float32).astype(np.float16)
+        if path is not None:
+            with atomic_path(path) as temporary:
+                np.save(temporary, value)
+        return value.astype(np.float32)
+
+
+def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cache=None,
+                working_size=None):
+    """A shot whose frames carry their guides or network features.
+
+    Its ``frames()`` yields ``(number, plate, extra)`` where ``extra`` is the frame's
+    :class:`Guides` (guides or person), the network's features, or the shot's own
+    features.
+
+    Parameters
+    ----------
+    shot : Shot
+    guides : str, sequence of str, or sequence of arrays, optional
+        A sequence pattern numbered like the frames (or several, one object file
+        each), or one ``(H, W, O)`` array per frame.
+    names : str, optional
+        Object names to pick (see :func:`~sss_vfx.io.guides.read_guides`).
+    person : bool
+    model : FeatureModel, optional
+    cache : FrameCache, optional
+    working_size : callable(shape_hw) -> (h, w), optional
+        Network features are kept at this size (the pipeline's working size).
+
+    Returns
+    -------
+    (Shot, tuple of str)
+        The shot, and the object names when the frames have guides (else ``()``).
+
+    Raises
+    ------
+    FeatureError
+        Guides missing for some frame, not a numbered sequence, or of another size.
+    """
+    if guides is None and not person and model is None:
+        return shot, ()
+    cache = cache or FrameCache()
+    by_frame = _guides_by_frame(guides, shot) if guides is not None else None
+    last = {}
+    original_read = shot._read
+
+    def read():
+        for number, plate in original_read():
+            last["plate"] = plate
+            yield number, plate
+
+    objects = []
+
+    def extra(number, shape):
+        plate = last["plate"]
+        if model is not None:
+            from sss_vfx.features.network import network_features
+
+            def compute():
+                feats = network_features(plate, model)
+                if working_size is not None:
+                    from sss_vfx.io.features import resize_features
+                    feats = resize_features(feats, working_size(shape))
+                return feats
+            return cache.get("network", number, compute)
+        mask = None
+        if person:
+            from sss_vfx.features.person import person_mask
+            mask = cache.get("person", number, lambda: person_mask(plate))
+        found = frame_guides(plate, None if by_frame is None else by_frame(number), names,
+                             person, number=number, person_mask=mask)
+        found_names = tuple(found.names)
+        if not objects:
+            objects.extend(found_names)
+        elif found_names != tuple(objects):
+            raise FeatureError(
+                f"the guides of frame {number} hold objects {', '.join(found_names)} but "
+                f"the first frame's hold {', '.join(objects)}; every frame needs the same "
+                "objects in the same order")
+        return found
+
+    names_out = _probe_names(shot, by_frame, names, person)
+    return dataclasses.replace(shot, _read=read, _features=extra), names_out
+
+
+def _guides_by_frame(guides, shot):
+    """A function number -> that frame's guides (paths or an array), checked up front."""
+    if isinstance(guides, (str, os.PathLike)):
+        guides = [guides]
+    guides = list(guides)
+    if guides and all(isinstance(g, (str, os.PathLike)) for g in guides):
+        tables = []
+        for pattern in guides:
+            if not is_sequence_pattern(pattern):
+                raise FeatureError(f"video guides must be a numbered sequence such as "
+                                   f"roto/hero.%04d.png, one file per frame; got {pattern}")
+            try:
+                info = find_sequence(str(pattern))
+            except Exception as exc:  # InputError: no file matches
+                raise FeatureError(f"guides {pattern}: {exc}") from exc
+            tables.append(dict(zip(info.frames, info.paths)))
+        numbers = shot.numbers or []
+        for pattern, table in zip(guides, tables):
+            absent = [n for n in numbers if n not in table]
+            if absent:
+                raise FeatureError(
+                    f"guides {pattern} are missing for {len(absent)} of {len(numbers)} "
+                    f"frames (first: frame {absent[0]}); give one guide file per frame, "
+                    "numbered like the frames")
+
+        def paths(number):
+            missing = [p for p, t in zip(guides, tables) if number not in t]
+            if missing:
+                raise FeatureError(f"no guides for frame {number} in {missing[0]}; give one "
+                                   "guide file per frame, numbered like the frames")
+            return [t[number] for t in tables]
+        return paths
+    arrays = guides
+    if shot.numbers is not None and len(arrays) != len(shot.numbers):
+        raise FeatureError(f"{len(arrays)} guide arrays for {len(shot.numbers)} frames; "
+                           "give one per frame")
+    first = shot.numbers[0] if shot.numbers else 0
+    table = {first + i: np.asarray(a) if not isinstance(a, Guides) else a
+             for i, a in enumerate(arrays)}
+
+    def array(number):
+        if number not in table:
+            raise FeatureError(f"no guides for frame {number}; give one per frame")
+        return table[number]
+    return array
+
+
+def _probe_names(shot, by_frame, names, person):
+    """The objects of the shot, from its first frame's guide files (checked up front)."""
+    objects = ()
+    if by_frame is not None and shot.numbers:
+        first = by_frame(shot.numbers[0])
+        if isinstance(first, Guides):
+            objects = tuple(first.names)
+        elif isinstance(first, np.ndarray):
+            count = 1 if first.ndim == 2 else first.shape[2]
+            objects = (tuple(n.strip() for n in names.split(",")) if isinstance(names, str)
+                       else tuple(f"object{i + 1}" for i in range(count)))
+        else:
+            objects = tuple(read_guides(first, names=names).names)
+    return objects + (("person",) if person else ())
+
+
+
+def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
+                       feature_model=None, cache=None, cache_key="", compute=None,
+                       options=None, frames=None, start=0, allow_missing=False,
+                       mean=None, std=None):
+    """Open a shot with its semantic inputs, checked before any frame is computed.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, sequence of arrays, or Shot
+        As :func:`~sss_vfx.pipeline.video.segment_video`.
+    features, guides, guide_names, feature_model
+        As :func:`~sss_vfx.pipeline.video.segment_video`.
+    cache : str, os.PathLike or FrameCache, optional
+        Folder keeping each frame's model outputs (person masks, network features).
+    cache_key : str
+        The run key the cache belongs to.
+    compute : Compute, optional
+    options : SegmentationOptions
+        With guides, returned with ``layers`` = objects + 1.
+    frames, start, allow_missing
+        As :func:`~sss_vfx.io.shot.open_shot`.
+    mean, std : sequence of 3 float, optional
+        The feature model's input normalisation.
+
+    Returns
+    -------
+    (Shot, SegmentationOptions, tuple of str)
+        The shot, the options, and the layer names when guided (objects, then
+        ``'rest'``; else ``()``).
+    """
+    from sss_vfx.io.shot import Shot, open_shot
+    from sss_vfx.pipeline.layers import working_size
+
+    check_sources(features, guides, feature_model)
+    person = is_person(features)
+    if isinstance(source, Shot):
+        shot = source
+    else:
+        shot = open_shot(source, frames=frames, start=start,
+                         features=None if person else features, allow_missing=allow_missing)
+    model = None if feature_model is None else resolve_model(feature_model, compute,
+                                                             mean=mean, std=std)
+    keep = cache if isinstance(cache, FrameCache) else FrameCache(cache, cache_key) \
+        if cache is not None else FrameCache()
+    shot, objects = guided_shot(
+        shot, guides=guides, names=guide_names, person=person, model=model, cache=keep,
+        working_size=lambda shape: working_size(shape, options.max_pixels))
+    if not objects:
+        return shot, options, ()
+    layers = len(objects) + 1
+    if options.layers != layers:
+        options = options.with_overrides(
+            layers=layers, initial_segments=max(options.initial_segments, layers))
+    return shot, options, tuple(objects) + ("rest",)
