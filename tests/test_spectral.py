@@ -5,11 +5,16 @@ import pytest
 import scipy.sparse
 import scipy.sparse.csgraph
 import scipy.sparse.linalg
+from _problems import two_region_problem
 
-from sss_vfx import laplacian, matting_laplacian
+from sss_vfx import matting_laplacian
 from sss_vfx.graph.superpixels import compute_superpixels
-from sss_vfx.spectral import grid_dissection_order, long_range_pixels, smallest_magnitude_eigs
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.spectral import (
+    grid_dissection_order,
+    long_range_pixels,
+    smallest_magnitude_eigs,
+)
+from sss_vfx.synthetic import two_region_image
 
 SHAPE = (20, 24)
 
@@ -17,10 +22,7 @@ SHAPE = (20, 24)
 @pytest.fixture(scope="module")
 def problem():
     """An indefinite Laplacian of a 20x24 image with features, and its dense spectrum."""
-    image, alpha = two_region_image(SHAPE, edge_width=3)
-    image = image.astype(np.float64)
-    features = coarse_features(alpha, scale=4).astype(np.float64)
-    lap = laplacian(image, features, superpixels=compute_superpixels(image, n_segments=40))
+    image, alpha, features, lap = two_region_problem(SHAPE)
     values, vectors = np.linalg.eigh(lap.toarray())
     order = np.argsort(np.abs(values), kind="stable")
     return lap, values[order], vectors[:, order]

@@ -3,22 +3,23 @@ torch:cpu against their numpy references."""
 
 import numpy as np
 import pytest
+from _problems import two_region_problem
 
-from sss_vfx import laplacian
 from sss_vfx.filters.gradient import gradient_magnitude
-from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.segments.constrained import ConstrainedOptions, constrained_sparsification
 from sss_vfx.segments.grouping import group_segments
 from sss_vfx.segments.initial import initial_segments
 from sss_vfx.segments.kmeans import kmeans
 from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
 from sss_vfx.spectral import smallest_magnitude_eigs
-from sss_vfx.synthetic import coarse_features, two_region_image
 
 torch = pytest.importorskip("torch")
 from sss_vfx.accel.torch_constrained import torch_constrained_sparsification  # noqa: E402
-from sss_vfx.accel.torch_kmeans import (torch_group_segments,  # noqa: E402
-                                        torch_initial_segments, torch_kmeans)
+from sss_vfx.accel.torch_kmeans import (  # noqa: E402
+    torch_group_segments,
+    torch_initial_segments,
+    torch_kmeans,
+)
 from sss_vfx.accel.torch_relaxed import torch_relaxed_sparsification  # noqa: E402
 
 SHAPE = (24, 32)
@@ -26,10 +27,7 @@ SHAPE = (24, 32)
 
 @pytest.fixture(scope="module")
 def problem():
-    image, alpha = two_region_image(SHAPE, edge_width=3)
-    image = image.astype(np.float64)
-    features = coarse_features(alpha, scale=4).astype(np.float64)
-    lap = laplacian(image, features, superpixels=compute_superpixels(image, n_segments=40))
+    image, alpha, features, lap = two_region_problem(SHAPE)
     values, vectors = smallest_magnitude_eigs(lap, 30, shape=SHAPE)
     labels = initial_segments(values, vectors, features, 10)
     return image, features, lap, values, vectors, labels

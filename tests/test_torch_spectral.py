@@ -2,16 +2,17 @@
 
 import numpy as np
 import pytest
+from _problems import two_region_problem
 
-from sss_vfx import laplacian
 from sss_vfx.errors import OptionError
-from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.spectral import smallest_magnitude_eigs, window_eigs
-from sss_vfx.synthetic import coarse_features, two_region_image
 
 torch = pytest.importorskip("torch")
-from sss_vfx.accel.torch_spectral import (TOLERANCE, torch_smallest_magnitude_eigs,  # noqa: E402
-                                          torch_window_eigs)
+from sss_vfx.accel.torch_spectral import (  # noqa: E402
+    TOLERANCE,
+    torch_smallest_magnitude_eigs,
+    torch_window_eigs,
+)
 
 SHAPE = (24, 32)
 K = 24
@@ -20,10 +21,7 @@ K = 24
 @pytest.fixture(scope="module")
 def problem():
     """An indefinite Laplacian of a 24x32 image with features, and its reference pairs."""
-    image, alpha = two_region_image(SHAPE, edge_width=3)
-    image = image.astype(np.float64)
-    features = coarse_features(alpha, scale=4).astype(np.float64)
-    lap = laplacian(image, features, superpixels=compute_superpixels(image, n_segments=40))
+    image, alpha, features, lap = two_region_problem(SHAPE)
     values, vectors = smallest_magnitude_eigs(lap, K, shape=SHAPE)
     return lap, values, vectors
 
