@@ -106,12 +106,15 @@ def read_shot(folder, count):
 
 
 def scores(alphas, plates, truths, joins, seams, *, soft):
-    """The object's layers per frame (``foreground_layers``; a swap is a frame whose
-    set differs from the first frame's), the matte of the first frame's set, its error,
-    and the warping error on join/seam/other pairs."""
-    group = [foreground_layers(a, t)[0] for a, t in zip(alphas, truths)]
-    mattes = [a[..., group[0]].sum(axis=2) for a in alphas]
-    out = {"object_layers": group, "swaps": int(sum(g != group[0] for g in group))}
+    """The object's layer per frame (the largest share inside it; a swap is a frame
+    where it differs from the first frame's), the matte of the first frame's object
+    layers (``foreground_layers``, else that one layer), its error, and the warping
+    error on join/seam/other pairs."""
+    index = [int(np.argmax(foreground_layers(a, t)[1])) for a, t in zip(alphas, truths)]
+    group = foreground_layers(alphas[0], truths[0])[0] or [index[0]]
+    mattes = [a[..., group].sum(axis=2) for a in alphas]
+    out = {"object_layers": index, "object_group": group,
+           "swaps": int(sum(i != index[0] for i in index))}
     if soft:
         out["sad"] = float(np.mean([sad(m, t) for m, t in zip(mattes, truths)]))
     else:

@@ -6,6 +6,8 @@ Run from anywhere: ``python sample_shots/make_samples.py``. Writes, next to this
 - ``strands.png``: the rendered :func:`sss_vfx.synthetic.strands_shot` (seed 0), 8-bit.
 - ``strands_alpha.png``: its true alpha, 16-bit grey.
 - ``strands_features.png``: its coarse semantic features, 8-bit RGB.
+- ``strands_roto.png``: a rough roto of the head, as an artist in a hurry draws it:
+  blocky at 1/12 resolution, binary, eroded by 3 px, no strand in it (8-bit grey).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 try:
-    from sss_vfx.synthetic import strands_shot
+    from sss_vfx.synthetic import coarse_mask, strands_shot
 except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(HERE.parent))
-    from sss_vfx.synthetic import strands_shot
+    from sss_vfx.synthetic import coarse_mask, strands_shot
 
 STRANDS_SHAPE = (240, 320)
 STRANDS_SEED = 0
@@ -59,6 +61,9 @@ def make_strands(folder):
     _write_png(folder / "strands.png", _quantise(shot.image, 8))
     _write_png(folder / "strands_alpha.png", _quantise(shot.alpha, 16))
     _write_png(folder / "strands_features.png", _quantise(shot.features, 8))
+    roto = (coarse_mask(shot.alpha, scale=12, blur_sigma=0.0) > 0.5).astype(np.uint8)
+    roto = cv2.erode(roto, np.ones((7, 7), np.uint8))
+    _write_png(folder / "strands_roto.png", roto * 255)
 
 
 def main(folder=HERE):

@@ -134,7 +134,10 @@ def test_feature_projection_round_trips_through_the_folder(tmp_path, channels):
     import numpy as np
 
     from sss_vfx.farm.layout import FarmFolder
-    from sss_vfx.features.preprocess import apply_feature_projection, fit_feature_projection
+    from sss_vfx.features.preprocess import (
+        apply_feature_projection,
+        fit_feature_projection,
+    )
 
     rng = np.random.default_rng(channels)
     image, features = rng.random((12, 16, 3)), 3 * rng.random((12, 16, channels))

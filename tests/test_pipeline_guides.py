@@ -1,6 +1,5 @@
 """Guides, the person model and feature networks through segment_image / segment_video."""
 
-import json
 import sys
 
 import numpy as np
