@@ -7,7 +7,7 @@ import pytest
 
 from sss_vfx.errors import FeatureError, OptionError
 from sss_vfx.io.guides import Guides
-from sss_vfx.pipeline.semantic import FrameCache
+from sss_vfx.features.sources import FrameCache
 from sss_vfx.pipeline.still import segment_image
 from sss_vfx.pipeline.video import segment_video
 from test_io_guides import cryptomatte_file, disc, write_png

@@ -54,10 +54,9 @@ def add_parser(subparsers):
 def run(args):
     """The ``segment`` command. Returns the manifest."""
     from sss_vfx import __version__
-    from sss_vfx.pipeline.still import segment_image
-
     from sss_vfx.accel.compute import Compute
-    from sss_vfx.pipeline.semantic import is_person
+    from sss_vfx.features.sources import is_person
+    from sss_vfx.pipeline.still import segment_image
 
     options = method_options(args)
     compute = Compute.resolve(args.device)

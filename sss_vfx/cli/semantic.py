@@ -43,7 +43,7 @@ def feature_model(args, compute):
             raise OptionError("--feature-model-mean/--feature-model-std describe a feature "
                               "model; add --feature-model FILE or drop them")
         return None
-    from sss_vfx.pipeline.semantic import check_sources, resolve_model
+    from sss_vfx.features.sources import check_sources, resolve_model
 
     check_sources(args.features, args.guides, args.feature_model)
     return resolve_model(args.feature_model, compute, mean=args.feature_model_mean,

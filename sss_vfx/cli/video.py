@@ -15,8 +15,13 @@ import time
 import cv2
 import numpy as np
 
-from sss_vfx.cli.flags import (add_method_flags, add_run_flags, add_temporal_flags,
-                               method_options, temporal_options)
+from sss_vfx.cli.flags import (
+    add_method_flags,
+    add_run_flags,
+    add_temporal_flags,
+    method_options,
+    temporal_options,
+)
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.errors import OptionError, SssError
 from sss_vfx.io.outputs import read_manifest, render_preview, write_manifest
@@ -139,10 +144,9 @@ def _preview_frame(plate, alphas):
 def run(args):
     """The ``video`` command; returns the manifest."""
     from sss_vfx import __version__
-    from sss_vfx.pipeline.video import segment_video
-
     from sss_vfx.accel.compute import Compute
-    from sss_vfx.pipeline.semantic import FrameCache, open_semantic_shot
+    from sss_vfx.features.sources import FrameCache, open_semantic_shot
+    from sss_vfx.pipeline.video import segment_video
 
     if isinstance(args.frames, str):
         args.frames = parse_frame_range(args.frames)

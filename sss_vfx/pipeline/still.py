@@ -6,13 +6,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sss_vfx.accel.compute import Compute
+from sss_vfx.features.sources import (
+    check_sources,
+    frame_guides,
+    is_person,
+    resolve_model,
+)
 from sss_vfx.io.features import check_features, read_features, resize_features
 from sss_vfx.io.images import as_working_image, read_image
 from sss_vfx.options import SegmentationOptions
-from sss_vfx.pipeline.layers import (final_layers, frame_laplacian, soft_layers,
-                                     stack_work, working_frame, working_size)
+from sss_vfx.pipeline.layers import (
+    final_layers,
+    frame_laplacian,
+    soft_layers,
+    stack_work,
+    working_frame,
+    working_size,
+)
 from sss_vfx.pipeline.limits import check_eigenvectors
-from sss_vfx.pipeline.semantic import check_sources, frame_guides, is_person, resolve_model
 from sss_vfx.progress import StageClock
 
 log = logging.getLogger("sss_vfx")

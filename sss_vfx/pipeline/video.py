@@ -25,15 +25,21 @@ import numpy as np
 from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import InputError, OptionError, SssError
 from sss_vfx.features.preprocess import fit_feature_projection
+from sss_vfx.features.sources import open_semantic_shot
 from sss_vfx.graph.flow import carried_prior, frame_flow
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.io.features import resize_features
 from sss_vfx.io.guides import Guides
 from sss_vfx.options import SegmentationOptions, TemporalOptions
-from sss_vfx.pipeline.layers import (eigenvector_count, final_layers, frame_laplacian,
-                                     soft_layers, stack_work, working_frame)
+from sss_vfx.pipeline.layers import (
+    eigenvector_count,
+    final_layers,
+    frame_laplacian,
+    soft_layers,
+    stack_work,
+    working_frame,
+)
 from sss_vfx.pipeline.limits import check_eigenvectors
-from sss_vfx.pipeline.semantic import open_semantic_shot
 from sss_vfx.progress import StageClock
 from sss_vfx.segments.identity import hand_over, match_layers, pad_layers, window_anchor
 from sss_vfx.segments.upsample import downsample_layers
