@@ -112,7 +112,6 @@ class Progress:
         self.model_spent = {}       # stage -> expected seconds of the runs done
         self.current = None         # (stage, started at)
         self.done_frames = self.computed = 0
-        self.first_frame_at = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._last_line = time.perf_counter()
@@ -157,8 +156,6 @@ class Progress:
         with self._lock:
             self.done_frames += 1
             self.computed += not skipped
-            if not skipped and self.first_frame_at is None:
-                self.first_frame_at = now
             eta = self._frames_eta(now)
             fps = self._fps(now)
         if self.mode == "json":

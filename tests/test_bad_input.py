@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import OpenEXR
 import pytest
+from _cli import run_in_process as cli
 
-from sss_vfx.cli import main
 from sss_vfx.cli.video import parse_frame_range
 from sss_vfx.errors import OptionError
 from sss_vfx.io.images import read_image
@@ -16,17 +16,6 @@ from sss_vfx.pipeline.limits import check_eigenvectors
 from sss_vfx.synthetic import two_region_image
 
 TINY = ["--eigenvectors", "10", "--initial-segments", "6", "--superpixels", "40"]
-
-
-def cli(args, capsys):
-    """(status, stdout, stderr) of ``sss-vfx args``; argparse's exits count."""
-    capsys.readouterr()
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import OpenEXR
 import pytest
+from _cli import run_in_process
 
 import sss_vfx
 from sss_vfx.cli import main
@@ -26,18 +27,6 @@ SMALL = ["--eigenvectors", "20", "--initial-segments", "8", "--layers", "2",
          "--constrained-iterations", "15", "--relaxed-rounds", "4", "--superpixels", "60"]
 LAYERS = ["sss_layer01", "sss_layer02"]
 HALF_TOL = 1e-3  # half floats hold [0, 1] to 2^-12; sums of two layers to 1e-3
-
-
-def run_in_process(args, capsys):
-    """main(argv) in this process: (status, stdout, stderr); argparse's SystemExit
-    (--help, --version) counts as a return."""
-    capsys.readouterr()
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def run_subprocess(args, command=None):

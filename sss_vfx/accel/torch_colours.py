@@ -7,14 +7,23 @@ same exact inverses of the per-pixel blocks; the downscale, upsampling and exact
 correction follow the reference step for step.
 """
 
-import numpy as np
 
-from sss_vfx.accel.torch_common import (as_tensor, given_tensor, import_torch, returned,
-                                        torch_device)
+from sss_vfx.accel.torch_common import (
+    as_tensor,
+    given_tensor,
+    import_torch,
+    returned,
+    torch_device,
+)
 from sss_vfx.accel.torch_guided import area_downscale, linear_resize
 from sss_vfx.errors import OptionError
-from sss_vfx.segments.colours import (EXACT_TOLERANCE, SOLVE_MAX_PIXELS, _checked_inputs,
-                                      _solve_shape)
+from sss_vfx.segments.colours import (
+    EXACT_TOLERANCE,
+    SOLVE_MAX_PIXELS,
+    _check_solver,
+    _checked_inputs,
+    _solve_shape,
+)
 
 __all__ = ["torch_layer_colours"]
 
@@ -53,13 +62,7 @@ def torch_layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothnes
     else:
         image_np, alphas_np = _checked_inputs(image, alphas)
         image_t, alphas_t = as_tensor(image_np, dev), as_tensor(alphas_np, dev)
-    for name, value in (("smoothness", smoothness), ("presence", presence),
-                        ("prior", prior), ("rtol", rtol)):
-        if not np.isfinite(value) or value <= 0:
-            raise OptionError(f"{name} must be a positive number, got {value!r}")
-    if int(max_steps) < 1 or int(max_pixels) < 0:
-        raise OptionError(f"max_steps must be >= 1 and max_pixels >= 0, got "
-                          f"{max_steps!r} and {max_pixels!r}")
+    _check_solver(smoothness, presence, prior, rtol, max_steps, max_pixels)
     height, width, k = alphas_t.shape
     h, w = _solve_shape(height, width, int(max_pixels))
     if (h, w) == (height, width):

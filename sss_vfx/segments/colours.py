@@ -103,13 +103,7 @@ def layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothness=1.0,
     True
     """
     image, alphas = _checked_inputs(image, alphas)
-    for name, value in (("smoothness", smoothness), ("presence", presence),
-                        ("prior", prior), ("rtol", rtol)):
-        if not np.isfinite(value) or value <= 0:
-            raise OptionError(f"{name} must be a positive number, got {value!r}")
-    if int(max_steps) < 1 or int(max_pixels) < 0:
-        raise OptionError(f"max_steps must be >= 1 and max_pixels >= 0, got "
-                          f"{max_steps!r} and {max_pixels!r}")
+    _check_solver(smoothness, presence, prior, rtol, max_steps, max_pixels)
     height, width, k = alphas.shape
     h, w = _solve_shape(height, width, int(max_pixels))
     if (h, w) == (height, width):
@@ -152,6 +146,17 @@ def premultiplied_colours(colours, alphas):
         raise OptionError(f"colours must have shape {alphas.shape + (3,)} to match the "
                           f"alphas, got {colours.shape}")
     return colours * alphas[..., None]
+
+
+def _check_solver(smoothness, presence, prior, rtol, max_steps, max_pixels):
+    """Refuse solver parameters out of range, naming the parameter."""
+    for name, value in (("smoothness", smoothness), ("presence", presence),
+                        ("prior", prior), ("rtol", rtol)):
+        if not np.isfinite(value) or value <= 0:
+            raise OptionError(f"{name} must be a positive number, got {value!r}")
+    if int(max_steps) < 1 or int(max_pixels) < 0:
+        raise OptionError(f"max_steps must be >= 1 and max_pixels >= 0, got "
+                          f"{max_steps!r} and {max_pixels!r}")
 
 
 def _checked_inputs(image, alphas):
