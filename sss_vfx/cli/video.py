@@ -24,7 +24,7 @@ from sss_vfx.cli.flags import (
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.errors import OptionError, SssError
-from sss_vfx.io.outputs import read_manifest, render_preview, write_manifest
+from sss_vfx.io.outputs import render_preview, write_manifest
 from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import ShotOutputs, frame_name, run_key
 from sss_vfx.io.video import write_preview_video
@@ -202,12 +202,8 @@ def run(args):
 def _note_killed_run(outputs):
     """Say so when the folder's last run died without a word (SIGKILL, power cut): its
     manifest still says ``running`` and its process is gone. The rerun resumes it."""
-    path = outputs.directory / "manifest.json"
-    if not outputs.resuming or not path.exists():
-        return
-    try:
-        previous = read_manifest(path)
-    except SssError:
+    previous = outputs.previous
+    if previous is None:
         return
     process = previous.get("process") or {}
     if previous.get("status") != "running" or _alive(process):

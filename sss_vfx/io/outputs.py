@@ -114,8 +114,9 @@ def claim_output_dir(path, key, results, *, force=False):
 
     Returns
     -------
-    (pathlib.Path, bool)
-        The folder, and whether it holds results of a run with the same key.
+    (pathlib.Path, dict or None)
+        The folder, and the manifest of the run with the same key whose results it
+        holds (None when there is none, or with ``force``).
 
     Raises
     ------
@@ -133,7 +134,7 @@ def claim_output_dir(path, key, results, *, force=False):
                 raise OutputError(f"cannot remove {stale} of a previous run: "
                                   f"{exc.strerror or exc}; fix the folder's permissions "
                                   "or choose another output folder") from exc
-        return directory, False
+        return directory, None
     manifest_path = directory / "manifest.json"
     if not manifest_path.exists():
         if previous:
@@ -141,7 +142,7 @@ def claim_output_dir(path, key, results, *, force=False):
                 f"{directory} already holds {len(previous)} result file(s) "
                 f"({previous[0].name}...) but no manifest.json, so they cannot be "
                 "checked; pass --force to replace them or choose another output folder")
-        return directory, False
+        return directory, None
     try:
         manifest = read_manifest(manifest_path)
     except InputError as exc:
@@ -152,7 +153,7 @@ def claim_output_dir(path, key, results, *, force=False):
             f"{directory} holds the results of another input or other parameters "
             f"(run key {manifest.get('run_key')}, this run {key}); pass --force "
             "to recompute them or choose another output folder")
-    return directory, True
+    return directory, manifest
 
 
 def write_matte_png(path, alpha):

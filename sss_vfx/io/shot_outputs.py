@@ -84,6 +84,10 @@ class ShotOutputs:
 
     Attributes
     ----------
+    previous : dict or None
+        The manifest of the run this one resumes (same run key), else None.
+    resuming : bool
+        ``previous`` is not None: finished frames are kept.
     states : WindowStates
         The window states, the ``checkpoint`` of
         :func:`~sss_vfx.pipeline.video.segment_video`.
@@ -97,8 +101,9 @@ class ShotOutputs:
 
     def __init__(self, directory, key, layers, *, force=False, pngs=False):
         # With force, results are not removed: a frame is replaced when rewritten.
-        self.directory, self.resuming = claim_output_dir(
+        self.directory, self.previous = claim_output_dir(
             directory, key, [] if force else ["layers.*.exr"], force=force)
+        self.resuming = self.previous is not None
         self.key = key
         self.names = layer_names(layers)
         self.pngs = pngs
