@@ -146,6 +146,11 @@ class SegmentationOptions(_Options):
         0.0, "0 = segments grouped by their mean features alone (the paper); above 0 "
              "their mean colour joins with this weight, for coarse features such as a "
              "network's masks", kind="weight")
+    feature_classes: str = _option(
+        "auto", "auto = when the features are a few classes (a network's masks or "
+                "softmax), one layer per class, each soft segment joining the class its "
+                "mass lies in (layers then ignored); off = the paper's grouping by mean "
+                "features", kind="choice", choices=("auto", "off"))
     sparsity: float = _option(0.8, "constrained sparsification exponent, in (0, 2)",
                               kind="positive")
     sparsity_weight: float = _option(0.3, "weight of the sparsity terms", kind="positive")

@@ -149,3 +149,21 @@ def test_feature_projection_round_trips_through_the_folder(tmp_path, channels):
     other = 3 * rng.random((12, 16, channels))
     assert np.array_equal(apply_feature_projection(again, other, image),
                           apply_feature_projection(projection, other, image))
+
+
+def test_feature_classes_round_trip_through_the_folder(tmp_path):
+    import cv2
+    import numpy as np
+
+    from sss_vfx.farm.layout import FarmFolder
+    from sss_vfx.features.preprocess import fit_feature_projection
+
+    labels = np.zeros((32, 40), int)
+    labels[:, 25:] = 1
+    features = cv2.GaussianBlur(np.eye(2)[labels].astype(np.float32), (0, 0), 1.5)
+    projection = fit_feature_projection(features, np.zeros((32, 40, 3)))
+    assert projection.class_points is not None
+    folder = FarmFolder(tmp_path)
+    folder.save_projection(projection)
+    np.testing.assert_array_equal(folder.load_projection().class_points,
+                                  projection.class_points)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from sss_vfx import segment_video
+from sss_vfx.errors import OutputError
 from sss_vfx.farm import finalise_shot, plan_shot, run_chunk
 from sss_vfx.farm.layout import FarmFolder
 from sss_vfx.io.exr import read_layers_exr
@@ -100,6 +101,7 @@ def test_killed_chunk_redoes_only_its_missing_frames_to_the_same_bits(shot, tmp_
     out = tmp_path / "killed"
     shutil.copytree(shot["out"] / "farm" / "keys", out / "farm" / "keys")
     shutil.copy(shot["out"] / "farm" / "plan.json", out / "farm" / "plan.json")
+    shutil.copy(shot["out"] / "farm" / "projection.npz", out / "farm" / "projection.npz")
     folder = FarmFolder(out)
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     child = subprocess.Popen([sys.executable, "-m", "sss_vfx.cli", "farm", "chunk",
@@ -141,3 +143,12 @@ def test_final_step_renumbers_a_chunk_that_started_in_another_order(shot, tmp_pa
         for i in range(FRAMES):
             assert np.array_equal(read_layers_exr(folder.frame_path(FIRST + i)).alphas,
                                   shot["chunked"][i])
+
+
+def test_a_chunk_without_the_shots_projection_is_refused(shot, tmp_path):
+    out = tmp_path / "partial"
+    shutil.copytree(shot["out"] / "farm" / "keys", out / "farm" / "keys")
+    shutil.copy(shot["out"] / "farm" / "plan.json", out / "farm" / "plan.json")
+    with pytest.raises(OutputError, match="projection"):
+        run_chunk(out, 1)
+    assert not list(out.glob("layers.*.exr"))

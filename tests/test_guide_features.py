@@ -78,8 +78,8 @@ def test_class_colours_are_separated_and_the_rest_is_the_origin(classes):
 
 def test_bad_inputs():
     img = split_image()
-    with pytest.raises(FeatureError, match="no object"):
-        guide_probabilities(img, np.zeros((40, 60, 1)))
+    with pytest.raises(FeatureError, match="NaN"):
+        guide_probabilities(img, np.full((40, 60, 1), np.nan))
     with pytest.raises(FeatureError, match="do not fit"):
         guide_probabilities(img, np.ones((20, 60, 1)))
     with pytest.raises(OptionError, match="uncertainty"):
@@ -88,6 +88,13 @@ def test_bad_inputs():
         guide_features(img, np.ones((40, 60, 1)), names=["a", "b"])
     with pytest.raises(OptionError, match="at most 63"):
         class_colours(65)
+
+
+def test_an_empty_guide_leaves_everything_to_the_rest():
+    """A shot's frame the object has left: its probability is 0, the rest's 1."""
+    probabilities = guide_probabilities(split_image(), np.zeros((40, 60, 1)))
+    np.testing.assert_array_equal(probabilities[..., 0], 0)
+    np.testing.assert_array_equal(probabilities[..., 1], 1)
 
 
 def test_caller_arrays_are_not_modified():

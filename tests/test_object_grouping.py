@@ -75,6 +75,27 @@ def test_an_object_left_without_a_segment_takes_its_best_one():
     np.testing.assert_array_equal(layers, segments)
 
 
+def test_an_object_no_segment_expresses_gets_its_probability():
+    """A small object inside a segment that is mostly background (precision 2/9): its
+    layer becomes its probability, the rest takes what is left, rows sum to 1."""
+    segments = np.zeros((10, 2))
+    segments[:9, 0] = 1
+    segments[9, 1] = 1
+    probabilities = np.zeros((10, 2))
+    probabilities[[6, 7], 0] = [1.0, 0.8]
+    probabilities[:, 1] = 1 - probabilities[:, 0]
+    layers, _ = group_by_objects(segments, probabilities)
+    np.testing.assert_allclose(layers, probabilities)
+    np.testing.assert_allclose(layers.sum(axis=1), 1)
+
+
+def test_a_found_object_is_not_rescued():
+    segments = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], float)
+    probabilities = np.array([[0.7, 0.3], [0.6, 0.4], [0.2, 0.8], [0, 1]], float)
+    layers, _ = group_by_objects(segments, probabilities)
+    np.testing.assert_array_equal(layers, segments)
+
+
 def test_an_absent_object_keeps_an_empty_layer():
     segments = np.array([[1, 0], [0, 1]], float)
     probabilities = np.array([[1, 0, 0], [0, 0, 1]], float)

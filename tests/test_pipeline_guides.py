@@ -17,11 +17,11 @@ SMALL = dict(eigenvectors=14, initial_segments=8, superpixels=60, constrained_it
              relaxed_rounds=3, device="numpy")
 
 
-def scene(shift=0):
+def scene(shift=0, with_car=True):
     """A red disc (hero) and a green disc (car) on a textured blue floor, and their
     true mattes."""
     rng = np.random.default_rng(3)
-    hero, car = disc(12, 8 + shift, 6), disc(12, 23 + shift, 5)
+    hero, car = disc(12, 8 + shift, 6), disc(12, 23 + shift, 5) * with_car
     floor = np.clip(1 - hero - car, 0, 1)
     img = (hero[..., None] * [0.9, 0.15, 0.1] + car[..., None] * [0.1, 0.8, 0.2]
            + floor[..., None] * [0.2, 0.25, 0.7])
@@ -276,3 +276,25 @@ def test_rendered_hair_with_a_hurried_roto_beats_the_roto():
     sad = lambda matte: float(np.abs(matte - shot.alpha).sum())  # noqa: E731
     assert seg.objects == ("object1", "rest")
     assert sad(seg.alphas[..., 0]) < 0.8 * sad(guide)
+
+
+def test_an_object_leaving_the_shot_keeps_its_layer_empty_there():
+    """The car's guide is empty on the last frame (it left): accepted, its layer is 0
+    there and it stays the car's layer on the others."""
+    frames, guides, cars = [], [], []
+    for s in range(3):
+        img, hero, car = scene(shift=s, with_car=s < 2)
+        frames.append(img), cars.append(car)
+        guides.append(np.stack([hero, car], -1))
+    opts = {k: v for k, v in SMALL.items() if k != "device"}
+    out = list(segment_video(frames, guides=guides, device="numpy", **opts))
+    assert [f.alphas.shape[2] for f in out] == [3, 3, 3]
+    for f, car in zip(out[:2], cars):
+        assert owner(f.alphas, car) == 1
+    assert out[2].alphas[..., 1].max() < 0.05
+
+
+def test_a_still_with_empty_guides_is_refused():
+    img, hero, _ = scene()
+    with pytest.raises(FeatureError, match="no object anywhere"):
+        segment_image(img, guides=np.zeros_like(hero)[..., None], **SMALL)

@@ -131,9 +131,14 @@ def run_chunk(output, index, *, device=None, progress=None):
 
     shared = {}
     projection = folder.load_projection()
+    if projection is None and inputs["features"] is not None:
+        # Fitted on the chunk's own first frame, the features' classes and colours
+        # could come out in another order than the other chunks'.
+        raise OutputError(f"the shot's feature projection is missing from {folder.farm}; "
+                          "rerun the plan step")
     if projection is not None and "projection" in inspect.signature(
             segment_video).parameters:
-        shared["projection"] = projection   # else: fitted on the chunk's first frame
+        shared["projection"] = projection
     computed = 0
     for result in segment_video(shot, finished=finished, checkpoint=states, options=opts,
                                 temporal=linking, device=device,

@@ -136,8 +136,9 @@ class FarmFolder:
         except FileNotFoundError:
             return None
         fields["channels"] = int(fields["channels"])
-        if fields["axes"].size == 0:
-            fields["axes"] = None
+        for name in ("axes", "class_points"):
+            if name in fields and fields[name].size == 0:
+                fields[name] = None
         return FeatureProjection(**fields)
 
     # ------------------------------------------------------------------ states

@@ -16,11 +16,9 @@ import shutil
 from sss_vfx.errors import InputError, OutputError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
 from sss_vfx.farm.layout import PLAN_SCHEMA, FarmFolder
-from sss_vfx.features.preprocess import fit_feature_projection
-from sss_vfx.io.features import resize_features
+from sss_vfx.features.sources import shot_projection
 from sss_vfx.io.shot import is_sequence_pattern, open_shot
 from sss_vfx.io.shot_outputs import run_key
-from sss_vfx.pipeline.layers import working_frame
 from sss_vfx.pipeline.video import segment_video, shot_options
 
 log = logging.getLogger("sss_vfx")
@@ -80,6 +78,13 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
     if shot.numbers is None:
         raise InputError(f"{shot.description} does not declare its frame count, which "
                          "chunking needs; convert it to an image sequence first")
+    projection = None
+    if features is not None:
+        projection = shot_projection(shot, opts.max_pixels)
+        if opts.feature_classes == "auto" and projection.class_points is not None:
+            classes = len(projection.class_points)
+            opts = opts.with_overrides(layers=classes, initial_segments=max(
+                opts.initial_segments, classes))
     chunks = chunk_ranges(shot.numbers, chunk_frames, handles)
     inputs = {"source": _source_name(source),
               "features": None if features is None else os.fspath(features),
@@ -110,22 +115,11 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
         for path in folder.directory.glob("layers.*.exr"):
             path.unlink()
     folder.write_plan(plan)
-    if features is not None:
-        folder.save_projection(_shot_projection(shot, opts.max_pixels))
+    if projection is not None:
+        folder.save_projection(projection)
     _key_frames(shot, folder, sorted({c.key for c in chunks}), opts, linking, colours,
                 device)
     return plan
-
-
-def _shot_projection(shot, max_pixels):
-    """How the shot's features map to colours, fitted on its first frame as one
-    process fits it (every chunk must reduce features the same way)."""
-    _, plate, raw = next(iter(shot.frames()))
-    if raw.shape[:2] != plate.shape[:2]:
-        raw = resize_features(raw, plate.shape[:2])
-    first = working_frame(plate, None, max_pixels)
-    small = resize_features(raw, first.image.shape[:2]) if first.downscaled else raw
-    return fit_feature_projection(small, first.image)
 
 
 def _subshot(shot, numbers):

@@ -75,7 +75,8 @@ def guide_features(image, masks, *, names=None, uncertainty=UNCERTAINTY, eps=EDG
     Raises
     ------
     FeatureError
-        If the masks do not match the image's size or hold no object.
+        If the masks do not match the image's size or hold NaN/inf. Masks without any
+        object are accepted (the rest is then everywhere).
     OptionError
         If `uncertainty` or `eps` is out of range.
 
@@ -127,9 +128,8 @@ def guide_probabilities(image, masks, *, uncertainty=UNCERTAINTY, eps=EDGE_EPS):
             or masks.shape[:2] != image.shape[:2]:
         raise FeatureError(f"guides of shape {masks.shape} do not fit the image of shape "
                            f"{image.shape}; give (H, W, O) guides of the image's size")
-    if not np.isfinite(masks).all() or not np.any(masks > 0):
-        raise FeatureError("the guides hold no object anywhere (or NaN/inf); draw at least "
-                           "one shape")
+    if not np.isfinite(masks).all():
+        raise FeatureError("the guides hold NaN or inf values; give mattes in [0, 1]")
     if not (np.isfinite(uncertainty) and uncertainty >= 0):
         raise OptionError(f"guides uncertainty must be >= 0, got {uncertainty!r}")
     if not (np.isfinite(eps) and eps > 0):

@@ -1,10 +1,12 @@
 """Reduce raw semantic features to the 3-D maps the affinities use (DESIGN step 1)."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from sss_vfx.errors import FeatureError
+from sss_vfx.features.classes import fit_feature_classes
 from sss_vfx.filters.guided import guided_filter
 
 #: Features whose values span less than this carry no information.
@@ -25,6 +27,9 @@ class FeatureProjection:
         Principal axes (C > 3); None for C <= 3, where channels are kept and padded.
     low, span : (3,) float64
         Rescaling of the projected values to [0, 1]; a span of 0 maps to 0.
+    class_points : (P, C) float64 or None
+        When the features are P classes (a network's masks), their points
+        (:func:`~sss_vfx.features.classes.fit_feature_classes`); else None.
     """
 
     channels: int
@@ -32,6 +37,7 @@ class FeatureProjection:
     axes: object
     low: np.ndarray
     span: np.ndarray
+    class_points: object = None
 
 
 def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4):
@@ -41,7 +47,8 @@ def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4):
     filter guided by the image (radius about 10 px), take the first 3 principal
     components, rescale each to [0, 1]. Three or fewer channels: rescaled to [0, 1] as a
     whole (one scale and offset, keeping their relative distances) when outside [0, 1],
-    and padded with zeros below 3 channels.
+    and padded with zeros below 3 channels. Features that are a few classes also keep
+    their class points (``class_points``).
 
     Parameters
     ----------
@@ -67,8 +74,9 @@ def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4):
         offset = np.full(c, 0.0 if inside else lo)
         span = np.full(3, 1.0 if inside else hi - lo)
         return FeatureProjection(channels=c, offset=offset, axes=None, low=np.zeros(3),
-                                 span=span)
-    return _fit_pca(_smoothed(f, image, clip, radius, eps).reshape(-1, c))
+                                 span=span, class_points=fit_feature_classes(f))
+    return dataclasses.replace(_fit_pca(_smoothed(f, image, clip, radius, eps).reshape(-1, c)),
+                               class_points=fit_feature_classes(f))
 
 
 def _fit_pca(flat):

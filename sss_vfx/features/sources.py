@@ -27,7 +27,8 @@ from sss_vfx.io.sequence import find_sequence
 from sss_vfx.io.shot import is_sequence_pattern
 
 __all__ = ["PERSON", "FrameCache", "check_sources", "frame_guides", "guided_shot",
-           "is_person", "model_device", "open_semantic_shot", "resolve_model"]
+           "is_person", "model_device", "open_semantic_shot", "resolve_model",
+           "shot_projection"]
 
 #: The ``features`` value that runs the built-in person model.
 PERSON = "person"
@@ -81,7 +82,7 @@ def resolve_model(feature_model, compute=None, *, mean=None, std=None):
 
 
 def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
-                 person_mask=None):
+                 person_mask=None, empty_ok=False):
     """The guides of one frame, checked and at the plate's size.
 
     Parameters
@@ -98,6 +99,8 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
         The frame number, for messages.
     person_mask : (H, W) float array, optional
         The person mask already computed (a cache); computed when None.
+    empty_ok : bool, optional
+        Accept guides without any object (a shot's frame the objects have left).
 
     Returns
     -------
@@ -115,15 +118,16 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
     parts = []
     if isinstance(guides, Guides):
         parts.append(check_guides(guides.masks, shape, names=guides.names, kind=guides.kind,
-                                  source=f"guides{where}"))
+                                  source=f"guides{where}", empty_ok=empty_ok))
     elif isinstance(guides, np.ndarray):
         listed = None
         if names is not None:
             listed = [n.strip() for n in (names.split(",") if isinstance(names, str)
                                           else names)]
-        parts.append(check_guides(guides, shape, names=listed, source=f"guides{where}"))
+        parts.append(check_guides(guides, shape, names=listed, source=f"guides{where}",
+                                  empty_ok=empty_ok))
     elif guides is not None:
-        parts.append(read_guides(guides, names=names, image_shape=shape))
+        parts.append(read_guides(guides, names=names, image_shape=shape, empty_ok=empty_ok))
     if person:
         if person_mask is None:
             from sss_vfx.features.person import person_mask as run_person
@@ -262,8 +266,9 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
         if person:
             from sss_vfx.features.person import person_mask
             mask = cache.get("person", number, lambda: person_mask(plate))
+        # An object may leave the shot: its guide is then empty on those frames.
         found = frame_guides(plate, None if by_frame is None else by_frame(number), names,
-                             person, number=number, person_mask=mask)
+                             person, number=number, person_mask=mask, empty_ok=True)
         found_names = tuple(found.names)
         if not objects:
             objects.extend(found_names)
@@ -360,7 +365,9 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
         The run key the cache belongs to.
     compute : Compute, optional
     options : SegmentationOptions
-        With guides, returned with ``layers`` = objects + 1.
+        With guides, returned with ``layers`` = objects + 1; with features that are a
+        few classes (:mod:`~sss_vfx.features.classes`, unless ``feature_classes`` is
+        off), with ``layers`` = their classes on the first frame.
     frames, start, allow_missing
         As :func:`~sss_vfx.io.shot.open_shot`.
     mean, std : sequence of 3 float, optional
@@ -390,9 +397,42 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
         shot, guides=guides, names=guide_names, person=person, model=model, cache=keep,
         working_size=lambda shape: working_size(shape, options.max_pixels))
     if not objects:
+        if (features is not None or model is not None) and \
+                options.feature_classes == "auto":
+            points = shot_projection(shot, options.max_pixels).class_points
+            if points is not None:
+                options = options.with_overrides(
+                    layers=len(points),
+                    initial_segments=max(options.initial_segments, len(points)))
         return shot, options, ()
     layers = len(objects) + 1
     if options.layers != layers:
         options = options.with_overrides(
             layers=layers, initial_segments=max(options.initial_segments, layers))
     return shot, options, tuple(objects) + ("rest",)
+
+
+def shot_projection(shot, max_pixels):
+    """How a shot's features map to colours (and their classes), fitted on its first
+    frame at the working size, as :func:`~sss_vfx.pipeline.video.segment_video` fits
+    it: every process working on the shot must reduce its features the same way.
+
+    Parameters
+    ----------
+    shot : Shot, with features
+    max_pixels : int
+
+    Returns
+    -------
+    FeatureProjection
+    """
+    from sss_vfx.features.preprocess import fit_feature_projection
+    from sss_vfx.io.features import resize_features
+    from sss_vfx.pipeline.layers import working_frame
+
+    _, plate, raw = next(iter(shot.frames()))
+    if raw.shape[:2] != plate.shape[:2]:
+        raw = resize_features(raw, plate.shape[:2])
+    first = working_frame(plate, None, max_pixels)
+    small = resize_features(raw, first.image.shape[:2]) if first.downscaled else raw
+    return fit_feature_projection(small, first.image)

@@ -66,7 +66,7 @@ class Guides:
     kind: str
 
 
-def read_guides(paths, *, names=None, kind="auto", image_shape=None):
+def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=False):
     """Read guides from one or several files.
 
     Parameters
@@ -89,6 +89,9 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None):
     image_shape : tuple of int, optional
         ``(H, W)`` of the image: guides of another size with the same aspect ratio
         are resized (bilinear); another aspect ratio is an error.
+    empty_ok : bool, optional
+        Accept guides without any object (a shot's frame once the objects have left
+        it); a still's guides must hold one.
 
     Returns
     -------
@@ -132,10 +135,11 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None):
             masks, all_names = _select(masks, all_names, patterns, "the guide files")
     kinds = "+".join(dict.fromkeys(k for _, _, k in pieces))
     return check_guides(masks, image_shape, names=all_names, kind=kinds,
-                        source=", ".join(str(p) for p in paths))
+                        source=", ".join(str(p) for p in paths), empty_ok=empty_ok)
 
 
-def check_guides(masks, image_shape=None, *, names=None, kind="array", source="guides"):
+def check_guides(masks, image_shape=None, *, names=None, kind="array", source="guides",
+                 empty_ok=False):
     """Validate guide mattes and fit them to the image size.
 
     Parameters
@@ -149,6 +153,8 @@ def check_guides(masks, image_shape=None, *, names=None, kind="array", source="g
     kind : str, optional
     source : str, optional
         Name for error messages.
+    empty_ok : bool, optional
+        See :func:`read_guides`.
 
     Returns
     -------
@@ -158,7 +164,8 @@ def check_guides(masks, image_shape=None, *, names=None, kind="array", source="g
     ------
     FeatureError
         If the mattes are not 2-D/3-D, hold NaN/inf, have more than ``MAX_OBJECTS``
-        objects, are empty everywhere, or have another aspect ratio than the image.
+        objects, are empty everywhere (unless ``empty_ok``), or have another aspect
+        ratio than the image.
     """
     masks = check_features(masks, image_shape, source=source)
     objects = masks.shape[2]
@@ -174,7 +181,7 @@ def check_guides(masks, image_shape=None, *, names=None, kind="array", source="g
         height, width = tuple(image_shape)[:2]
         masks = np.clip(cv2.resize(masks, (width, height), interpolation=cv2.INTER_LINEAR)
                         .reshape(height, width, objects), 0.0, 1.0)
-    if not np.any(masks > 0):
+    if not empty_ok and not np.any(masks > 0):
         raise FeatureError(
             f"{source} holds no object anywhere (every value is 0); draw at least one shape "
             "or check that the right channels/names were picked")

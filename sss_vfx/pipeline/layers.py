@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 
+from sss_vfx.features.classes import class_probabilities, fit_feature_classes
 from sss_vfx.features.guides import guide_features
 from sss_vfx.features.preprocess import apply_feature_projection, preprocess_features
 from sss_vfx.filters.gradient import gradient_magnitude
@@ -26,6 +27,7 @@ __all__ = [
     "SoftLayers",
     "WorkingFrame",
     "final_layers",
+    "fixed_layers",
     "frame_laplacian",
     "soft_layers",
     "stack_work",
@@ -73,7 +75,8 @@ class WorkingFrame:
     probabilities: object = None
 
 
-def working_frame(plate, raw_features, max_pixels, projection=None, guides=None):
+def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
+                  classes=True):
     """Downscale a plate (area average) and its features to the working resolution.
 
     Parameters
@@ -88,6 +91,10 @@ def working_frame(plate, raw_features, max_pixels, projection=None, guides=None)
         Object guides at the plate's size (:func:`~sss_vfx.io.guides.read_guides`):
         they replace ``raw_features`` by their own features and give the frame its
         object probabilities.
+    classes : bool
+        Features that are a few classes (see :mod:`sss_vfx.features.classes`) give the
+        frame their class probabilities, as guides do: one layer per class, the
+        largest class (the projection's first) as the rest. Their features are kept.
 
     Returns
     -------
@@ -110,6 +117,14 @@ def working_frame(plate, raw_features, max_pixels, projection=None, guides=None)
         resized = resize_features(raw_features, (h, w)) if downscaled else raw_features
         feats = (preprocess_features(resized, small) if projection is None
                  else apply_feature_projection(projection, resized, small))
+        points = None
+        if classes:
+            points = (fit_feature_classes(resized) if projection is None
+                      else projection.class_points)
+        if points is not None:
+            # The largest class (the first) is the rest: objects first, rest last.
+            probs = class_probabilities(points, resized).astype(np.float64)
+            probabilities = np.concatenate([probs[..., 1:], probs[..., :1]], axis=2)
     return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled,
                         probabilities=probabilities)
 
@@ -235,6 +250,27 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
                       layers=relaxed[:, order],
                       note=None if objects else
                       collapse_note(soft.shape[1], feats is not None, opts))
+
+
+def fixed_layers(opts, layers, why, notes):
+    """Options for a layer count fixed by the objects (guides, feature classes).
+
+    Parameters
+    ----------
+    opts : SegmentationOptions
+    layers : int, objects + 1 (or the feature classes)
+    why : str, what fixes the count, for the note
+    notes : list of str, gets a note when ``opts.layers`` differs
+
+    Returns
+    -------
+    SegmentationOptions with ``layers`` set (and ``initial_segments`` at least that)
+    """
+    if layers == opts.layers:
+        return opts
+    notes.append(f"{why} give {layers} layers; layers={opts.layers} not used")
+    return opts.with_overrides(layers=layers,
+                               initial_segments=max(opts.initial_segments, layers))
 
 
 def eigenvector_count(opts, pixels):

@@ -17,6 +17,7 @@ from sss_vfx.io.images import as_working_image, read_image
 from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.layers import (
     final_layers,
+    fixed_layers,
     frame_laplacian,
     soft_layers,
     stack_work,
@@ -173,13 +174,8 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
     person = is_person(features)
     found = frame_guides(plate, guides, guide_names, person)
     if found is not None:
-        layers = len(found.names) + 1
-        if layers != opts.layers:
-            note = (f"{len(found.names)} guided object(s) and the rest give {layers} "
-                    f"layers; layers={opts.layers} not used")
-            notes.append(note)
-            opts = opts.with_overrides(layers=layers,
-                                       initial_segments=max(opts.initial_segments, layers))
+        opts = fixed_layers(opts, len(found.names) + 1,
+                            f"{len(found.names)} guided object(s) and the rest", notes)
         feats = None
     elif feature_model is not None:
         from sss_vfx.features.network import network_features
@@ -219,7 +215,12 @@ def _load_features(features, shape_hw, notes):
 
 
 def _segment(plate, raw_features, opts, notes, clock, compute, colours, guides=None):
-    frame = working_frame(plate, raw_features, opts.max_pixels, guides=guides)
+    frame = working_frame(plate, raw_features, opts.max_pixels, guides=guides,
+                          classes=opts.feature_classes == "auto")
+    if guides is None and frame.probabilities is not None:
+        opts = fixed_layers(opts, frame.probabilities.shape[2],
+                            "the features are few classes (a network's masks): "
+                            f"{frame.probabilities.shape[2]} classes", notes)
     h, w = frame.image.shape[:2]
     if frame.downscaled:
         notes.append(f"spectral stages ran at {w}x{h} (max_pixels={opts.max_pixels})")

@@ -34,6 +34,7 @@ from sss_vfx.options import SegmentationOptions, TemporalOptions
 from sss_vfx.pipeline.layers import (
     eigenvector_count,
     final_layers,
+    fixed_layers,
     frame_laplacian,
     soft_layers,
     stack_work,
@@ -360,10 +361,17 @@ class _WindowRunner:
             raw = resize_features(raw, plate.shape[:2])
         if raw is not None and self.projection is None:
             self.projection = self._fit_projection(plate, raw)
+        classes = self.opts.feature_classes == "auto"
         if index == 0:
             check_eigenvectors(self.opts, plate.shape[:2])
+            points = None if self.projection is None else self.projection.class_points
+            if guides is None and classes and points is not None:
+                # open_semantic_shot fixed the count already when it opened the shot.
+                self.opts = fixed_layers(self.opts, len(points), "", [])
+                self.notes.append(f"the features are {len(points)} classes (a network's "
+                                  "masks): one layer per class")
         frame = working_frame(plate, raw, self.opts.max_pixels, self.projection,
-                              guides=guides)
+                              guides=guides, classes=classes)
         if index == 0 and frame.downscaled:
             h, w = frame.image.shape[:2]
             self.notes.append(f"spectral stages ran at {w}x{h} "

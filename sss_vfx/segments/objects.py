@@ -13,7 +13,12 @@ import numpy as np
 
 from sss_vfx.errors import OptionError
 
-__all__ = ["group_by_objects", "segment_class_shares"]
+__all__ = ["group_by_objects", "rescue_lost_objects", "segment_class_shares"]
+
+#: An object's layer holding less of the object's mass than this is lost ...
+RECALL = 0.5
+#: ... and so is one lying less than this much on the object.
+PRECISION = 0.25
 
 
 def segment_class_shares(segments, probabilities):
@@ -104,7 +109,58 @@ def group_by_objects(segments, probabilities):
     layers = np.zeros((seg.shape[0], classes))
     for s, c in enumerate(assignment):
         layers[:, c] += seg[:, s]
-    return layers, assignment
+    return rescue_lost_objects(layers, probabilities), assignment
+
+
+def rescue_lost_objects(layers, probabilities):
+    """Give an object its guide back where no soft segment expressed it.
+
+    An object is lost when its layer holds less than :data:`RECALL` of the object's
+    probability mass, or when less than :data:`PRECISION` of the layer lies on the
+    object (it took a segment of something else): a small or thin object the
+    eigenvectors could not separate. Its layer becomes its probability, the other
+    layers shrink in proportion to make room, and the relaxed sparsification then
+    draws its edges from the Laplacian. Other objects, and the rest (the last
+    class), are left as they are.
+
+    Parameters
+    ----------
+    layers : ndarray, shape (N, P), float64
+        Grouped layers, rows summing to 1.
+    probabilities : array_like, shape (N, P)
+        Per-pixel class probabilities, rows summing to 1.
+
+    Returns
+    -------
+    ndarray, shape (N, P), float64
+        Rows still sum to 1.
+
+    Examples
+    --------
+    >>> layers = np.array([[0, 1], [0, 1], [1, 0], [0, 1.]])
+    >>> prob = np.array([[1, 0], [0.5, 0.5], [0, 1], [0, 1.]])
+    >>> rescue_lost_objects(layers, prob).tolist()
+    [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.0, 1.0]]
+    """
+    prob = np.asarray(probabilities, np.float64)
+    layers = np.array(layers, np.float64)
+    mass = prob.sum(axis=0)
+    overlap = (layers * prob).sum(axis=0)
+    size = layers.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lost = (mass > 0.5) & ((overlap < RECALL * mass) | (overlap < PRECISION * size))
+    lost[-1] = False  # the rest is what no object takes: it cannot be lost
+    for c in np.flatnonzero(lost):
+        target = prob[:, c]
+        others = layers.copy()
+        others[:, c] = 0.0
+        held = others.sum(axis=1)
+        room = np.where(held > 0, (1.0 - target) / np.where(held > 0, held, 1.0), 0.0)
+        layers = others * room[:, None]
+        layers[:, c] = target
+        # Where nothing else held the pixel, the rest (last) takes what is left.
+        layers[:, -1] += 1.0 - layers.sum(axis=1)
+    return layers
 
 
 def _as_matrix(array, name):
