@@ -7,9 +7,11 @@ channel / 255):
   ``sss_vfx.synthetic.coarse_features(alpha_true, scale=8, blur_sigma=1.0)``;
 * **soft layers**: ``segment_image(image, features, **sss_vfx.COARSE_FEATURES)``, the
   library's options for features that are a network's masks (``--paper-defaults``: the
-  paper's defaults instead; ``--embedding-weight`` etc. override either); layer k
-  counts as foreground when the alpha-weighted mean of the coarse mask over it is
-  > 0.5, and the matte is the sum of the foreground layers;
+  paper's defaults instead; ``--embedding-weight`` etc. override either). The features
+  are recognised as two classes, so the layers are grouped by class (object, rest;
+  ``--feature-classes off``: the paper's grouping into 5 layers); layer k counts as
+  foreground when the alpha-weighted mean of the coarse mask over it is > 0.5, and the
+  matte is the sum of the foreground layers;
 * baseline **coarse mask**: ``sss_vfx.synthetic.coarse_mask`` (same recipe) as the matte;
 * baseline **closed-form**: closed-form matting (Levin et al. 2008) at full resolution on
   a trimap made from the coarse mask (threshold 0.5, unknown within 10 px of its
@@ -30,8 +32,10 @@ Usage::
     python benchmarks/bench_quality.py --paper-defaults   # the paper's options
     python benchmarks/bench_quality.py --images GT01,GT03 --max-pixels 0
     python benchmarks/bench_quality.py --refine-band 3
+    python benchmarks/bench_quality.py --gram-stride 1    # faithful constrained step
     python benchmarks/bench_quality.py --docia            # also docia at 320x320, faithful
     python benchmarks/bench_quality.py --rendered 5       # also 5 rendered shots, held out
+    python benchmarks/bench_quality.py --rendered 3 --first-seed 301   # new seeds
     python benchmarks/bench_quality.py --quick --images GT01   # smoke run (quarter size)
 """
 
@@ -81,6 +85,11 @@ def parse_args(argv):
     p.add_argument("--max-pixels", type=int, default=None,
                    help="segment_image's max_pixels (default: the library default; "
                         "0 = faithful, no downscale)")
+    p.add_argument("--feature-classes", choices=("auto", "off"), default=None,
+                   help="segment_image's feature_classes (default: the library's)")
+    p.add_argument("--gram-stride", type=int, default=None,
+                   help="segment_image's gram_stride (default: the library's; 1 = "
+                        "faithful constrained sparsification)")
     p.add_argument("--solver", choices=("direct", "cg"), default="direct",
                    help="closed-form solver: SuperLU or Jacobi-preconditioned CG "
                         "(default: %(default)s)")
@@ -88,8 +97,10 @@ def parse_args(argv):
                    help="also segment docia at 320x320 (max_pixels=0): preview and coverage")
     p.add_argument("--rendered", type=int, default=0, metavar="N",
                    help="also score N rendered shots (sss_vfx.synthetic.strands_shot, "
-                        "640x480, seeds 1..N), reported apart from the target: a set "
-                        "no option was chosen on")
+                        "640x480, seeds S..S+N-1), reported apart from the dev images")
+    p.add_argument("--first-seed", type=int, default=1, metavar="S",
+                   help="seed of the first rendered shot (default 1; give new seeds for "
+                        "a set no option was chosen on)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: half-size images and cheap options")
     return p.parse_args(argv)
@@ -277,7 +288,8 @@ def main(argv=None):
     options = {} if args.paper_defaults else dict(sss_vfx.COARSE_FEATURES)
     if args.quick:
         options.update(QUICK_OPTIONS)
-    for name in ("max_pixels", "embedding_weight", "grouping_colour_weight", "refine_band"):
+    for name in ("max_pixels", "embedding_weight", "grouping_colour_weight", "refine_band",
+                 "gram_stride", "feature_classes"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
 
@@ -300,7 +312,7 @@ def main(argv=None):
         records.append(evaluate(name, image, truth, options, args))
 
     rendered = []
-    for seed in range(1, args.rendered + 1):
+    for seed in range(args.first_seed, args.first_seed + args.rendered):
         name = f"rendered{seed}"
         print(f"== {name}", file=sys.stderr, flush=True)
         shot = strands_shot(RENDERED_QUICK if args.quick else RENDERED_SHAPE, seed=seed)
