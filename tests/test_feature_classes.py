@@ -127,3 +127,28 @@ def test_video_class_layers_keep_their_order():
     assert [f.alphas.shape[2] for f in out] == [2, 2, 2]
     owners = {int(np.argmax(f.alphas[d > 0.9].sum(axis=0))) for f, d in zip(out, discs)}
     assert len(owners) == 1
+
+
+def test_the_video_command_writes_one_layer_per_class(tmp_path, capsys):
+    """The layer count follows the classes from the first EXR on, and the manifest
+    names as many layers as the files hold."""
+    import json
+
+    from sss_vfx.io.exr import read_layers_exr
+    from tests._cli import run_in_process
+
+    for s in range(3):
+        img, disc, _ = two_coloured_object()
+        cv2.imwrite(str(tmp_path / f"plate.{1001 + s}.png"),
+                    np.round(np.roll(img, s, axis=1)[..., ::-1] * 255).astype(np.uint8))
+        np.save(tmp_path / f"feats.{1001 + s}.npy",
+                coarse_features(np.roll(disc, s, axis=1), scale=4))
+    out = tmp_path / "out"
+    status, _, err = run_in_process(
+        ["video", tmp_path / "plate.%04d.png", "--features", tmp_path / "feats.%04d.npy",
+         "-o", out, "--eigenvectors", "10", "--initial-segments", "6", "--superpixels",
+         "40", "--progress", "none"], capsys)
+    assert status == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["layers"]) == 2 and manifest["parameters"]["layers"] == 2
+    assert read_layers_exr(out / "layers.1003.exr").alphas.shape[2] == 2
