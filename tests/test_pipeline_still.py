@@ -353,8 +353,9 @@ def test_collapsed_layers_are_reported_with_their_cause(caplog):
     the result says so, and points at the option for such features."""
     image, alpha = two_region_image((40, 48), edge_width=4)
     features = np.where(alpha[..., None] > 0.5, [0.9, 0.2, 0.1], [0.1, 0.3, 0.9])
+    # The paper's grouping: with feature_classes on, two classes give two layers.
     small = dict(eigenvectors=20, initial_segments=6, layers=3, superpixels=60,
-                 constrained_iterations=12, relaxed_rounds=3)
+                 constrained_iterations=12, relaxed_rounds=3, feature_classes="off")
     with caplog.at_level("WARNING", logger="sss_vfx"):
         seg = sss_vfx.segment_image(image, features, **small)
     assert seg.alphas.shape[2] < 3
