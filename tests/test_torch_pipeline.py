@@ -9,10 +9,14 @@ from sss_vfx.synthetic import coarse_mask, strands_shot
 
 torch = pytest.importorskip("torch")
 
-# Small enough for CI on two cores; the method's own defaults otherwise.
+# Small enough for CI on two cores; the method's own defaults otherwise, but the faithful
+# constrained step: at 48x64 a sampled iteration (gram_stride 4) sums over 768 pixels and
+# the IRLS amplifies round-off to 1-4 % of SAD between any two builds (measured: torch vs
+# numpy 3.7 % on seed 0, 0.5 % at stride 1). The sampled twin is compared stage by stage
+# in test_torch_segments.py.
 OPTIONS = dict(sss_vfx.COARSE_FEATURES, eigenvectors=20, initial_segments=10,
                superpixels=200, layers=3, constrained_iterations=20, relaxed_rounds=8,
-               cg_steps=60)
+               cg_steps=60, gram_stride=1)
 
 
 @pytest.fixture

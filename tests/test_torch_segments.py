@@ -80,10 +80,41 @@ def test_constrained_one_iteration_equal(problem, precision, clamp, one_step_tol
     np.testing.assert_allclose(out, ref, atol=one_step_tol)
 
 
-@pytest.mark.parametrize("precision,clamp", [("float32", 1e-4), ("float64", 1e-10)])
-def test_constrained_full_run_within_own_sensitivity(problem, precision, clamp):
+@pytest.mark.parametrize("stride", [3, 4])
+def test_constrained_sampled_iterations_equal(problem, stride):
+    # Iterations 1-3 of 5 sum over one pixel in `stride`, 4-5 over all: the twin
+    # samples the same pixels. Five float64 IRLS steps amplify round-off to ~1e-7
+    # (as at stride 1); sampling other pixels would move the result by 0.1 or more.
     _, _, lap, values, vectors, labels = problem
-    options = ConstrainedOptions(precision=precision, clamp=clamp)
+    options = ConstrainedOptions(iterations=5, precision="float64", clamp=1e-10,
+                                 gram_stride=stride)
+    ref = constrained_sparsification(vectors, values, labels, options=options)
+    out = torch_constrained_sparsification(vectors, values, labels, options=options,
+                                           device="torch:cpu")
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    faithful = constrained_sparsification(vectors, values, labels, options=options,
+                                          gram_stride=1)
+    assert np.abs(faithful - ref).max() > 0.05  # sampling did change the path
+    np.testing.assert_allclose(
+        torch_constrained_sparsification(vectors, values, labels, options=options,
+                                         gram_stride=1), faithful, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def larger_problem():
+    """48x64 pixels: enough that one pixel in 8 samples the Gram matrices stably."""
+    _, _, features, lap = two_region_problem((48, 64))
+    values, vectors = smallest_magnitude_eigs(lap, 30, shape=(48, 64))
+    return None, features, lap, values, vectors, initial_segments(values, vectors,
+                                                                  features, 10)
+
+
+@pytest.mark.parametrize("stride", [1, 8])
+@pytest.mark.parametrize("precision,clamp", [("float32", 1e-4), ("float64", 1e-10)])
+def test_constrained_full_run_within_own_sensitivity(larger_problem, precision, clamp,
+                                                     stride):
+    _, _, lap, values, vectors, labels = larger_problem
+    options = ConstrainedOptions(precision=precision, clamp=clamp, gram_stride=stride)
     ref = constrained_sparsification(vectors, values, labels, options=options)
     out = torch_constrained_sparsification(vectors, values, labels, options=options)
     # 40 IRLS steps amplify round-off (weights |a|^-1.2): the reference moves as much

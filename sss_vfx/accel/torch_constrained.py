@@ -6,7 +6,8 @@ The same IRLS: weights from the current layers, the K weighted Gram matrices
 ``(N, K)`` weights, and the block-structured normal equations solved through their
 common block (batched LU of the ``A_k``). Everything stays on the device; the packed
 products are held in ``options.precision`` within ``options.product_budget`` bytes and
-rebuilt in chunks beyond it, as in the reference.
+rebuilt in chunks beyond it, as in the reference; ``gram_stride`` > 1 samples the same
+pixels at the same iterations (:func:`sss_vfx.segments.constrained.gram_phase`).
 """
 
 import numpy as np
@@ -27,7 +28,7 @@ def _default_options():
 
 def torch_constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
                                      options=None, laplacian_ones=None, progress=None,
-                                     device=None):
+                                     device=None, gram_stride=None):
     """Sparse soft segments spanned by the eigenvectors, on ``device``.
 
     Twin of :func:`sss_vfx.segments.constrained.constrained_sparsification`.
@@ -42,14 +43,22 @@ def torch_constrained_sparsification(eigenvectors, eigenvalues, initial_labels, 
         ``L 1``.
     progress : callable(done, total), optional
     device : torch.device or str, optional
+    gram_stride : int, optional
+        None reads ``options.gram_stride``; 1 = faithful (see the reference).
 
     Returns
     -------
     (N, K') float64 soft segments summing to 1 at every pixel (a tensor on ``device``
     when the eigenvectors are a tensor).
     """
+    from sss_vfx.errors import OptionError
+    from sss_vfx.segments.constrained import gram_phase
+
     torch = import_torch()
     options = options or _default_options()
+    stride = int(options.gram_stride if gram_stride is None else gram_stride)
+    if stride < 1:
+        raise OptionError(f"gram_stride must be a positive integer, got {stride!r}")
     dev = torch_device(device)
     tensors = given_tensor(eigenvectors)
     e64 = as_tensor(eigenvectors, dev, torch.float64)
@@ -58,20 +67,31 @@ def torch_constrained_sparsification(eigenvectors, eigenvalues, initial_labels, 
     n, m = e64.shape
     alpha = torch.nn.functional.one_hot(labels, int(labels.max()) + 1).to(torch.float64)
     dtype = torch.float32 if np.dtype(options.precision) == np.float32 else torch.float64
-    gram = _GramBuilder(e64, options.product_budget, dtype)
+    gram = _GramBuilder(e64, options.product_budget, dtype, stride)
     extra = (torch.zeros(m, dtype=torch.float64, device=dev) if laplacian_ones is None
              else e64.T @ as_tensor(laplacian_ones, dev, torch.float64))
     next_drop = options.drop_every
+    # As in the reference: a sampled iteration reads and solves on its pixels only.
+    sample = None
     for it in range(1, options.iterations + 1):
-        pull_one, pull_zero = _irls_weights(alpha, options)
-        grams = gram(pull_one + pull_zero)
-        rhs = e64.T @ pull_one[:, :-1].to(torch.float64)
-        last = e64.T @ pull_zero[:, -1].to(torch.float64) + extra
+        phase = gram_phase(it, stride, options)
+        layers = alpha if phase == sample else alpha[gram.rows(phase)]
+        pull_one, pull_zero = _irls_weights(layers, options)
+        grams = gram(pull_one + pull_zero, phase)
+        scale = n / layers.shape[0] if phase is not None else 1.0
+        sub = gram.basis(phase)
+        rhs = scale * (sub.T @ pull_one[:, :-1].to(torch.float64))
+        last = scale * (sub.T @ pull_zero[:, -1].to(torch.float64)) + extra
         y = _solve_coupled(grams, lam, rhs, last)
-        alpha = torch.empty((n, y.shape[1] + 1), dtype=torch.float64, device=dev)
-        alpha[:, :-1] = e64 @ y
+        check = it > next_drop
+        sample = None if check or it == options.iterations else \
+            gram_phase(it + 1, stride, options)
+        basis = gram.basis(sample)
+        alpha = torch.empty((basis.shape[0], y.shape[1] + 1), dtype=torch.float64,
+                            device=dev)
+        alpha[:, :-1] = basis @ y
         alpha[:, -1] = 1.0 - alpha[:, :-1].sum(dim=1)
-        if it > next_drop:
+        if check:
             alpha = alpha[:, alpha.abs().amax(dim=0) > options.drop_below]
             if alpha.shape[1] <= 1:
                 return returned(torch.ones((n, 1), dtype=torch.float64, device=dev), tensors)
@@ -112,10 +132,21 @@ def _solve_coupled(grams, lam, rhs, last):
 class _GramBuilder:
     """``E^T diag(w_k) E`` for every column k of w, as one product (see the reference)."""
 
-    def __init__(self, eigenvectors, budget, dtype):
+    def __init__(self, eigenvectors, budget, dtype, stride=1):
         torch = import_torch()
         self.dtype = dtype
-        self.et = eigenvectors.T.to(dtype).contiguous()
+        n = eigenvectors.shape[0]
+        dev = eigenvectors.device
+        # Pixels of one sampling phase stored together, phase after phase.
+        self.order = torch.cat([torch.arange(p, n, stride, device=dev)
+                                for p in range(stride)])
+        self.bounds = [0]
+        for p in range(stride):
+            self.bounds.append(self.bounds[-1] + len(range(p, n, stride)))
+        self.identity = stride == 1
+        self.e64 = eigenvectors
+        self.sorted = eigenvectors if self.identity else eigenvectors[self.order]
+        self.et = self.sorted.T.to(dtype).contiguous()
         m, n = self.et.shape
         self.m = m
         self.upper = torch.triu_indices(m, m, device=eigenvectors.device)
@@ -135,13 +166,36 @@ class _GramBuilder:
             row += self.m - i
         return out
 
-    def __call__(self, weights):
+    def rows(self, phase):
+        """The pixels a call with ``phase`` sums over (all pixels for None)."""
+        if phase is None:
+            return slice(None)
+        return self.order[self.bounds[phase]:self.bounds[phase + 1]]
+
+    def basis(self, phase):
+        """The float64 eigenvector rows of :meth:`rows` (a view), (n, M)."""
+        if phase is None:
+            return self.e64
+        return self.sorted[self.bounds[phase]:self.bounds[phase + 1]]
+
+    def __call__(self, weights, phase=None):
+        """Exact from every pixel's (N, K) weights, or sampled from the (n, K) weights
+        of one phase's :meth:`rows` (see the reference)."""
         torch = import_torch()
         weights = weights.to(self.dtype)
-        packed = self.products @ weights[:self.held]
-        for start in range(self.held, weights.shape[0], self.chunk):
-            stop = start + self.chunk
-            packed += self._products(start, stop) @ weights[start:stop]
+        if phase is None:
+            if not self.identity:
+                weights = weights[self.order]
+            lo, hi = 0, self.bounds[-1]
+        else:
+            lo, hi = self.bounds[phase], self.bounds[phase + 1]
+        held = min(max(lo, self.held), hi)
+        packed = self.products[:, lo:held] @ weights[:held - lo]
+        for start in range(held, hi, self.chunk):
+            stop = min(start + self.chunk, hi)
+            packed += self._products(start, stop) @ weights[start - lo:stop - lo]
+        if phase is not None:
+            packed *= self.bounds[-1] / (hi - lo)
         packed = packed.T.to(torch.float64)
         grams = torch.empty((weights.shape[1], self.m, self.m), dtype=torch.float64,
                             device=weights.device)

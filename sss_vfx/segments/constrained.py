@@ -24,7 +24,42 @@ import numpy as np
 from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
 
-__all__ = ["ConstrainedOptions", "constrained_sparsification", "one_hot_segments"]
+__all__ = ["ConstrainedOptions", "constrained_sparsification", "gram_phase",
+           "one_hot_segments"]
+
+#: Sampled schedules end with this many exact iterations.
+EXACT_TAIL = 2
+
+
+def gram_phase(iteration, stride, options=ConstrainedOptions()):
+    """Which pixels an IRLS iteration's Gram matrices sum over.
+
+    Parameters
+    ----------
+    iteration : int
+        1 .. ``options.iterations``.
+    stride : int
+        1 = every pixel at every iteration (the faithful configuration).
+    options : ConstrainedOptions
+
+    Returns
+    -------
+    None (every pixel) or the phase ``p`` in 0 .. stride-1 (the pixels ``i`` with
+    ``i % stride == p``). Exact: the last :data:`EXACT_TAIL` iterations and those whose
+    layers the drop test reads (one after each ``options.drop_every``), so the sampling
+    noise neither decides which layers survive nor stays in the result.
+
+    Examples
+    --------
+    >>> [gram_phase(it, 4, ConstrainedOptions(iterations=12, drop_every=5))
+    ...  for it in range(1, 13)]
+    [1, 2, 3, 0, 1, None, 3, 0, 1, 2, None, None]
+    """
+    if stride == 1 or iteration > options.iterations - EXACT_TAIL or \
+            (iteration > options.drop_every and
+             (iteration - 1) % options.drop_every == 0):
+        return None
+    return iteration % stride
 
 
 def one_hot_segments(labels):
@@ -61,9 +96,10 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     progress : callable(done, total), optional
     gram_stride : int, optional
         1 (faithful): every iteration's Gram matrices sum over all pixels. ``s`` > 1:
-        all iterations but the last sum over one pixel in ``s`` (a different one each
-        iteration, scaled by the sampled fraction), about ``s`` times cheaper; the last
-        iteration is exact. None reads ``options.gram_stride``.
+        the iterations that :func:`gram_phase` marks as sampled sum over one pixel in
+        ``s`` (a different one each iteration, scaled by the sampled fraction); the
+        others, among them the last and the ones whose layers the drop test reads,
+        are exact. None reads ``options.gram_stride``.
 
     Returns
     -------
@@ -79,22 +115,31 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     gram = _GramBuilder(e64, options.product_budget, np.dtype(options.precision), stride)
     extra = np.zeros(e64.shape[1]) if laplacian_ones is None else e64.T @ laplacian_ones
     next_drop = options.drop_every
+    # `alpha` holds every pixel (sample None) or only the pixels of one sampling phase:
+    # a sampled iteration reads the layers on its own pixels alone, so the previous
+    # iteration evaluates them there, and everything but the exact iterations costs
+    # about 1/stride of a full one.
+    sample = None
     for it in range(1, options.iterations + 1):
-        pull_one, pull_zero = _irls_weights(alpha, options)
-        phase = None if stride == 1 or it == options.iterations else it % stride
+        phase = gram_phase(it, stride, options)
+        layers = alpha if phase == sample else alpha[gram.rows(phase)]
+        pull_one, pull_zero = _irls_weights(layers, options)
         grams = gram(pull_one + pull_zero, phase)
         # The right-hand side sums over the same pixels as the Gram matrices: a sampled
         # iteration solves the sampled problem, not a mix of two.
-        rows = gram.rows(phase)
-        scale = e64.shape[0] / len(rows) if phase is not None else 1.0
-        sub = e64 if phase is None else e64[rows]
-        rhs = scale * (sub.T @ pull_one[rows, :-1].astype(np.float64))
-        last = scale * (sub.T @ pull_zero[rows, -1].astype(np.float64)) + extra
+        scale = e64.shape[0] / len(layers) if phase is not None else 1.0
+        sub = gram.basis(phase)
+        rhs = scale * (sub.T @ pull_one[:, :-1].astype(np.float64))
+        last = scale * (sub.T @ pull_zero[:, -1].astype(np.float64)) + extra
         y = _solve_coupled(grams, lam, rhs, last)
-        alpha = np.empty((e64.shape[0], y.shape[1] + 1))
-        np.matmul(e64, y, out=alpha[:, :-1])
+        check = it > next_drop
+        sample = None if check or it == options.iterations else \
+            gram_phase(it + 1, stride, options)
+        basis = gram.basis(sample)
+        alpha = np.empty((basis.shape[0], y.shape[1] + 1))
+        np.matmul(basis, y, out=alpha[:, :-1])
         alpha[:, -1] = 1.0 - alpha[:, :-1].sum(axis=1)
-        if it > next_drop:
+        if check:
             alpha = alpha[:, np.abs(alpha).max(axis=0) > options.drop_below]
             if alpha.shape[1] <= 1:
                 return np.ones((e64.shape[0], 1))
@@ -157,7 +202,11 @@ class _GramBuilder:
         self.order = np.concatenate([np.arange(p, n, stride) for p in range(stride)])
         self.bounds = np.concatenate([[0], np.cumsum([len(range(p, n, stride))
                                                       for p in range(stride)])])
-        self.et = np.ascontiguousarray(np.asarray(eigenvectors, dtype)[self.order].T)
+        e64 = np.asarray(eigenvectors, np.float64)
+        self.e64 = e64
+        # The eigenvectors in phase order (float64), so one phase's rows are a view.
+        self.sorted = e64 if stride == 1 else e64[self.order]
+        self.et = np.ascontiguousarray(np.asarray(self.sorted, dtype).T)
         m, n = self.et.shape
         self.m = m
         self.upper = np.triu_indices(m)
@@ -178,22 +227,34 @@ class _GramBuilder:
         return out
 
     def rows(self, phase):
-        """The pixels a call with ``phase`` sums over (all pixels for None)."""
+        """The pixels a call with ``phase`` sums over (all pixels for None), in the
+        order :meth:`basis` and the weights of :meth:`__call__` use."""
         if phase is None:
             return slice(None)
         return self.order[self.bounds[phase]:self.bounds[phase + 1]]
 
+    def basis(self, phase):
+        """The float64 eigenvector rows of :meth:`rows` (a view), (n, M)."""
+        if phase is None:
+            return self.e64
+        return self.sorted[self.bounds[phase]:self.bounds[phase + 1]]
+
     def __call__(self, weights, phase=None):
-        """Gram matrices (K, M, M) float64; over the pixels of one ``phase`` (scaled to
-        all pixels) when given, else exact."""
-        weights = np.ascontiguousarray(weights[self.order], self.dtype)
-        lo, hi = ((0, len(self.order)) if phase is None
-                  else (self.bounds[phase], self.bounds[phase + 1]))
+        """Gram matrices (K, M, M) float64: exact from the (N, K) weights of every
+        pixel, or for a ``phase`` from the (n, K) weights of its :meth:`rows` (scaled
+        to all pixels)."""
+        if phase is None:
+            weights = np.ascontiguousarray(weights[self.order], self.dtype)
+            lo, hi = 0, len(self.order)
+        else:
+            weights = np.ascontiguousarray(weights, self.dtype)
+            lo, hi = self.bounds[phase], self.bounds[phase + 1]
+        # weights[i] belongs to stored pixel lo + i.
         held = min(max(lo, self.held), hi)
-        packed = self.products[:, lo:held] @ weights[lo:held]
+        packed = self.products[:, lo:held] @ weights[:held - lo]
         for start in range(held, hi, self.chunk):
             stop = min(start + self.chunk, hi)
-            packed += self._products(start, stop) @ weights[start:stop]
+            packed += self._products(start, stop) @ weights[start - lo:stop - lo]
         if phase is not None:
             packed *= len(self.order) / (hi - lo)
         grams = np.empty((weights.shape[1], self.m, self.m))
