@@ -19,6 +19,7 @@ from sss_vfx.farm.layout import PLAN_SCHEMA, FarmFolder
 from sss_vfx.features.sources import shot_projection
 from sss_vfx.io.shot import is_sequence_pattern, open_shot
 from sss_vfx.io.shot_outputs import run_key
+from sss_vfx.pipeline.layers import fixed_layers
 from sss_vfx.pipeline.video import segment_video, shot_options
 
 log = logging.getLogger("sss_vfx")
@@ -82,9 +83,7 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
     if features is not None:
         projection = shot_projection(shot, opts.max_pixels)
         if opts.feature_classes == "auto" and projection.class_points is not None:
-            classes = len(projection.class_points)
-            opts = opts.with_overrides(layers=classes, initial_segments=max(
-                opts.initial_segments, classes))
+            opts = fixed_layers(opts, len(projection.class_points))
     chunks = chunk_ranges(shot.numbers, chunk_frames, handles)
     inputs = {"source": _source_name(source),
               "features": None if features is None else os.fspath(features),

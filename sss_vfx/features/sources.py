@@ -380,7 +380,7 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
         ``'rest'``; else ``()``).
     """
     from sss_vfx.io.shot import Shot, open_shot
-    from sss_vfx.pipeline.layers import working_size
+    from sss_vfx.pipeline.layers import fixed_layers, working_size
 
     check_sources(features, guides, feature_model)
     person = is_person(features)
@@ -401,15 +401,9 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
                 options.feature_classes == "auto":
             points = shot_projection(shot, options.max_pixels).class_points
             if points is not None:
-                options = options.with_overrides(
-                    layers=len(points),
-                    initial_segments=max(options.initial_segments, len(points)))
+                options = fixed_layers(options, len(points))
         return shot, options, ()
-    layers = len(objects) + 1
-    if options.layers != layers:
-        options = options.with_overrides(
-            layers=layers, initial_segments=max(options.initial_segments, layers))
-    return shot, options, tuple(objects) + ("rest",)
+    return shot, fixed_layers(options, len(objects) + 1), tuple(objects) + ("rest",)
 
 
 def shot_projection(shot, max_pixels):

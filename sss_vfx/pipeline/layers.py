@@ -252,7 +252,7 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
                       collapse_note(soft.shape[1], feats is not None, opts))
 
 
-def fixed_layers(opts, layers, why, notes):
+def fixed_layers(opts, layers, why="", notes=None):
     """Options for a layer count fixed by the objects (guides, feature classes).
 
     Parameters
@@ -260,7 +260,7 @@ def fixed_layers(opts, layers, why, notes):
     opts : SegmentationOptions
     layers : int, objects + 1 (or the feature classes)
     why : str, what fixes the count, for the note
-    notes : list of str, gets a note when ``opts.layers`` differs
+    notes : list of str, optional, gets a note when ``opts.layers`` differs
 
     Returns
     -------
@@ -268,7 +268,8 @@ def fixed_layers(opts, layers, why, notes):
     """
     if layers == opts.layers:
         return opts
-    notes.append(f"{why} give {layers} layers; layers={opts.layers} not used")
+    if notes is not None:
+        notes.append(f"{why} give {layers} layers; layers={opts.layers} not used")
     return opts.with_overrides(layers=layers,
                                initial_segments=max(opts.initial_segments, layers))
 

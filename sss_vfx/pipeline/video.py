@@ -367,7 +367,7 @@ class _WindowRunner:
             points = None if self.projection is None else self.projection.class_points
             if guides is None and classes and points is not None:
                 # open_semantic_shot fixed the count already when it opened the shot.
-                self.opts = fixed_layers(self.opts, len(points), "", [])
+                self.opts = fixed_layers(self.opts, len(points))
                 self.notes.append(f"the features are {len(points)} classes (a network's "
                                   "masks): one layer per class")
         frame = working_frame(plate, raw, self.opts.max_pixels, self.projection,
