@@ -54,7 +54,7 @@ STAGE_LABELS = {
     "superpixels": "superpix", "affinities": "affin", "eigenvectors": "eigvec",
     "initial_segments": "init", "constrained_sparsification": "constr",
     "grouping": "group", "relaxed_sparsification": "relax", "upsampling": "upsamp",
-    "refinement": "refine",
+    "refinement": "refine", "colours": "colours",
 }
 
 # Cheap settings for --quick: the point is that every code path of the script runs.
