@@ -40,7 +40,8 @@ class FeatureProjection:
     class_points: object = None
 
 
-def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4):
+def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4,
+                           classes=True):
     """Fit :class:`FeatureProjection` on one frame's raw features.
 
     More than 3 channels: clip to [-clip, clip], smooth every channel with a guided
@@ -48,7 +49,7 @@ def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4):
     components, rescale each to [0, 1]. Three or fewer channels: rescaled to [0, 1] as a
     whole (one scale and offset, keeping their relative distances) when outside [0, 1],
     and padded with zeros below 3 channels. Features that are a few classes also keep
-    their class points (``class_points``).
+    their class points (``class_points``), unless ``classes`` is False.
 
     Parameters
     ----------
@@ -68,15 +69,16 @@ def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4):
     f = _require_varying(features)
     c = f.shape[2]
     flat = f.reshape(-1, c)
+    points = fit_feature_classes(f) if classes else None
     if c <= 3:
         lo, hi = float(flat.min()), float(flat.max())
         inside = lo >= 0.0 and hi <= 1.0
         offset = np.full(c, 0.0 if inside else lo)
         span = np.full(3, 1.0 if inside else hi - lo)
         return FeatureProjection(channels=c, offset=offset, axes=None, low=np.zeros(3),
-                                 span=span, class_points=fit_feature_classes(f))
+                                 span=span, class_points=points)
     return dataclasses.replace(_fit_pca(_smoothed(f, image, clip, radius, eps).reshape(-1, c)),
-                               class_points=fit_feature_classes(f))
+                               class_points=points)
 
 
 def _fit_pca(flat):
@@ -145,7 +147,9 @@ def preprocess_features(features, image, *, clip=5.0, radius=10, eps=1e-4):
     """
     f = _require_varying(features)
     if f.shape[2] <= 3:
-        return apply_feature_projection(fit_feature_projection(f, image), f, image)
+        # The classes are the caller's business (working_frame fits them itself).
+        return apply_feature_projection(fit_feature_projection(f, image, classes=False), f,
+                                        image)
     flat = _smoothed(f, image, clip, radius, eps).reshape(-1, f.shape[2])
     return _project(_fit_pca(flat), flat, f.shape[:2])
 

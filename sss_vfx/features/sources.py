@@ -28,7 +28,7 @@ from sss_vfx.io.shot import is_sequence_pattern
 
 __all__ = ["PERSON", "FrameCache", "check_sources", "frame_guides", "guided_shot",
            "is_person", "model_device", "open_semantic_shot", "resolve_model",
-           "shot_projection"]
+           "frame_projection", "shot_projection"]
 
 #: The ``features`` value that runs the built-in person model.
 PERSON = "person"
@@ -408,8 +408,8 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
 
 def shot_projection(shot, max_pixels):
     """How a shot's features map to colours (and their classes), fitted on its first
-    frame at the working size, as :func:`~sss_vfx.pipeline.video.segment_video` fits
-    it: every process working on the shot must reduce its features the same way.
+    frame (:func:`frame_projection`): every process working on the shot must reduce
+    its features the same way.
 
     Parameters
     ----------
@@ -420,11 +420,27 @@ def shot_projection(shot, max_pixels):
     -------
     FeatureProjection
     """
+    _, plate, raw = next(iter(shot.frames()))
+    return frame_projection(plate, raw, max_pixels)
+
+
+def frame_projection(plate, raw, max_pixels):
+    """The feature projection fitted on one frame at its working size.
+
+    Parameters
+    ----------
+    plate : (H, W, 3) float array in [0, 1]
+    raw : (H', W', C) float array, the frame's raw features (resized to the plate)
+    max_pixels : int
+
+    Returns
+    -------
+    FeatureProjection
+    """
     from sss_vfx.features.preprocess import fit_feature_projection
     from sss_vfx.io.features import resize_features
     from sss_vfx.pipeline.layers import working_frame
 
-    _, plate, raw = next(iter(shot.frames()))
     if raw.shape[:2] != plate.shape[:2]:
         raw = resize_features(raw, plate.shape[:2])
     first = working_frame(plate, None, max_pixels)

@@ -24,8 +24,7 @@ import numpy as np
 
 from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import InputError, OptionError, SssError
-from sss_vfx.features.preprocess import fit_feature_projection
-from sss_vfx.features.sources import open_semantic_shot
+from sss_vfx.features.sources import frame_projection, open_semantic_shot
 from sss_vfx.graph.flow import carried_prior, frame_flow
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.io.features import resize_features
@@ -360,7 +359,8 @@ class _WindowRunner:
         if raw is not None and raw.shape[:2] != plate.shape[:2]:
             raw = resize_features(raw, plate.shape[:2])
         if raw is not None and self.projection is None:
-            self.projection = self._fit_projection(plate, raw)
+            # The first frame fixes how features map to colours for the whole shot.
+            self.projection = frame_projection(plate, raw, self.opts.max_pixels)
         classes = self.opts.feature_classes == "auto"
         if index == 0:
             check_eigenvectors(self.opts, plate.shape[:2])
@@ -385,12 +385,6 @@ class _WindowRunner:
                 f"{self.opts.layers}; recompute the shot or ask for the same layer "
                 "count")
         return entry
-
-    def _fit_projection(self, plate, raw):
-        """The first frame fixes how features map to colours for the whole shot."""
-        first = working_frame(plate, None, self.opts.max_pixels)
-        small = resize_features(raw, first.image.shape[:2]) if first.downscaled else raw
-        return fit_feature_projection(small, first.image)
 
     def _window(self, entries, keep, boundary):
         """Segment a window, give its frames their layers, emit the final ones.
