@@ -23,6 +23,7 @@ import numpy as np
 
 from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
+from sss_vfx.threads import single_blas_thread
 
 __all__ = ["ConstrainedOptions", "constrained_sparsification", "gram_phase",
            "one_hot_segments"]
@@ -131,7 +132,8 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         sub = gram.basis(phase)
         rhs = scale * (sub.T @ pull_one[:, :-1].astype(np.float64))
         last = scale * (sub.T @ pull_zero[:, -1].astype(np.float64)) + extra
-        y = _solve_coupled(grams, lam, rhs, last)
+        with single_blas_thread():
+            y = _solve_coupled(grams, lam, rhs, last)
         check = it > next_drop
         sample = None if check or it == options.iterations else \
             gram_phase(it + 1, stride, options)

@@ -1,0 +1,109 @@
+"""Block Lanczos: the eigenpairs of largest magnitude of a symmetric operator.
+
+Used on the inverse of the shifted Laplacian (DESIGN step 4), where one application is a
+sparse triangular solve. SuperLU solves a block of right-hand sides for well under the
+price of one solve per column (its supernodes are read once per block), so a Krylov
+basis grown a few columns at a time costs less than ARPACK's one column at a time, even
+though a block Krylov space needs somewhat more columns for the same accuracy.
+
+The basis is kept orthogonal in full (classical Gram-Schmidt, repeated for a column that
+loses most of its norm) and never restarted: the iteration stops once the wanted Ritz
+pairs have converged, or gives up at a basis size the caller bounds.
+"""
+
+import numpy as np
+
+#: Columns per Lanczos step. On docia (65,536 px, k=100) a block of 4 converged at 284
+#: columns, of 8 at 344, of 12 at 396; SuperLU's time per column fell from 40 ms (one) to
+#: 17 ms (five), so 4 balances solves against the basis growth.
+BLOCK = 4
+#: Converged when ||A x - theta x|| <= TOL * |theta| for every wanted Ritz pair; on the
+#: Laplacian this gives residuals ||L v - lambda v|| of about 1e-11.
+TOL = 1e-11
+#: A second Gram-Schmidt pass for a block whose column kept less than this share of its
+#: norm (Daniel, Gragg, Kaufman and Stewart's criterion).
+REORTHOGONALISE_BELOW = 0.7
+
+
+def block_lanczos(apply, n, k, *, max_columns, block=BLOCK, tol=TOL, seed=0):
+    """The ``k`` eigenpairs of largest magnitude of a symmetric operator.
+
+    Parameters
+    ----------
+    apply : callable, (n, b) float64 -> (n, b) float64
+        The operator on a block of vectors; symmetric.
+    n : int
+        Its size.
+    k : int
+        Pairs wanted, 1 <= k.
+    max_columns : int
+        Largest Krylov basis tried, at most ``n``; more than ``k + block``.
+    block : int
+        Columns added per step.
+    tol : float
+        Relative residual at which a Ritz pair counts as converged.
+    seed : int
+        Seed of the random start block: the same seed gives the same result.
+
+    Returns
+    -------
+    ``(theta, vectors)``, ``theta`` (k,) float64 sorted by decreasing magnitude and
+    ``vectors`` (n, k) float64 with orthonormal columns; or None when the basis reached
+    ``max_columns`` (or became rank-deficient) before every pair converged.
+    """
+    if not k + block < max_columns <= n:
+        raise ValueError(f"max_columns={max_columns} must lie in ({k + block}, {n}]")
+    basis = np.empty((n, max_columns), order="F")
+    start = np.random.default_rng(seed).standard_normal((n, block))
+    basis[:, :block] = np.linalg.qr(start)[0]
+    diagonal, lower = [], []
+    previous = coupling = None
+    size = block
+    while size + block <= max_columns:
+        current = basis[:, size - block:size]
+        w = apply(np.ascontiguousarray(current))
+        alpha = current.T @ w
+        diagonal.append((alpha + alpha.T) / 2.0)
+        w -= current @ diagonal[-1]
+        if previous is not None:
+            w -= previous @ coupling.T
+        _orthogonalise(w, basis[:, :size])
+        step, beta = np.linalg.qr(w)
+        if size >= k + block:
+            theta, ritz = _ritz_pairs(diagonal, lower, k)
+            residual = np.linalg.norm(beta @ ritz[-block:], axis=0)
+            if np.all(residual <= tol * np.abs(theta)):
+                return theta, basis[:, :size] @ ritz
+        if np.min(np.abs(np.diag(beta))) <= 1e-12 * np.abs(diagonal[0]).max():
+            return None
+        lower.append(beta)
+        previous, coupling = current, beta
+        basis[:, size:size + block] = step
+        size += block
+    return None
+
+
+def _orthogonalise(w, basis):
+    """Remove ``basis``'s span from ``w`` (n, b) in place; ``basis`` (n, m) orthonormal."""
+    before = np.linalg.norm(w, axis=0)
+    w -= basis @ (basis.T @ w)
+    if np.any(np.linalg.norm(w, axis=0) < REORTHOGONALISE_BELOW * before):
+        w -= basis @ (basis.T @ w)
+
+
+def _ritz_pairs(diagonal, lower, k):
+    """The ``k`` eigenpairs of largest magnitude of the block tridiagonal Lanczos matrix.
+
+    ``diagonal``: s (b, b) blocks; ``lower``: s-1 (b, b) blocks below the diagonal.
+    Returns theta (k,) by decreasing magnitude and coefficients (s*b, k).
+    """
+    b, steps = diagonal[0].shape[0], len(diagonal)
+    t = np.zeros((steps * b, steps * b))
+    for i, a in enumerate(diagonal):
+        t[i * b:(i + 1) * b, i * b:(i + 1) * b] = a
+    for i, beta in enumerate(lower):
+        t[(i + 1) * b:(i + 2) * b, i * b:(i + 1) * b] = beta
+        t[i * b:(i + 1) * b, (i + 1) * b:(i + 2) * b] = beta.T
+    theta, coefficients = np.linalg.eigh(t)
+    top = np.argsort(-np.abs(theta), kind="stable")[:k]
+    return theta[top], coefficients[:, top]
