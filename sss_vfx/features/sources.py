@@ -22,7 +22,7 @@ import numpy as np
 
 from sss_vfx.errors import FeatureError, OptionError
 from sss_vfx.io.atomic import atomic_path
-from sss_vfx.io.guides import Guides, check_guides, read_guides
+from sss_vfx.io.guides import GUIDE_KINDS, Guides, check_guides, label_names, read_guides
 from sss_vfx.io.sequence import find_sequence
 from sss_vfx.io.shot import is_sequence_pattern
 
@@ -82,7 +82,7 @@ def resolve_model(feature_model, compute=None, *, mean=None, std=None):
 
 
 def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
-                 person_mask=None, empty_ok=False):
+                 person_mask=None, empty_ok=False, kind="auto"):
     """The guides of one frame, checked and at the plate's size.
 
     Parameters
@@ -100,7 +100,10 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
     person_mask : (H, W) float array, optional
         The person mask already computed (a cache); computed when None.
     empty_ok : bool, optional
-        Accept guides without any object (a shot's frame the objects have left).
+        Accept guides without any object, and names matching nothing (a shot's frame
+        the objects have left, or not yet entered).
+    kind : str, optional
+        How guide files are read (:func:`~sss_vfx.io.guides.read_guides`).
 
     Returns
     -------
@@ -127,7 +130,8 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
         parts.append(check_guides(guides, shape, names=listed, source=f"guides{where}",
                                   empty_ok=empty_ok))
     elif guides is not None:
-        parts.append(read_guides(guides, names=names, image_shape=shape, empty_ok=empty_ok))
+        parts.append(read_guides(guides, names=names, image_shape=shape, empty_ok=empty_ok,
+                                 kind=kind))
     if person:
         if person_mask is None:
             from sss_vfx.features.person import person_mask as run_person
@@ -240,6 +244,8 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
         return shot, ()
     cache = cache or FrameCache()
     by_frame = _guides_by_frame(guides, shot) if guides is not None else None
+    objects, frame_names, kind = _shot_objects(shot, by_frame, names)
+    objects += ("person",) if person else ()
     last = {}
     original_read = shot._read
 
@@ -247,8 +253,6 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
         for number, plate in original_read():
             last["plate"] = plate
             yield number, plate
-
-    objects = []
 
     def extra(number, shape):
         plate = last["plate"]
@@ -266,21 +270,19 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
         if person:
             from sss_vfx.features.person import person_mask
             mask = cache.get("person", number, lambda: person_mask(plate))
-        # An object may leave the shot: its guide is then empty on those frames.
-        found = frame_guides(plate, None if by_frame is None else by_frame(number), names,
-                             person, number=number, person_mask=mask, empty_ok=True)
-        found_names = tuple(found.names)
-        if not objects:
-            objects.extend(found_names)
-        elif found_names != tuple(objects):
+        # Every frame is read for the shot's objects, in its order: one absent from a
+        # frame (not yet entered, or gone) has an empty guide there.
+        found = frame_guides(plate, None if by_frame is None else by_frame(number),
+                             frame_names, person, number=number, person_mask=mask,
+                             empty_ok=True, kind=kind)
+        if len(found.names) != len(objects):
             raise FeatureError(
-                f"the guides of frame {number} hold objects {', '.join(found_names)} but "
-                f"the first frame's hold {', '.join(objects)}; every frame needs the same "
-                "objects in the same order")
-        return found
+                f"the guides of frame {number} hold {len(found.names)} objects "
+                f"({', '.join(found.names)}) but the shot's are {', '.join(objects)}; "
+                "every frame needs the same objects in the same order")
+        return dataclasses.replace(found, names=objects)
 
-    names_out = _probe_names(shot, by_frame, names, person)
-    return dataclasses.replace(shot, _read=read, _features=extra), names_out
+    return dataclasses.replace(shot, _read=read, _features=extra), objects
 
 
 def _guides_by_frame(guides, shot):
@@ -330,21 +332,51 @@ def _guides_by_frame(guides, shot):
     return array
 
 
-def _probe_names(shot, by_frame, names, person):
-    """The objects of the shot, from its first frame's guide files (checked up front)."""
-    objects = ()
-    if by_frame is not None and shot.numbers:
-        first = by_frame(shot.numbers[0])
-        if isinstance(first, Guides):
-            objects = tuple(first.names)
-        elif isinstance(first, np.ndarray):
-            count = 1 if first.ndim == 2 else first.shape[2]
-            objects = (tuple(n.strip() for n in names.split(",")) if isinstance(names, str)
-                       else tuple(f"object{i + 1}" for i in range(count)))
-        else:
-            objects = tuple(read_guides(first, names=names).names)
-    return objects + (("person",) if person else ())
+def _shot_objects(shot, by_frame, names):
+    """The shot's objects, and how each frame's guides are read for them.
 
+    Returns
+    -------
+    (tuple of str, names, str)
+        The objects (layer names); the ``names`` every frame is read with (the user's
+        patterns, or the objects themselves as literal patterns, so a frame an object
+        is absent from gives it an empty matte); and the ``kind`` of the first frame's
+        files (so a label map reduced to one label is not taken for a matte).
+
+    Raises
+    ------
+    FeatureError
+        The first frame's guides unreadable; label maps holding too many labels over
+        the shot; no object on any frame.
+    """
+    if by_frame is None or not shot.numbers:
+        return (), names, "auto"
+    first = by_frame(shot.numbers[0])
+    if isinstance(first, Guides):
+        return tuple(first.names), names, "auto"
+    if isinstance(first, np.ndarray):
+        count = 1 if first.ndim == 2 else first.shape[2]
+        objects = (tuple(n.strip() for n in names.split(",")) if isinstance(names, str)
+                   else tuple(f"object{i + 1}" for i in range(count)))
+        return objects, names, "auto"
+    found = read_guides(first, names=names, empty_ok=True)
+    kind = found.kind if found.kind in GUIDE_KINDS else "auto"
+    if names is not None:
+        return tuple(found.names), names, kind
+    objects = tuple(found.names)
+    if kind == "labels" and len(first) == 1:
+        # An ID pass numbers the objects of the whole shot: one that enters late still
+        # has its layer, from the first frame on.
+        objects = tuple(label_names(by_frame(n)[0] for n in shot.numbers))
+    if not objects:
+        raise FeatureError("the guides hold no object on any frame; draw at least one "
+                           "shape or check the guides names")
+    return objects, [_literal(n) for n in objects], kind
+
+
+def _literal(name):
+    """A shell-style pattern matching exactly ``name``."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,

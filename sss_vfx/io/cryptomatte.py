@@ -214,7 +214,7 @@ def parse_patterns(names, *, parameter="names"):
     return patterns
 
 
-def object_mattes(channels, layer, patterns, *, source="the Cryptomatte"):
+def object_mattes(channels, layer, patterns, *, source="the Cryptomatte", absent_ok=False):
     """Mattes of the objects matching each pattern, one matte per pattern.
 
     Parameters
@@ -229,6 +229,9 @@ def object_mattes(channels, layer, patterns, *, source="the Cryptomatte"):
         object, the union of the names it matches.
     source : str, optional
         Name for error messages.
+    absent_ok : bool, optional
+        A pattern matching no name of the manifest gives an empty matte (a frame of a
+        shot whose manifest lists only the objects it shows).
 
     Returns
     -------
@@ -238,8 +241,8 @@ def object_mattes(channels, layer, patterns, *, source="the Cryptomatte"):
     Raises
     ------
     FeatureError
-        If the layer has no manifest, no rank channels, or a pattern matches no name
-        of the manifest.
+        If the layer has no manifest, no rank channels, or (unless ``absent_ok``) a
+        pattern matches no name of the manifest.
     """
     if layer.manifest is None:
         raise FeatureError(
@@ -255,6 +258,8 @@ def object_mattes(channels, layer, patterns, *, source="the Cryptomatte"):
     mattes = np.zeros(shape + (len(patterns),), np.float32)
     for index, pattern in enumerate(patterns):
         matched = [name for name in known if fnmatch.fnmatchcase(name, pattern)]
+        if not matched and absent_ok:
+            continue
         if not matched:
             preview = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
             raise FeatureError(

@@ -33,7 +33,7 @@ from sss_vfx.io.features import check_features
 from sss_vfx.io.images import read_raster, require_file
 
 __all__ = ["GUIDE_EXTENSIONS", "GUIDE_KINDS", "MAX_OBJECTS", "Guides", "check_guides",
-           "read_guides"]
+           "label_names", "read_guides"]
 
 GUIDE_EXTENSIONS = (".png", ".tif", ".tiff", ".exr", ".npy")
 GUIDE_KINDS = ("auto", "mattes", "labels", "cryptomatte")
@@ -90,8 +90,9 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=Fa
         ``(H, W)`` of the image: guides of another size with the same aspect ratio
         are resized (bilinear); another aspect ratio is an error.
     empty_ok : bool, optional
-        Accept guides without any object (a shot's frame once the objects have left
-        it); a still's guides must hold one.
+        Accept guides without any object, and names matching nothing (each then an
+        empty matte): a shot's frame the objects have left, or not yet entered. A
+        still's guides must hold one, and every name must match.
 
     Returns
     -------
@@ -121,7 +122,8 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=Fa
     if not paths:
         raise OptionError("guides: give at least one file")
     patterns = None if names is None else parse_patterns(names, parameter="guides names")
-    pieces = [_read_one(path, kind, patterns if len(paths) == 1 else None) for path in paths]
+    pieces = [_read_one(path, kind, patterns if len(paths) == 1 else None, empty_ok)
+              for path in paths]
     shapes = {masks.shape[:2] for masks, _, _ in pieces}
     if len(shapes) > 1:
         sizes = ", ".join(f"{pathlib.Path(p).name} {m.shape[1]}x{m.shape[0]}"
@@ -132,7 +134,8 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=Fa
     if len(paths) > 1:
         all_names = _unique(all_names)
         if patterns is not None:
-            masks, all_names = _select(masks, all_names, patterns, "the guide files")
+            masks, all_names = _select(masks, all_names, patterns, "the guide files",
+                                       empty_ok)
     kinds = "+".join(dict.fromkeys(k for _, _, k in pieces))
     return check_guides(masks, image_shape, names=all_names, kind=kinds,
                         source=", ".join(str(p) for p in paths), empty_ok=empty_ok)
@@ -188,8 +191,9 @@ def check_guides(masks, image_shape=None, *, names=None, kind="array", source="g
     return Guides(masks=masks.astype(np.float32), names=tuple(names), kind=kind)
 
 
-def _read_one(path, kind, patterns):
-    """(masks (H, W, O) float32, names, kind) of one file."""
+def _read_one(path, kind, patterns, empty_ok=False):
+    """(masks (H, W, O) float32, names, kind) of one file; with ``empty_ok`` a pattern
+    matching nothing gives an empty matte (an object absent from this frame)."""
     path = require_file(path, error=FeatureError, what="guides")
     extension = path.suffix.lower()
     if extension not in GUIDE_EXTENSIONS:
@@ -199,12 +203,8 @@ def _read_one(path, kind, patterns):
         channels, header = _exr_channels(path)
         crypto = cryptomatte_layers(header, path)
         if kind == "cryptomatte" or (kind == "auto" and crypto):
-            return _cryptomatte(path, channels, crypto, patterns)
-        # Cryptomatte rank channels are IDs, not mattes: leave them out.
-        for layer in crypto:
-            channels = {n: c for n, c in channels.items() if not n.startswith(layer.name)}
-        names = sorted(channels)
-        values = np.stack([channels[n] for n in names], axis=-1)
+            return _cryptomatte(path, channels, crypto, patterns, empty_ok)
+        values, names = _plain_exr(channels, crypto)
         scale = None
     else:
         if kind == "cryptomatte":
@@ -213,14 +213,14 @@ def _read_one(path, kind, patterns):
         values, names, scale = _raster_or_npy(path)
     _require_finite(values, path)
     if kind == "labels" or (kind == "auto" and values.shape[2] == 1 and _looks_like_labels(values)):
-        return (*_labels(values, path, patterns, scale), "labels")
+        return (*_labels(values, path, patterns, empty_ok), "labels")
     if values.shape[2] == 1:
         # A frame of a sequence (hero.1001.png) is named without its frame number.
         names = [re.sub(r"[._-]\d+$", "", path.stem) or path.stem]
     masks = values / scale if scale else values
     masks, names = _drop_repeated(masks, names)
     if patterns is not None:
-        masks, names = _select(masks, names, patterns, path)
+        masks, names = _select(masks, names, patterns, path, empty_ok)
     return masks.astype(np.float32), names, "mattes"
 
 
@@ -233,6 +233,60 @@ def _exr_channels(path):
     if len({c.shape for c in channels.values()}) > 1:
         raise FeatureError(f"{path} has subsampled channels; write full-resolution channels")
     return channels, exr_file.header()
+
+
+def label_names(paths):
+    """Every label of a shot's label maps, as :func:`read_guides` names them.
+
+    Parameters
+    ----------
+    paths : sequence of str or os.PathLike
+        One label map per frame (PNG/TIFF/EXR/``.npy``).
+
+    Returns
+    -------
+    list of str
+        The non-zero values (or colours) found on any frame, in increasing order: the
+        shot's objects, so that one entering late has its layer from the first frame.
+
+    Raises
+    ------
+    FeatureError
+        If a file is unreadable, or the shot holds more than ``MAX_OBJECTS`` labels.
+    """
+    found = set()
+    for path in paths:
+        path = require_file(path, error=FeatureError, what="guides")
+        if path.suffix.lower() == ".exr":
+            channels, header = _exr_channels(path)
+            values, _ = _plain_exr(channels, cryptomatte_layers(header, path))
+        else:
+            values, _, _ = _raster_or_npy(path)
+        _require_finite(values, path)
+        found.update(map(tuple, np.unique(_label_pixels(values), axis=0)))
+    labels = sorted(v for v in found if any(v))
+    if len(labels) > MAX_OBJECTS:
+        raise FeatureError(
+            f"the guides' label maps hold {len(labels)} distinct non-zero values over the "
+            f"shot; as ID images that is more than the {MAX_OBJECTS} objects sss_vfx makes "
+            "layers for: pick values with the guides names (e.g. '1,2,7')")
+    return [_label_name(v) for v in labels]
+
+
+def _plain_exr(channels, crypto):
+    """Values (H, W, C) float32 and channel names of an EXR's channels, less the
+    rank channels of its Cryptomattes (IDs, not mattes)."""
+    for layer in crypto:
+        channels = {n: c for n, c in channels.items() if not n.startswith(layer.name)}
+    names = sorted(channels)
+    return np.stack([channels[n] for n in names], axis=-1), names
+
+
+def _label_pixels(values):
+    """(H*W, C') rows whose distinct values are the labels: an RGB(A) ID pass by colour."""
+    channels = values.shape[2]
+    flat = values.reshape(-1, channels)
+    return flat[:, :3] if channels in (3, 4) else flat
 
 
 def _raster_or_npy(path):
@@ -269,12 +323,10 @@ def _looks_like_labels(values):
     return len(plateaus) >= 2 and plateaus.sum() >= _LABEL_COVERAGE * nonzero.size
 
 
-def _labels(values, path, patterns, scale):
+def _labels(values, path, patterns, empty_ok=False):
     """One binary matte per distinct non-zero value (or colour), in increasing order."""
-    height, width, channels = values.shape
-    flat = values.reshape(-1, channels)
-    if channels > 1:
-        flat = flat[:, :3] if channels in (3, 4) else flat
+    height, width, _ = values.shape
+    flat = _label_pixels(values)
     uniques, inverse = np.unique(flat, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     zero = np.all(uniques == 0, axis=1)
@@ -284,7 +336,7 @@ def _labels(values, path, patterns, scale):
         keep = []
         for pattern in patterns:
             matched = [i for i, n in zip(labels, names) if fnmatch.fnmatchcase(n, pattern)]
-            if not matched:
+            if not matched and not empty_ok:
                 raise FeatureError(f"{path}: no label matches {pattern!r}; its values are "
                                    f"{', '.join(names[:8])}{', ...' if len(names) > 8 else ''}")
             keep.append((pattern, matched))
@@ -307,7 +359,7 @@ def _label_name(value):
     return parts[0] if len(parts) == 1 else "/".join(parts)
 
 
-def _cryptomatte(path, channels, layers, patterns):
+def _cryptomatte(path, channels, layers, patterns, empty_ok=False):
     if not layers:
         raise FeatureError(f"{path} has no Cryptomatte metadata (cryptomatte/<key>/name); "
                            "export the Cryptomatte with its header, or read it as mattes")
@@ -327,7 +379,7 @@ def _cryptomatte(path, channels, layers, patterns):
     columns, names = {}, []
     for type_name, items in groups.items():
         mattes = object_mattes(channels, by_name[type_name], [n for _, n in items],
-                               source=str(path))
+                               source=str(path), absent_ok=empty_ok)
         for index, (pattern, _) in enumerate(items):
             columns[pattern] = mattes[..., index]
     names = list(patterns)
@@ -342,10 +394,14 @@ def _drop_repeated(masks, names):
     return masks[..., keep], [names[i] for i in keep]
 
 
-def _select(masks, names, patterns, source):
+def _select(masks, names, patterns, source, empty_ok=False):
     columns, chosen = [], []
     for pattern in patterns:
         matched = [i for i, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)]
+        if not matched and empty_ok:
+            columns.append(np.zeros(masks.shape[:2], masks.dtype))
+            chosen.append(pattern)
+            continue
         if not matched:
             raise FeatureError(f"{source}: no object matches {pattern!r}; the objects are "
                                f"{', '.join(names)}")
