@@ -126,6 +126,11 @@ class SegmentationOptions(_Options):
         f"least {MIN_MAX_PIXELS}", kind="natural")
     layers: int = _option(5, "number of layers after grouping", kind="count")
     eigenvectors: int = _option(100, "eigenvectors of the Laplacian", kind="count")
+    eigensolver: str = _option(
+        "block", "how the CPU finds them: block = block Lanczos, four SuperLU solves at a "
+                 "time (residuals about 1e-11); arpack = ARPACK one solve at a time, as "
+                 "MATLAB's eigs in the paper's code (about 1e-13; slower, above all on a "
+                 "busy machine)", kind="choice", choices=("block", "arpack"))
     initial_segments: int = _option(40, "k-means segments that start the sparsification",
                                     kind="count")
     superpixels: int = _option(2500, "approximate SLIC superpixel count", kind="count")

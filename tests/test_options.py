@@ -14,7 +14,8 @@ from sss_vfx.options import (AffinityWeights, ConstrainedOptions, RefineOptions,
 from sss_vfx.synthetic import strands_shot
 
 #: A value other than the default for every field, all cheap to run.
-NON_DEFAULT = dict(max_pixels=1200, layers=3, eigenvectors=12, initial_segments=7,
+NON_DEFAULT = dict(max_pixels=1200, layers=3, eigenvectors=12, eigensolver="arpack",
+                   initial_segments=7,
                    superpixels=50, matting_eps=2e-6, semantic_weight=0.03,
                    colour_weight=0.02, colour_radius=0.3, embedding_weight=0.5,
                    grouping_colour_weight=0.7, feature_classes="off", sparsity=0.9,
@@ -68,6 +69,7 @@ def test_every_option_reaches_its_stage(spied):
                                       colour_radius=0.3, superpixels=50)
     assert calls["laplacian"][1]["superpixels"].count <= 2 * 50
     assert calls["eigenpairs"][0][1] == 12
+    assert calls["eigenpairs"][1]["solver"] == "arpack"
     args, kwargs = calls["initial_segments"]
     assert args[3] == 7 and kwargs == {"embedding_weight": 0.5, "seed": 5}
     options = calls["constrained"][1]["options"]

@@ -188,16 +188,18 @@ class Compute:
 
     # --- the stages after the Laplacian (DESIGN steps 4-8) -----------------------------
 
-    def eigenpairs(self, laplacian, k, *, shape=None, start=None):
+    def eigenpairs(self, laplacian, k, *, shape=None, start=None, solver="block"):
         """Eigenpairs nearest zero; see :func:`~sss_vfx.spectral.smallest_magnitude_eigs`.
 
         ``start`` (N, m) vectors may warm-start an iterative solver (ignored by the
-        shift-invert reference)."""
+        shift-invert reference); ``solver`` ('block' or 'arpack') is the shift-invert
+        reference's."""
         from sss_vfx.spectral import smallest_magnitude_eigs
 
         if not self._twin("eigenpairs"):
             self._note("eigenvectors", NUMPY)
-            return smallest_magnitude_eigs(laplacian, k, shape=shape)
+            return smallest_magnitude_eigs(laplacian, k, shape=shape,
+                                           block=solver == "block")
         from sss_vfx.accel.torch_stages import run_stage
         self._note("eigenvectors", self.device)
         return run_stage("eigenpairs", laplacian, k, shape=shape, start=start,

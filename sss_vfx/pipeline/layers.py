@@ -216,7 +216,8 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     colours = np.concatenate([f.image.reshape(-1, 3) for f in frames])
     if eigenpairs is None:
         with clock.stage("eigenvectors"):
-            eigenpairs = compute.eigenpairs(lap, eigenvector_count(opts, n), shape=(h, w))
+            eigenpairs = compute.eigenpairs(lap, eigenvector_count(opts, n), shape=(h, w),
+                                            solver=opts.eigensolver)
     values, vectors = eigenpairs
     with clock.stage("initial_segments"):
         labels = compute.initial_segments(values, vectors, feats, opts.initial_segments,

@@ -453,7 +453,7 @@ class _WindowRunner:
                     h, w = entry.frame.image.shape[:2]
                     entry.eigenvectors = self.compute.eigenpairs(
                         entry.laplacian, eigenvector_count(self.opts, h * w),
-                        shape=(h, w))
+                        shape=(h, w), solver=self.opts.eigensolver)
             if len(entries) == 1:
                 return entries[0].eigenvectors
             return self.compute.window_eigenpairs(
