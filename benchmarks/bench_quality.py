@@ -8,8 +8,9 @@ channel / 255):
 * **soft layers**: ``segment_image(image, features, **sss_vfx.COARSE_FEATURES)``, the
   library's options for features that are a network's masks (``--paper-defaults``: the
   paper's defaults instead; ``--embedding-weight`` etc. override either). The features
-  are recognised as two classes, so the layers are grouped by class (object, rest;
-  ``--feature-classes off``: the paper's grouping into 5 layers); layer k counts as
+  are recognised as two classes, so there is one layer per class (object, rest), fitted
+  in the eigenvectors' span (``--class-layers segments``: the soft segments added up by
+  class; ``--feature-classes off``: the paper's grouping into 5 layers); layer k counts as
   foreground when the alpha-weighted mean of the coarse mask over it is > 0.5, and the
   matte is the sum of the foreground layers;
 * baseline **coarse mask**: ``sss_vfx.synthetic.coarse_mask`` (same recipe) as the matte;
@@ -33,6 +34,7 @@ Usage::
     python benchmarks/bench_quality.py --images GT01,GT03 --max-pixels 0
     python benchmarks/bench_quality.py --refine-band 3
     python benchmarks/bench_quality.py --gram-stride 1    # faithful constrained step
+    python benchmarks/bench_quality.py --class-layers segments   # grouped soft segments
     python benchmarks/bench_quality.py --docia            # also docia at 320x320, faithful
     python benchmarks/bench_quality.py --rendered 5       # also 5 rendered shots, held out
     python benchmarks/bench_quality.py --rendered 3 --first-seed 301   # new seeds
@@ -87,6 +89,8 @@ def parse_args(argv):
                         "0 = faithful, no downscale)")
     p.add_argument("--feature-classes", choices=("auto", "off"), default=None,
                    help="segment_image's feature_classes (default: the library's)")
+    p.add_argument("--class-layers", choices=("segments", "fit", "both"), default=None,
+                   help="segment_image's class_layers (default: COARSE_FEATURES' fit)")
     p.add_argument("--gram-stride", type=int, default=None,
                    help="segment_image's gram_stride (default: the library's; 1 = "
                         "faithful constrained sparsification)")
@@ -289,7 +293,7 @@ def main(argv=None):
     if args.quick:
         options.update(QUICK_OPTIONS)
     for name in ("max_pixels", "embedding_weight", "grouping_colour_weight", "refine_band",
-                 "gram_stride", "feature_classes"):
+                 "gram_stride", "feature_classes", "class_layers"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
 

@@ -116,17 +116,25 @@ def test_an_object_of_two_colours_stays_one_layer():
     assert off.alphas.shape[2] <= 3 and not any("classes" in n for n in off.notes)
 
 
-def test_video_class_layers_keep_their_order():
+@pytest.mark.parametrize("class_layers", ["segments", "fit"])
+def test_video_class_layers_keep_their_order(class_layers):
     frames, feats, discs = [], [], []
     for s in range(3):
         img, disc, _ = two_coloured_object()
         img, disc = np.roll(img, s, axis=1), np.roll(disc, s, axis=1)
         frames.append(img), discs.append(disc), feats.append(coarse_features(disc, scale=4))
     opts = {k: v for k, v in SMALL.items() if k not in ("device", "colours")}
-    out = list(segment_video(frames, features=feats, device="numpy", **opts))
+    out = list(segment_video(frames, features=feats, device="numpy",
+                             class_layers=class_layers, **opts))
     assert [f.alphas.shape[2] for f in out] == [2, 2, 2]
+    for f in out:
+        np.testing.assert_allclose(f.alphas.sum(axis=2), 1.0, atol=1e-3)
     owners = {int(np.argmax(f.alphas[d > 0.9].sum(axis=0))) for f, d in zip(out, discs)}
     assert len(owners) == 1
+    # The object's layer holds the disc, two colours and all, on every frame.
+    (owner,) = owners
+    for f, d in zip(out, discs):
+        assert f.alphas[..., owner][d > 0.9].mean() > 0.9
 
 
 def test_the_video_command_writes_one_layer_per_class(tmp_path, capsys):

@@ -18,7 +18,8 @@ NON_DEFAULT = dict(max_pixels=1200, layers=3, eigenvectors=12, eigensolver="arpa
                    initial_segments=7,
                    superpixels=50, matting_eps=2e-6, semantic_weight=0.03,
                    colour_weight=0.02, colour_radius=0.3, embedding_weight=0.5,
-                   grouping_colour_weight=0.7, feature_classes="off", sparsity=0.9,
+                   grouping_colour_weight=0.7, feature_classes="off", class_layers="both",
+                   sparsity=0.9,
                    sparsity_weight=0.25,
                    constrained_iterations=7, constrained_precision="float64", gram_stride=2,
                    relaxed_rounds=3, cg_steps=20, refine_band=2, seed=5, max_memory=0.001)

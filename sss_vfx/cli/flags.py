@@ -31,7 +31,8 @@ def _add_fields(parser, options_class, skip=()):
 def add_method_flags(parser):
     """One flag per field of :class:`SegmentationOptions`, and ``--coarse-features``."""
     _add_fields(parser, SegmentationOptions)
-    recipe = " ".join(f"{flag_name(k)} {v:g}" for k, v in COARSE_FEATURES.items())
+    recipe = " ".join(f"{flag_name(k)} {v if isinstance(v, str) else format(v, 'g')}"
+                      for k, v in COARSE_FEATURES.items())
     parser.add_argument("--coarse-features", action="store_true",
                         help="the features are a segmentation network's masks (a few "
                              f"flat classes): shorthand for {recipe}, for those of "

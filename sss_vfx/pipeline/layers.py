@@ -20,7 +20,7 @@ from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
 from sss_vfx.segments.grouping import collapse_note, group_segments, grouping_descriptors
 from sss_vfx.segments.identity import match_layers, pad_layers
-from sss_vfx.segments.objects import group_by_objects
+from sss_vfx.segments.objects import fit_class_layers, group_by_objects
 from sss_vfx.segments.upsample import normalise_layers
 
 __all__ = [
@@ -233,6 +233,9 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
             probabilities = np.concatenate(
                 [f.probabilities.reshape(h * w, -1) for f in frames])
             grouped, _ = group_by_objects(soft, probabilities)
+            if opts.class_layers != "segments":
+                fitted = fit_class_layers(vectors, probabilities)
+                grouped = fitted if opts.class_layers == "fit" else 0.5 * (grouped + fitted)
         else:
             descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
             grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)

@@ -13,7 +13,8 @@ import numpy as np
 
 from sss_vfx.errors import OptionError
 
-__all__ = ["group_by_objects", "rescue_lost_objects", "segment_class_shares"]
+__all__ = ["fit_class_layers", "group_by_objects", "rescue_lost_objects",
+           "segment_class_shares"]
 
 #: An object's layer holding less of the object's mass than this is lost ...
 RECALL = 0.5
@@ -110,6 +111,66 @@ def group_by_objects(segments, probabilities):
     for s, c in enumerate(assignment):
         layers[:, c] += seg[:, s]
     return rescue_lost_objects(layers, probabilities), assignment
+
+
+def fit_class_layers(vectors, probabilities):
+    """One layer per class: the class probabilities fitted in the eigenvectors' span.
+
+    Layer k is ``V c_k`` with ``c_k`` minimising ``sum_i w_i (V_i c_k - p_ik)^2``, each
+    pixel weighted by how sure its class is, ``w_i = ((P max_k p_ik - 1) / (P - 1))^2``:
+    1 where one class holds the pixel, 0 where the classes blend equally (a coarse mask's
+    blurred transition says which side is which, not where the edge lies). The
+    eigenvectors carry the image's edges, so the fitted layers end where the image
+    does, and a part of an object that a soft segment shares with the background is
+    split from it. The result depends on the eigenvectors' span only, not on the basis
+    an eigensolver returns. Layers are clipped at 0 and renormalised; a pixel left
+    without mass takes its class probabilities.
+
+    Parameters
+    ----------
+    vectors : array_like, shape (N, M)
+        Eigenvectors of the Laplacian (any basis of their span).
+    probabilities : array_like, shape (N, P)
+        Per-pixel class probabilities, rows summing to 1, P >= 2.
+
+    Returns
+    -------
+    ndarray, shape (N, P), float64
+        In [0, 1], rows summing to 1.
+
+    Raises
+    ------
+    OptionError
+        If the shapes disagree.
+
+    Examples
+    --------
+    Two regions the eigenvectors separate; the mask blends the classes over the
+    middle two pixels, which take their region's class:
+
+    >>> vectors = np.array([[1, 0], [1, 0], [0, 1], [0, 1.]])
+    >>> prob = np.array([[1, 0], [0.5, 0.5], [0.5, 0.5], [0, 1.]])
+    >>> fit_class_layers(vectors, prob).round(2).tolist()
+    [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    """
+    basis = _as_matrix(vectors, "vectors")
+    prob = _as_matrix(probabilities, "probabilities")
+    if basis.shape[0] != prob.shape[0]:
+        raise OptionError(f"vectors have {basis.shape[0]} pixels but the class "
+                          f"probabilities {prob.shape[0]}; give both at the working "
+                          "resolution")
+    classes = prob.shape[1]
+    if classes < 2:
+        return np.ones_like(prob)
+    weight = ((classes * prob.max(axis=1) - 1.0) / (classes - 1.0)) ** 2
+    weighted = basis * weight[:, None]
+    gram = basis.T @ weighted
+    # A tiny ridge keeps the normal equations solvable when the weights vanish on a
+    # mode; it is far below any eigenvector's own weight.
+    gram[np.diag_indices_from(gram)] += 1e-9 * max(np.trace(gram) / len(gram), 1e-300)
+    layers = np.clip(basis @ np.linalg.solve(gram, weighted.T @ prob), 0.0, None)
+    total = layers.sum(axis=1, keepdims=True)
+    return np.where(total > 1e-12, layers / np.where(total > 1e-12, total, 1.0), prob)
 
 
 def rescue_lost_objects(layers, probabilities):
