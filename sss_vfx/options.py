@@ -166,7 +166,8 @@ class SegmentationOptions(_Options):
                     "in the span of the eigenvectors, each pixel weighted by how sure its "
                     "class is (a blended transition weighs nothing), so the image's edges "
                     "decide where a class ends and a soft segment straddling two classes "
-                    "is split along them; both = the mean of the two",
+                    "is split along them (the initial segments and the constrained "
+                    "sparsification, unused then, are skipped); both = the mean of the two",
         kind="choice", choices=("segments", "fit", "both"))
     sparsity: float = _option(0.8, "constrained sparsification exponent, in (0, 2)",
                               kind="positive")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import sss_vfx
+from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import OptionError
 from sss_vfx.segments.objects import fit_class_layers
 from sss_vfx.synthetic import coarse_features, coarse_mask, two_region_image
@@ -60,3 +61,23 @@ def test_the_fit_draws_the_edge_a_coarse_mask_blurs():
     layer = max(range(seg.alphas.shape[2]), key=lambda k: (seg.alphas[..., k] * alpha).sum())
     err = np.abs(seg.alphas[..., layer] - alpha).sum()
     assert err < 0.5 * np.abs(mask - alpha).sum()
+
+
+def test_fit_skips_the_stages_it_does_not_use(monkeypatch):
+    image, alpha = two_region_image((48, 48))
+    features = coarse_features(alpha, scale=8, blur_sigma=1.0)
+    small = dict(eigenvectors=20, initial_segments=8, superpixels=100, device="numpy",
+                 constrained_iterations=10, relaxed_rounds=3, cg_steps=30, colours=False)
+    calls = []
+    real = Compute.constrained
+    monkeypatch.setattr(Compute, "constrained",
+                        lambda self, *a, **kw: calls.append(1) or real(self, *a, **kw))
+    fit = sss_vfx.segment_image(image, features, class_layers="fit", **small)
+    assert calls == []
+    assert not fit.initial_segments.any()
+    # The fitted class layers stand as the soft segments: one per class, summing to 1.
+    assert fit.soft_segments.shape[2] == fit.alphas.shape[2] == 2
+    np.testing.assert_allclose(fit.soft_segments.sum(axis=2), 1.0, atol=1e-9)
+    np.testing.assert_allclose(fit.grouped, fit.soft_segments, atol=1e-12)
+    sss_vfx.segment_image(image, features, class_layers="both", **small)
+    assert calls == [1]

@@ -159,7 +159,9 @@ class SoftLayers:
     eigenvalues : (M,) float64
     eigenvectors : (N, M) float64
     initial_segments : (N,) int64
+        All 0 where class layers are fitted (``class_layers='fit'``): none is made.
     soft_segments : (N, S) float64
+        The fitted class layers there.
     grouped : (N, K) float64, columns in ``layers``' order
     layers : (N, K) float64
         Relaxed sparsification result, largest layer first; K <= ``opts.layers``.
@@ -219,23 +221,28 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
             eigenpairs = compute.eigenpairs(lap, eigenvector_count(opts, n), shape=(h, w),
                                             solver=opts.eigensolver)
     values, vectors = eigenpairs
-    with clock.stage("initial_segments"):
-        labels = compute.initial_segments(values, vectors, feats, opts.initial_segments,
-                                          embedding_weight=opts.embedding_weight,
-                                          seed=opts.seed)
-    with clock.stage("constrained_sparsification"):
-        soft = compute.constrained(vectors, values, labels, options=opts.constrained(),
-                                   laplacian_ones=lap @ np.ones(n))
     objects = all(f.probabilities is not None for f in frames)
+    probabilities = np.concatenate([f.probabilities.reshape(h * w, -1) for f in frames]) \
+        if objects else None
+    # Fitted class layers use no soft segment: those two stages are skipped, and the
+    # fitted layers stand as the soft segments.
+    fit_only = objects and opts.class_layers == "fit"
+    with clock.stage("initial_segments"):
+        labels = np.zeros(n, np.int64) if fit_only else compute.initial_segments(
+            values, vectors, feats, opts.initial_segments,
+            embedding_weight=opts.embedding_weight, seed=opts.seed)
+    with clock.stage("constrained_sparsification"):
+        soft = fit_class_layers(vectors, probabilities) if fit_only else \
+            compute.constrained(vectors, values, labels, options=opts.constrained(),
+                                laplacian_ones=lap @ np.ones(n))
     with clock.stage("grouping"):
-        if objects:
+        if fit_only:
+            grouped = soft
+        elif objects:
             # The guides fix the layers and their order: no matching to the anchor.
-            probabilities = np.concatenate(
-                [f.probabilities.reshape(h * w, -1) for f in frames])
             grouped, _ = group_by_objects(soft, probabilities)
-            if opts.class_layers != "segments":
-                fitted = fit_class_layers(vectors, probabilities)
-                grouped = fitted if opts.class_layers == "fit" else 0.5 * (grouped + fitted)
+            if opts.class_layers == "both":
+                grouped = 0.5 * (grouped + fit_class_layers(vectors, probabilities))
         else:
             descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
             grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
