@@ -14,6 +14,7 @@ import numpy as np
 
 from sss_vfx.accel.torch_common import (as_tensor, given_tensor, import_torch, returned,
                                         torch_device)
+from sss_vfx.segments.constrained import PhaseRows, phase_bounds
 
 __all__ = ["torch_constrained_sparsification"]
 
@@ -129,7 +130,7 @@ def _solve_coupled(grams, lam, rhs, last):
     return (a_inv_r - a_inv @ (b @ s)).T
 
 
-class _GramBuilder:
+class _GramBuilder(PhaseRows):
     """``E^T diag(w_k) E`` for every column k of w, as one product (see the reference)."""
 
     def __init__(self, eigenvectors, budget, dtype, stride=1):
@@ -140,9 +141,7 @@ class _GramBuilder:
         # Pixels of one sampling phase stored together, phase after phase.
         self.order = torch.cat([torch.arange(p, n, stride, device=dev)
                                 for p in range(stride)])
-        self.bounds = [0]
-        for p in range(stride):
-            self.bounds.append(self.bounds[-1] + len(range(p, n, stride)))
+        self.bounds = phase_bounds(n, stride)
         self.identity = stride == 1
         self.e64 = eigenvectors
         self.sorted = eigenvectors if self.identity else eigenvectors[self.order]
@@ -165,18 +164,6 @@ class _GramBuilder:
             torch.mul(et[i], et[i:], out=out[row:row + self.m - i])
             row += self.m - i
         return out
-
-    def rows(self, phase):
-        """The pixels a call with ``phase`` sums over (all pixels for None)."""
-        if phase is None:
-            return slice(None)
-        return self.order[self.bounds[phase]:self.bounds[phase + 1]]
-
-    def basis(self, phase):
-        """The float64 eigenvector rows of :meth:`rows` (a view), (n, M)."""
-        if phase is None:
-            return self.e64
-        return self.sorted[self.bounds[phase]:self.bounds[phase + 1]]
 
     def __call__(self, weights, phase=None):
         """Exact from every pixel's (N, K) weights, or sampled from the (n, K) weights

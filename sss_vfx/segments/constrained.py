@@ -19,6 +19,8 @@ of one ((K-1) M)^3 solve. The dominant cost is the K weighted Gram matrices
 eigenvector entries.
 """
 
+import itertools
+
 import numpy as np
 
 from sss_vfx.errors import OptionError
@@ -187,7 +189,32 @@ def _solve_coupled(grams, lam, rhs, last):
     return (a_inv_r - a_inv @ (b @ s)).T
 
 
-class _GramBuilder:
+def phase_bounds(n, stride):
+    """Where each sampling phase starts when the pixels ``p`` are stored phase after
+    phase (phase ``p % stride``): ``stride + 1`` ints from 0 to ``n``."""
+    return [0, *itertools.accumulate(len(range(p, n, stride)) for p in range(stride))]
+
+
+class PhaseRows:
+    """The rows of one sampling phase, for a Gram builder (numpy here, torch in its twin)
+    holding ``order`` (pixels in phase order), ``bounds`` (:func:`phase_bounds`), ``e64``
+    (the eigenvectors) and ``sorted`` (them in phase order)."""
+
+    def rows(self, phase):
+        """The pixels a call with ``phase`` sums over (all pixels for None), in the
+        order :meth:`basis` and the weights of the builder's call use."""
+        if phase is None:
+            return slice(None)
+        return self.order[self.bounds[phase]:self.bounds[phase + 1]]
+
+    def basis(self, phase):
+        """The float64 eigenvector rows of :meth:`rows` (a view), (n, M)."""
+        if phase is None:
+            return self.e64
+        return self.sorted[self.bounds[phase]:self.bounds[phase + 1]]
+
+
+class _GramBuilder(PhaseRows):
     """``E^T diag(w_k) E`` for every column k of w, as one GEMM.
 
     The pairwise products ``E[:, i] * E[:, j]`` (i <= j) are laid out as rows of a
@@ -202,8 +229,7 @@ class _GramBuilder:
         # Sampled calls use the pixels p with p % stride == phase: they are stored
         # together, phase after phase, so each sample is one contiguous column range.
         self.order = np.concatenate([np.arange(p, n, stride) for p in range(stride)])
-        self.bounds = np.concatenate([[0], np.cumsum([len(range(p, n, stride))
-                                                      for p in range(stride)])])
+        self.bounds = phase_bounds(n, stride)
         e64 = np.asarray(eigenvectors, np.float64)
         self.e64 = e64
         # The eigenvectors in phase order (float64), so one phase's rows are a view.
@@ -227,19 +253,6 @@ class _GramBuilder:
             np.multiply(et[i], et[i:], out=out[row:row + self.m - i])
             row += self.m - i
         return out
-
-    def rows(self, phase):
-        """The pixels a call with ``phase`` sums over (all pixels for None), in the
-        order :meth:`basis` and the weights of :meth:`__call__` use."""
-        if phase is None:
-            return slice(None)
-        return self.order[self.bounds[phase]:self.bounds[phase + 1]]
-
-    def basis(self, phase):
-        """The float64 eigenvector rows of :meth:`rows` (a view), (n, M)."""
-        if phase is None:
-            return self.e64
-        return self.sorted[self.bounds[phase]:self.bounds[phase + 1]]
 
     def __call__(self, weights, phase=None):
         """Gram matrices (K, M, M) float64: exact from the (N, K) weights of every
