@@ -1,10 +1,12 @@
 /*
- * The subset of the OpenFX 1.4 C API that the SemanticSoftSegmentation plugin uses,
- * declared here from the published specification (openeffects.org, "OFX Image
- * Effect Plug-in API 1.4"): the core structs, the property, image effect, parameter,
- * message and progress suites, and the string constants of the actions and
- * properties we read or set. Struct layouts follow the specification's member order,
- * which is the binary contract with every host.
+ * The subset of the OpenFX C API that the SemanticSoftSegmentation plugin uses,
+ * declared here from the published standard (the 1.4 image effect API and the 1.5
+ * colour-management properties of ofxColour.h): the core structs, the property, image
+ * effect, parameter, message and progress suites, and the string constants of the
+ * actions and properties we read or set. Struct layouts follow the standard's member
+ * order, which is the binary contract with every host. Property strings are the
+ * standard's values, not their macro names (kOfxImageEffectPropSupportsMultipleClipDepths
+ * is "OfxImageEffectPropMultipleClipDepths" in ofxImageEffect.h).
  */
 #ifndef SSS_OFX_API_H
 #define SSS_OFX_API_H
@@ -166,6 +168,10 @@ typedef struct OfxProgressSuiteV1 {
 #define kOfxImageEffectActionDescribeInContext "OfxImageEffectActionDescribeInContext"
 #define kOfxImageEffectActionGetRegionOfDefinition "OfxImageEffectActionGetRegionOfDefinition"
 #define kOfxImageEffectActionGetFramesNeeded "OfxImageEffectActionGetFramesNeeded"
+#define kOfxImageEffectActionGetRegionsOfInterest "OfxImageEffectActionGetRegionsOfInterest"
+#define kOfxImageEffectActionGetClipPreferences "OfxImageEffectActionGetClipPreferences"
+#define kOfxImageEffectActionBeginSequenceRender "OfxImageEffectActionBeginSequenceRender"
+#define kOfxImageEffectActionEndSequenceRender "OfxImageEffectActionEndSequenceRender"
 #define kOfxImageEffectActionRender "OfxImageEffectActionRender"
 
 /* Contexts */
@@ -185,7 +191,10 @@ typedef struct OfxProgressSuiteV1 {
 #define kOfxImageEffectPropSupportsMultiResolution "OfxImageEffectPropSupportsMultiResolution"
 #define kOfxImageEffectPropSupportsTiles "OfxImageEffectPropSupportsTiles"
 #define kOfxImageEffectPropTemporalClipAccess "OfxImageEffectPropTemporalClipAccess"
-#define kOfxImageEffectPropSupportsMultipleClipDepths "OfxImageEffectPropSupportsMultipleClipDepths"
+#define kOfxImageEffectPropSupportsMultipleClipDepths "OfxImageEffectPropMultipleClipDepths"
+#define kOfxImageEffectPluginPropFieldRenderTwiceAlways "OfxImageEffectPluginPropFieldRenderTwiceAlways"
+#define kOfxImageEffectPropClipPreferencesSlaveParam "OfxImageEffectPropClipPreferencesSlaveParam"
+#define kOfxPropInstanceData "OfxPropInstanceData"
 #define kOfxImageEffectPluginPropSingleInstance "OfxImageEffectPluginPropSingleInstance"
 #define kOfxImageEffectPluginPropHostFrameThreading "OfxImageEffectPluginPropHostFrameThreading"
 #define kOfxImageEffectPluginRenderThreadSafety "OfxImageEffectPluginRenderThreadSafety"
@@ -200,8 +209,30 @@ typedef struct OfxProgressSuiteV1 {
 #define kOfxImageEffectPropFrameRange "OfxImageEffectPropFrameRange"
 #define kOfxImageComponentRGBA "OfxImageComponentRGBA"
 #define kOfxBitDepthFloat "OfxBitDepthFloat"
-/* getFramesNeeded out-argument: this prefix followed by the clip's name */
+#define kOfxImageClipPropFieldExtraction "OfxImageClipPropFieldExtraction"
+#define kOfxImagePropPixelAspectRatio "OfxImagePropPixelAspectRatio"
+/* Out-arguments named by a prefix followed by the clip's name */
 #define kSssFramesNeededPrefix "OfxImageClipPropFrameRange_"
+#define kSssRegionOfInterestPrefix "OfxImageClipPropRoI_"
+#define kSssPreferredColourspacesPrefix "OfxImageClipPropPreferredColourspaces_"
+
+/* Fields (the standard's values of kOfxImageField*) */
+#define kOfxImageFieldNone "OfxFieldNone"
+#define kOfxImageFieldBoth "OfxFieldBoth"
+
+/* Premultiplication */
+#define kOfxImageEffectPropPreMultiplication "OfxImageEffectPropPreMultiplication"
+#define kOfxImageOpaque "OfxImageOpaque"
+#define kOfxImagePreMultiplied "OfxImageAlphaPremultiplied"
+
+/* Colour management (OpenFX 1.5, ofxColour.h and ofxColourspaceList.h) */
+#define kOfxImageEffectPropColourManagementStyle "OfxImageEffectPropColourManagementStyle"
+#define kOfxImageEffectPropColourManagementCore "OfxImageEffectPropColourManagementCore"
+#define kOfxImageClipPropColourspace "OfxImageClipPropColourspace"
+#define kOfxColourspaceLinRec709Srgb "lin_rec709_srgb"
+#define kOfxColourspaceSrgbTx "srgb_tx"
+#define kOfxColourspaceOfxLinear "ofx_linear"
+#define kOfxColourspaceOfxSdr "ofx_sdr"
 
 /* Images and render arguments */
 #define kOfxImagePropData "OfxImagePropData"
@@ -211,6 +242,8 @@ typedef struct OfxProgressSuiteV1 {
 #define kOfxImageEffectPropComponents "OfxImageEffectPropComponents"
 #define kOfxImageEffectPropRenderWindow "OfxImageEffectPropRenderWindow"
 #define kOfxImageEffectPropRegionOfDefinition "OfxImageEffectPropRegionOfDefinition"
+#define kOfxImageEffectPropRenderScale "OfxImageEffectPropRenderScale"
+#define kOfxImageEffectPropFieldToRender "OfxImageEffectPropFieldToRender"
 
 /* Parameters */
 #define kOfxParamTypeInteger "OfxParamTypeInteger"
@@ -229,6 +262,10 @@ typedef struct OfxProgressSuiteV1 {
 
 /* Messages */
 #define kOfxMessageError "OfxMessageError"
+
+/* The standard's markers of an unbounded frame range (ofxCore.h: INT_MIN, INT_MAX) */
+#define kOfxFlagInfiniteMax 2147483647
+#define kOfxFlagInfiniteMin (-2147483647 - 1)
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,10 @@
  * found exactly as sss_vfx/ofx/runtime.py finds them:
  *   $SSS_VFX_RUNTIME_DIR, else $XDG_RUNTIME_DIR/sss-vfx, else /tmp/sss-vfx-<uid>;
  * the folder must be ours with mode 0700 and the socket ours too, or we refuse it.
+ * Only the socket, the lock and the log live there ($XDG_RUNTIME_DIR is often a small
+ * tmpfs): frames go to the spool folder on disk,
+ *   $XDG_CACHE_HOME/sss-vfx/ofx-frames, else ~/.cache/sss-vfx/ofx-frames,
+ * which the plugin names in every request.
  */
 #define _GNU_SOURCE
 #include "sss_client.h"
@@ -10,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,13 +23,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+/* Set by `sss-vfx ofx install`: the interpreter of the installing environment, run as
+ * `python -I -m sss_vfx.ofx serve`, or a program run as `PROGRAM serve` (--executable). */
+#ifndef SSS_DEFAULT_PYTHON
+#define SSS_DEFAULT_PYTHON "python3"
+#endif
 #ifndef SSS_DEFAULT_EXECUTABLE
-#define SSS_DEFAULT_EXECUTABLE "sss-vfx"
+#define SSS_DEFAULT_EXECUTABLE ""
 #endif
 
 #define SOCKET_NAME "server.sock"
@@ -74,6 +85,58 @@ int sss_runtime_dir(char *out, size_t size, char *error, size_t error_size)
         return -1;
     }
     return private_dir(out, error, error_size);
+}
+
+/* mkdir -p of the folders above `path` (mode 0700 for the ones we create). */
+static void make_parents(char *path)
+{
+    char *slash;
+    for (slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(path, 0700);
+        *slash = '/';
+    }
+}
+
+int sss_spool_dir(char *out, size_t size, char *error, size_t error_size)
+{
+    const char *cache = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char path[SSS_PATH_MAX];
+    int n;
+    if (cache && *cache == '/')
+        n = snprintf(path, sizeof path, "%s/sss-vfx/ofx-frames", cache);
+    else if (home && *home == '/')
+        n = snprintf(path, sizeof path, "%s/.cache/sss-vfx/ofx-frames", home);
+    else {
+        snprintf(error, error_size, "neither XDG_CACHE_HOME nor HOME names a folder for "
+                 "the frames this effect hands to its render server; set XDG_CACHE_HOME");
+        return -1;
+    }
+    if (n < 0 || (size_t)n >= sizeof path || n > 1024) {
+        snprintf(error, error_size, "the spool folder path is too long");
+        return -1;
+    }
+    make_parents(path);
+    if (private_dir(path, error, error_size) != 0)
+        return -1;
+    /* The server answers with resolved paths; compare like with like. */
+    if (!realpath(path, out) || strlen(out) + 64 >= size) {
+        snprintf(error, error_size, "cannot resolve the spool folder %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+int sss_same_folder(const char *path, const char *folder)
+{
+    char parent[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash || (size_t)(slash - path) >= sizeof parent)
+        return 0;
+    memcpy(parent, path, (size_t)(slash - path));
+    parent[slash - path] = '\0';
+    return realpath(parent, a) && realpath(folder, b) && strcmp(a, b) == 0;
 }
 
 int sss_connect(const char *dir, char *error, size_t error_size)
@@ -141,41 +204,140 @@ static void log_tail(const char *dir, char *out, size_t size)
     snprintf(out, size, "%.400s", line);
 }
 
+/* The host's environment without what would change which Python runs the server or
+ * what it imports: hosts that bundle Python (Nuke, Natron's binaries) set PYTHONPATH
+ * and PYTHONHOME to their own standard library. Built before fork (it allocates). */
+static char **clean_environment(void)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    char **out;
+    while (environ && environ[n])
+        n++;
+    out = calloc(n + 1, sizeof *out);
+    if (!out)
+        return NULL;
+    for (n = 0; environ && environ[n]; n++) {
+        if (strncmp(environ[n], "PYTHON", 6) == 0 ||
+            strncmp(environ[n], "LD_PRELOAD=", 11) == 0)
+            continue;
+        out[k++] = environ[n];
+    }
+    return out;
+}
+
+/* `name` as a path execve can run: itself when it holds a slash, else found on PATH. */
+static int find_program(const char *name, char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    if (strchr(name, '/'))
+        return snprintf(out, size, "%s", name) < (int)size ? 0 : -1;
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t length = end ? (size_t)(end - path) : strlen(path);
+        if (length > 0 && (size_t)snprintf(out, size, "%.*s/%s", (int)length, path, name) <
+                              size && access(out, X_OK) == 0)
+            return 0;
+        path = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+/* In the child, before exec: default signal dispositions, an empty signal mask, and
+ * nothing of the host's open beyond stdin/stdout/stderr and the ready pipe (fd 3).
+ * Only async-signal-safe calls. */
+static void reset_process_state(void)
+{
+    struct sigaction action;
+    sigset_t empty;
+    int sig, fd;
+    long most;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    for (sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &action, NULL);
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
+        return;
+#endif
+    most = sysconf(_SC_OPEN_MAX);
+    if (most < 0 || most > 65536)
+        most = 65536;
+    for (fd = 4; fd < most; fd++)
+        close(fd);
+}
+
 /*
- * Start `<executable> serve --ready-fd 3` detached from the host (double fork, new
- * session, output to serve.log) and wait until it says it is listening on fd 3, or
- * closes fd 3 without saying so (it failed: its log says why).
+ * Start the render server detached from the host (double fork, new session, output to
+ * serve.log) and wait until it says it is listening on fd 3, or closes fd 3 without
+ * saying so (it failed: its log says why). The server runs as
+ *   $SSS_VFX_EXECUTABLE serve --ready-fd 3        (a program or wrapper script), else
+ *   <recorded program> serve --ready-fd 3         (`ofx install --executable`), else
+ *   <recorded python> -I -m sss_vfx.ofx serve --ready-fd 3,
+ * with the host's environment less PYTHON* and LD_PRELOAD, default signal handling and
+ * none of the host's file descriptors.
  */
 int sss_start_server(const char *dir, sss_abort_fn should_abort, void *context,
                      char *error, size_t error_size)
 {
     const char *executable = getenv("SSS_VFX_EXECUTABLE");
+    const char *argv_program[] = {NULL, "serve", "--ready-fd", "3", NULL};
+    const char *argv_python[] = {NULL, "-I", "-m", "sss_vfx.ofx", "serve", "--ready-fd",
+                                 "3", NULL};
+    const char **argv;
+    char program[SSS_PATH_MAX];
     char log_path[SSS_PATH_MAX];
     char tail[512];
+    char **environment;
     int ready[2];
     pid_t child;
     int status;
     time_t deadline;
     if (!executable || !*executable)
         executable = SSS_DEFAULT_EXECUTABLE;
+    if (*executable) {
+        argv = argv_program;
+    } else {
+        executable = SSS_DEFAULT_PYTHON;
+        argv = argv_python;
+    }
+    if (find_program(executable, program, sizeof program) != 0) {
+        snprintf(error, error_size, "cannot find the program %s that runs the render "
+                 "server; set SSS_VFX_EXECUTABLE or run `sss-vfx ofx install` again",
+                 executable);
+        return -1;
+    }
+    argv[0] = program;
     snprintf(log_path, sizeof log_path, "%s/%s", dir, LOG_NAME);
+    environment = clean_environment();
+    if (!environment) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
     if (pipe2(ready, O_CLOEXEC) != 0) {
         snprintf(error, error_size, "cannot create a pipe: %s", strerror(errno));
+        free(environment);
         return -1;
     }
     child = fork();
     if (child < 0) {
-        snprintf(error, error_size, "cannot start %s: %s", executable, strerror(errno));
+        snprintf(error, error_size, "cannot start %s: %s", program, strerror(errno));
         close(ready[0]);
         close(ready[1]);
+        free(environment);
         return -1;
     }
     if (child == 0) {
         /* Only async-signal-safe calls from here to exec. */
-        int null_fd, log_fd;
+        int null_fd, log_fd, ready_fd;
         setsid();
         if (fork() != 0)
             _exit(0);
+        ready_fd = fcntl(ready[1], F_DUPFD, 10); /* out of the way of 0-3 */
         null_fd = open("/dev/null", O_RDONLY);
         log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (null_fd >= 0)
@@ -184,21 +346,20 @@ int sss_start_server(const char *dir, sss_abort_fn should_abort, void *context,
             dup2(log_fd, 1);
             dup2(log_fd, 2);
         }
-        dup2(ready[1], 3); /* dup2 clears close-on-exec on the copy */
+        if (ready_fd < 0 || dup2(ready_fd, 3) < 0) /* dup2 clears close-on-exec */
+            _exit(126);
+        reset_process_state();
+        execve(program, (char *const *)argv, environment);
         {
-            char *const argv[] = {(char *)executable, "serve", "--ready-fd", "3", NULL};
-            execv(executable, argv);
-            execvp(executable, argv);
-        }
-        {
-            static const char message[] = "sss-vfx: error: cannot run the executable "
-                                          "named by SSS_VFX_EXECUTABLE or recorded at "
-                                          "install\n";
+            static const char message[] = "sss-vfx: error: cannot run the program that "
+                                          "serves the OpenFX plugin (SSS_VFX_EXECUTABLE "
+                                          "or the one recorded at install)\n";
             ssize_t ignored = write(2, message, sizeof message - 1);
             (void)ignored;
         }
         _exit(127);
     }
+    free(environment);
     close(ready[1]);
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
@@ -213,8 +374,8 @@ int sss_start_server(const char *dir, sss_abort_fn should_abort, void *context,
             if (n > 0 && strncmp(word, "ready", 5) == 0)
                 return 0;
             log_tail(dir, tail, sizeof tail);
-            snprintf(error, error_size, "the render server (%s serve) did not start: %s "
-                     "(log: %s)", executable, tail[0] ? tail : "no message", log_path);
+            snprintf(error, error_size, "the render server (%s) did not start: %s "
+                     "(log: %s)", program, tail[0] ? tail : "no message", log_path);
             return -1;
         }
         if (r < 0 && errno != EINTR)
@@ -227,8 +388,8 @@ int sss_start_server(const char *dir, sss_abort_fn should_abort, void *context,
             break;
     }
     close(ready[0]);
-    snprintf(error, error_size, "the render server (%s serve) did not start within %d s "
-             "(log: %s)", executable, START_TIMEOUT_S, log_path);
+    snprintf(error, error_size, "the render server (%s) did not start within %d s "
+             "(log: %s)", program, START_TIMEOUT_S, log_path);
     return -1;
 }
 
@@ -352,13 +513,13 @@ void sss_hash_hex(uint64_t h, char out[17])
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-int sss_write_frame(const char *dir, const char *hash_hex, const float *pixels,
+int sss_write_frame(const char *spool, const char *hash_hex, const float *pixels,
                     size_t bytes, char *error, size_t error_size)
 {
     char folder[SSS_PATH_MAX - 64], temporary[SSS_PATH_MAX], final[SSS_PATH_MAX];
     const char *p = (const char *)pixels;
     int fd;
-    snprintf(folder, sizeof folder, "%s/frames", dir);
+    snprintf(folder, sizeof folder, "%s/frames", spool);
     if (private_dir(folder, error, error_size) != 0)
         return -1;
     snprintf(final, sizeof final, "%s/%s.f32", folder, hash_hex);
@@ -490,11 +651,38 @@ int sss_json_string(const char *json, const char *key, char *out, size_t size)
             case 'r': c = '\r'; break;
             case 'b': c = '\b'; break;
             case 'f': c = '\f'; break;
-            case 'u': /* keep non-ASCII escapes visible rather than decode them */
-                c = '?';
-                if (p[1] && p[2] && p[3] && p[4])
-                    p += 4;
+            case 'u': { /* a code point of the Basic Multilingual Plane, as UTF-8 */
+                char hex[5] = {0};
+                unsigned long code;
+                char *end;
+                if (!p[1] || !p[2] || !p[3] || !p[4])
+                    return -1;
+                memcpy(hex, p + 1, 4);
+                code = strtoul(hex, &end, 16);
+                if (*end)
+                    return -1;
+                p += 4;
+                if (code >= 0x80) {
+                    unsigned char bytes[3];
+                    int count = 0, k;
+                    if (code < 0x800) {
+                        bytes[0] = (unsigned char)(0xC0 | (code >> 6));
+                        bytes[1] = (unsigned char)(0x80 | (code & 0x3F));
+                        count = 2;
+                    } else {
+                        bytes[0] = (unsigned char)(0xE0 | (code >> 12));
+                        bytes[1] = (unsigned char)(0x80 | ((code >> 6) & 0x3F));
+                        bytes[2] = (unsigned char)(0x80 | (code & 0x3F));
+                        count = 3;
+                    }
+                    for (k = 0; k < count; k++)
+                        if (n + 1 < size)
+                            out[n++] = (char)bytes[k];
+                    continue;
+                }
+                c = (char)code;
                 break;
+            }
             case '\0': return -1;
             default: c = *p;
             }

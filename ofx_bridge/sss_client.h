@@ -1,8 +1,8 @@
 /*
  * The plugin's side of the link to `sss-vfx serve`: where the per-user runtime folder
- * is, connecting to (and starting) the server, length-prefixed JSON messages, the
- * frame content hash and frame files. No OFX here, no global state: every function
- * may run on any render thread at once.
+ * (the socket) and the spool folder (frames on disk) are, connecting to (and starting)
+ * the server, length-prefixed JSON messages, the frame content hash and frame files.
+ * No OFX here, no global state: every function may run on any render thread at once.
  */
 #ifndef SSS_CLIENT_H
 #define SSS_CLIENT_H
@@ -10,10 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SSS_REQUEST_SCHEMA "SssRequest.1"
+#define SSS_REQUEST_SCHEMA "SssRequest.2"
 #define SSS_REPLY_SCHEMA "SssReply.1"
-/* Largest message either side sends or accepts (the server's limit is the same). */
-#define SSS_MAX_MESSAGE (1 << 20)
+/* Largest message either side sends or accepts (the server's limit is the same): a
+ * request for the longest clip (100000 frames of 19 bytes of hash) fits. */
+#define SSS_MAX_MESSAGE (4 << 20)
 #define SSS_PATH_MAX 4096
 #define SSS_ERROR_MAX 1024
 
@@ -27,6 +28,8 @@
 typedef int (*sss_abort_fn)(void *context);
 
 int sss_runtime_dir(char *out, size_t size, char *error, size_t error_size);
+int sss_spool_dir(char *out, size_t size, char *error, size_t error_size);
+int sss_same_folder(const char *path, const char *folder);
 int sss_connect(const char *dir, char *error, size_t error_size);
 int sss_start_server(const char *dir, sss_abort_fn should_abort, void *context,
                      char *error, size_t error_size);
@@ -36,7 +39,7 @@ int sss_receive(int fd, char **message, sss_abort_fn should_abort, void *context
 uint64_t sss_hash_begin(int width, int height);
 uint64_t sss_hash_update(uint64_t state, const void *data, size_t bytes);
 void sss_hash_hex(uint64_t state, char out[17]);
-int sss_write_frame(const char *dir, const char *hash_hex, const float *pixels,
+int sss_write_frame(const char *spool, const char *hash_hex, const float *pixels,
                     size_t bytes, char *error, size_t error_size);
 
 /* Tiny reader for the server's flat JSON replies. */

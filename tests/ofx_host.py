@@ -6,8 +6,17 @@ come from numpy arrays (any image bounds, rows padded), and an output clip whose
 the tests read back. Handles are small integers; the plugin never looks inside them.
 Images are float RGBA, rows bottom-up in memory as OFX stores them; the arrays the
 tests pass and get back are top row first.
+
+It is as strict as the standard lets a host be: it asks the regions of interest
+before a render and hands out input images cropped to them (default: the render
+window), refuses images of frames outside the declared frames needed, wraps renders
+in begin/end sequence render, asks the clip preferences, can ask a render scale other
+than 1 or a field, can lack a frame (a failed fetch), answers progress "no" until its
+main thread "catches up", and records a modal message() from a render action as a
+violation (render threads must use persistent messages).
 """
 
+import contextlib
 import ctypes
 import threading
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_size_t,
@@ -16,7 +25,8 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_
 import numpy as np
 
 OK, FAILED, ERR_UNKNOWN, ERR_UNSUPPORTED, ERR_BAD_HANDLE, ERR_BAD_INDEX = 0, 1, 3, 5, 9, 10
-REPLY_DEFAULT = 14
+REPLY_NO, REPLY_DEFAULT = 13, 14
+INFINITE_MIN, INFINITE_MAX = -2 ** 31, 2 ** 31 - 1
 FILTER = "OfxImageEffectContextFilter"
 GENERAL = "OfxImageEffectContextGeneral"
 
@@ -178,7 +188,12 @@ class OfxTestHost:
         self.objects = {}
         self.next_handle = 1
         self.messages = []
+        self.modal_in_render = []       # message() called during a render action
         self.progress = []
+        self.progress_no = 0            # progressUpdate answers "no" this many times
+        self.nested_progress = 0        # progressStart while one is running
+        self._progress_running = False
+        self._rendering = threading.local()
         self.released = 0
         self.fetched = 0
         self.aborting = False
@@ -240,7 +255,7 @@ class OfxTestHost:
                                                                  self._unsupported))
                                  for name, _ in ParameterSuite._fields_])
         fields = dict(MessageSuite._fields_)
-        message = MessageSuite(self._cb(fields["message"], self._message),
+        message = MessageSuite(self._cb(fields["message"], self._modal_message),
                                self._cb(fields["setPersistentMessage"], self._message),
                                self._cb(fields["clearPersistentMessage"], lambda h: OK))
         fields = dict(ProgressSuite._fields_)
@@ -359,7 +374,8 @@ class OfxTestHost:
         instance = props.values.get("instance", [None])[0]
         if instance is None:
             return FAILED
-        image = instance.image(props.get("name"), time)
+        image = instance.image(props.get("name"), time,
+                               getattr(self._rendering, "active", False))
         if image is None:
             return FAILED
         with self.lock:
@@ -377,7 +393,7 @@ class OfxTestHost:
 
     def _e_clipGetRegionOfDefinition(self, clip, time, rect):
         instance = self.obj(clip).values.get("instance", [None])[0]
-        x1, y1, x2, y2 = instance.bounds
+        x1, y1, x2, y2 = instance.rod(time)
         rect[0] = RectD(x1, y1, x2, y2)
         return OK
 
@@ -424,8 +440,22 @@ class OfxTestHost:
         self.messages.append((kind.decode(), (text or fmt or b"").decode()))
         return OK
 
+    def _modal_message(self, handle, kind, ident, fmt, text):
+        if getattr(self._rendering, "active", False):
+            self.modal_in_render.append((text or fmt or b"").decode())
+        return self._message(handle, kind, ident, fmt, text)
+
     def _progress(self, event):
-        self.progress.append(event)
+        with self.lock:
+            self.progress.append(event)
+            if event == "start":
+                self.nested_progress += self._progress_running
+                self._progress_running = True
+            elif event == "end":
+                self._progress_running = False
+            elif self.progress_no > 0:
+                self.progress_no -= 1
+                return REPLY_NO
         return OK
 
     # ---- the actions
@@ -433,7 +463,12 @@ class OfxTestHost:
         """Run one action; returns the plugin's status."""
         ins = self.new(in_args) if in_args is not None else None
         outs = self.new(out_args) if out_args is not None else None
-        return self.plugin.mainEntry(action.encode(), handle, ins, outs)
+        rendering = action == "OfxImageEffectActionRender"
+        self._rendering.active = rendering
+        try:
+            return self.plugin.mainEntry(action.encode(), handle, ins, outs)
+        finally:
+            self._rendering.active = False
 
     def load(self):
         """Find the plugin, give it the host, run the load action."""
@@ -460,10 +495,14 @@ class OfxTestHost:
         clips = {name: self.obj(h) for name, h in self.obj(handle)["clips"].items()}
         return status, clips, params
 
-    def create_instance(self, context, frames, *, first=1, origin=(0, 0), padding=0):
-        """Create an instance over a source clip of `frames` (top row first RGBA)."""
-        instance = Instance(self, context, frames, first, origin, padding)
+    def create_instance(self, context, frames, *, first=1, origin=(0, 0), padding=0,
+                        frame_range=None):
+        """Create an instance over a source clip of `frames` (top row first RGBA);
+        `frame_range` overrides the clip's (e.g. unbounded)."""
+        instance = Instance(self, context, frames, first, origin, padding, frame_range)
         status = self.call("OfxActionCreateInstance", instance.handle)
+        if status == OK:
+            instance.clip_preferences()
         return status, instance
 
     def unload(self):
@@ -471,51 +510,112 @@ class OfxTestHost:
 
 
 class Instance:
-    """An effect instance with its clips, parameters and rendered output."""
+    """An effect instance with its clips, parameters and rendered output.
 
-    def __init__(self, host, context, frames, first, origin, padding):
+    Attributes a test may set: ``missing`` (frame numbers the host cannot give),
+    ``colourspace`` (the source clip's colour space, OpenFX 1.5), ``frames``.
+    """
+
+    def __init__(self, host, context, frames, first, origin, padding, frame_range=None):
         self.host, self.frames, self.first = host, [np.asarray(f, np.float32) for f in
                                                     frames], first
         self.padding = padding
         height, width = self.frames[0].shape[:2]
         self.bounds = (origin[0], origin[1], origin[0] + width, origin[1] + height)
         self.outputs = {}
+        self.missing = set()
+        self.source_fetches = 0
+        self.crop = None                # the Source region of interest of this render
+        self.needed = None              # the Source frames needed of this render
+        self.preferences = None
+        self._in_sequence = False
         described = host.context_descriptors[context]
         params = {}
         for name, props in host.obj(host.obj(described)["params"]).items():
             params[name] = Props(**{k: list(v) for k, v in props.values.items()})
         self.params = params
+        if frame_range is None:
+            frame_range = [float(first), float(first + len(frames) - 1)]
         clips = {}
         for name in host.obj(described)["clips"]:
             clips[name] = host.new(Props(
-                name=name, instance=self,
-                OfxImageEffectPropFrameRange=[float(first), float(first + len(frames) - 1)],
+                name=name, instance=self, OfxImageEffectPropFrameRange=list(frame_range),
+                OfxImagePropPixelAspectRatio=1.0,
                 OfxImageClipPropConnected=int(name != "Guides")))
+        self.clips = clips
         self.handle = host.new({"props": host.new(Props(OfxImageEffectPropContext=context)),
                                 "params": host.new(params), "clips": clips})
+
+    def rod(self, time):
+        """The Source's region of definition at `time`: the frame's own size."""
+        index = int(np.clip(int(round(time)) - self.first, 0, len(self.frames) - 1))
+        height, width = self.frames[index].shape[:2]
+        return (self.bounds[0], self.bounds[1], self.bounds[0] + width,
+                self.bounds[1] + height)
 
     def set(self, name, value):
         self.params[name].values["value"] = [value]
 
-    def image(self, clip, time):
-        index = int(round(time)) - self.first
+    @property
+    def colourspace(self):
+        return self.host.obj(self.clips["Source"]).get("OfxImageClipPropColourspace")
+
+    @colourspace.setter
+    def colourspace(self, name):
+        self.host.obj(self.clips["Source"]).values["OfxImageClipPropColourspace"] = [name]
+
+    def image(self, clip, time, rendering=False):
         if clip == "Source":
-            if not 0 <= index < len(self.frames):
+            number = int(round(time))
+            index = number - self.first
+            if not 0 <= index < len(self.frames) or number in self.missing:
                 return None
+            if rendering and self.needed is not None and not (
+                    self.needed[0] <= number <= self.needed[1]):
+                return None             # a frame the plugin did not declare it needs
+            with self.host.lock:
+                self.source_fetches += 1
             frame = self.frames[index]
             x1, y1 = self.bounds[:2]
             bounds = (x1, y1, x1 + frame.shape[1], y1 + frame.shape[0])
+            if rendering and self.crop is not None:
+                cx1, cy1, cx2, cy2 = (max(self.crop[0], bounds[0]), max(self.crop[1], bounds[1]),
+                                      min(self.crop[2], bounds[2]), min(self.crop[3], bounds[3]))
+                top = bounds[3] - cy2
+                frame = frame[top:top + (cy2 - cy1), cx1 - x1:cx2 - x1]
+                bounds = (cx1, cy1, cx2, cy2)
             return Image(frame, bounds, self.padding)
         if clip == "Output":
-            return self.outputs.get(int(round(time)))
+            return self.outputs.get(int(np.floor(time + 1e-6)))
         return None
 
-    def region_of_definition(self, time):
+    def clip_preferences(self):
+        """Ask the clip preferences, as a host does before rendering; returns them."""
+        out = Props(OfxImageEffectPropPreMultiplication="OfxImageOpaque")
+        status = self.host.call("OfxImageEffectActionGetClipPreferences", self.handle,
+                                None, out)
+        self.preferences = out if status == OK else None
+        return status, out
+
+    def region_of_definition(self, time, scale=1.0):
         out = Props(OfxImageEffectPropRegionOfDefinition=[0.0, 0.0, 0.0, 0.0])
         status = self.host.call("OfxImageEffectActionGetRegionOfDefinition", self.handle,
                                 Props(OfxPropTime=float(time),
-                                      OfxImageEffectPropRenderScale=[1.0, 1.0]), out)
+                                      OfxImageEffectPropRenderScale=[scale, scale]), out)
         return status, out.values["OfxImageEffectPropRegionOfDefinition"]
+
+    def regions_of_interest(self, time, window, scale=1.0):
+        """The Source region the plugin needs for `window` (the window itself when the
+        plugin does not say, as the standard's default)."""
+        region = [float(v) for v in window]
+        out = Props(OfxImageClipPropRoI_Source=list(region))
+        status = self.host.call("OfxImageEffectActionGetRegionsOfInterest", self.handle,
+                                Props(OfxPropTime=float(time),
+                                      OfxImageEffectPropRenderScale=[scale, scale],
+                                      OfxImageEffectPropRegionOfInterest=list(region)), out)
+        if status not in (OK, REPLY_DEFAULT):
+            return status, region
+        return status, out.values["OfxImageClipPropRoI_Source"]
 
     def frames_needed(self, time):
         out = Props(OfxImageClipPropFrameRange_Source=[float(time), float(time)])
@@ -523,20 +623,49 @@ class Instance:
                                 Props(OfxPropTime=float(time)), out)
         return status, out.values["OfxImageClipPropFrameRange_Source"]
 
-    def render(self, time, windows=None):
+    @contextlib.contextmanager
+    def sequence(self, first, last):
+        """Begin and end a sequence render around the renders of the block."""
+        args = Props(OfxImageEffectPropFrameRange=[float(first), float(last)],
+                     OfxImageEffectPropFrameStep=1.0, OfxPropIsInteractive=0,
+                     OfxImageEffectPropRenderScale=[1.0, 1.0])
+        assert self.host.call("OfxImageEffectActionBeginSequenceRender", self.handle,
+                              args) == OK
+        self._in_sequence = True
+        try:
+            yield self
+        finally:
+            self._in_sequence = False
+            assert self.host.call("OfxImageEffectActionEndSequenceRender", self.handle,
+                                  args) == OK
+
+    def render(self, time, windows=None, *, scale=1.0, field="OfxFieldNone"):
         """Render frame `time` tile by tile into a fresh output image (NaN-filled, so
-        pixels the plugin forgets show); returns (status, (H, W, 4) top row first)."""
+        pixels the plugin forgets show), each tile with its Source cropped to the
+        region of interest the plugin declares; returns (status, (H, W, 4) top row
+        first). Outside a :meth:`sequence` block the render is its own sequence."""
+        if not self._in_sequence:
+            with self.sequence(time, time):
+                return self.render(time, windows, scale=scale, field=field)
         height, width = self.frames[0].shape[:2]
         output = Image(np.full((height, width, 4), np.nan, np.float32), self.bounds,
                        self.padding)
-        self.outputs[int(round(time))] = output
+        self.outputs[int(np.floor(time + 1e-6))] = output
         windows = windows or [self.bounds]
         status = OK
         for window in windows:
-            status = self.host.call("OfxImageEffectActionRender", self.handle, Props(
-                OfxPropTime=float(time), OfxImageEffectPropRenderWindow=list(window),
-                OfxImageEffectPropRenderScale=[1.0, 1.0],
-                OfxImageEffectPropFieldToRender="OfxImageFieldNone"))
+            _, needed = self.frames_needed(time)
+            _, roi = self.regions_of_interest(time, window, scale)
+            self.needed = needed
+            self.crop = (int(np.floor(roi[0])), int(np.floor(roi[1])),
+                         int(np.ceil(roi[2])), int(np.ceil(roi[3])))
+            try:
+                status = self.host.call("OfxImageEffectActionRender", self.handle, Props(
+                    OfxPropTime=float(time), OfxImageEffectPropRenderWindow=list(window),
+                    OfxImageEffectPropRenderScale=[scale, scale],
+                    OfxImageEffectPropFieldToRender=field))
+            finally:
+                self.crop = self.needed = None
             if status != OK:
                 break
         assert output.padding_intact(), "the plugin wrote into the row padding"

@@ -79,6 +79,24 @@ def serve_script(path, cache_dir, idle_timeout=120):
     return path
 
 
+def isolated_python(path, record, cache_dir, idle_timeout=120):
+    """A stand-in for the recorded interpreter: it writes its arguments and environment
+    to `record` (``<record>.argv``, ``<record>.env``), insists on ``-I -m sss_vfx.ofx``,
+    and runs the checkout's server isolated (``python -I``) with the tiny options."""
+    options = " ".join(f"'{part}'" for part in serve_command(cache_dir, idle_timeout)[4:])
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+            "from sss_vfx.ofx.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    path.write_text(f"""#!/bin/sh
+echo "$@" > '{record}.argv'
+env > '{record}.env'
+[ "$1 $2 $3" = "-I -m sss_vfx.ofx" ] || exit 3
+shift 3
+exec '{sys.executable}' -I -c "{code}" "$@" {options}
+""")
+    path.chmod(0o755)
+    return path
+
+
 def start_server(runtime, cache_dir, idle_timeout=120, extra=()):
     """Start ``serve`` by hand; returns the process once its socket answers."""
     env = dict(os.environ, SSS_VFX_RUNTIME_DIR=str(runtime), PYTHONPATH=str(REPO))

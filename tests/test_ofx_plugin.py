@@ -49,6 +49,7 @@ def runtime(tmp_path, monkeypatch):
     the plugin started there are stopped afterwards."""
     folder = tmp_path / "rt"
     monkeypatch.setenv("SSS_VFX_RUNTIME_DIR", str(folder))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("SSS_VFX_EXECUTABLE",
                        str(serve_script(tmp_path / "sss-vfx", tmp_path / "cache")))
     yield folder
@@ -103,6 +104,15 @@ def test_describe_declares_what_hosts_read(bundle):
     assert props.values["OfxImageEffectPropSupportedContexts"] == [FILTER, GENERAL]
     assert props.values["OfxImageEffectPropSupportedPixelDepths"] == ["OfxBitDepthFloat"]
     assert props.get("OfxImageEffectPropTemporalClipAccess") == 1
+    # the standard's name (the macro kOfxImageEffectPropSupportsMultipleClipDepths)
+    assert props.values["OfxImageEffectPropMultipleClipDepths"] == [0]
+    assert "OfxImageEffectPropSupportsMultipleClipDepths" not in props.values
+    # inputs of any size and offset; fielded footage rendered once per frame
+    assert props.get("OfxImageEffectPropSupportsMultiResolution") == 1
+    assert props.get("OfxImageEffectPluginPropFieldRenderTwiceAlways") == 0
+    assert props.get("OfxImageEffectPropClipPreferencesSlaveParam") == "outputLayer"
+    assert props.get("OfxImageEffectPropColourManagementStyle") == \
+        "OfxImageEffectPropColourManagementCore"
     assert props.get("OfxImageEffectPluginRenderThreadSafety") == \
         "OfxImageEffectRenderFullySafe"
     status, clips, params = host.describe_in_context(FILTER)
@@ -110,6 +120,10 @@ def test_describe_declares_what_hosts_read(bundle):
     status, clips, params = host.describe_in_context(GENERAL)
     assert status == OK and sorted(clips) == ["Guides", "Output", "Source"]
     assert clips["Guides"].get("OfxImageClipPropOptional") == 1
+    # whole input frames (no input tiles), both fields of interlaced material
+    assert clips["Source"].get("OfxImageEffectPropSupportsTiles") == 0
+    assert clips["Output"].get("OfxImageEffectPropSupportsTiles") == 1
+    assert clips["Source"].get("OfxImageClipPropFieldExtraction") == "OfxFieldBoth"
     defaults = {name: p.get("OfxParamPropDefault") for name, p in params.items()}
     assert defaults == {"layers": 5, "outputLayer": 0, "temporal": 1, "linearInput": 1,
                         "maxPixels": DEFAULT_MAX_PIXELS, "device": "auto"}
@@ -208,6 +222,7 @@ def test_frame_size_changing_mid_clip_fails_clearly(bundle, frames, runtime):
     status, out = instance.render(1)
     assert status == FAILED
     assert "frame 3 is 40x30 but frame 1 is 40x32" in host.messages[-1][1]
+    assert host.modal_in_render == []           # a persistent message, not a dialog
     assert host.fetched == host.released
     assert server_pid(runtime) is None            # failed before any server work
 

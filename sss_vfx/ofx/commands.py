@@ -67,8 +67,9 @@ def add_ofx_parser(subparsers):
     install.add_argument("--dest", type=Path, default=None,
                          help="plug-in folder to install into (created if needed)")
     install.add_argument("--executable", type=Path, default=None,
-                         help="the sss-vfx the plugin starts (default: this "
-                              "environment's)")
+                         help="a program the plugin starts as 'PROGRAM serve' (a wrapper "
+                              "script that sets options); default: this environment's "
+                              "Python, as 'python -I -m sss_vfx.ofx serve'")
     install.add_argument("-v", "--verbose", action="store_true",
                          help="show tracebacks and debug messages")
     parser.set_defaults(ofx_parser=parser)

@@ -1,12 +1,13 @@
-"""Frames between the plugin and the server, as files in the private runtime folder.
+"""Frames between the plugin and the server, as files in the plugin's spool folder.
 
-A source frame is ``frames/<hash>.f32``: float32 RGBA, rows from the bottom of the
-image up (OFX's order), written atomically by the plugin under the content hash it
-computed. A result is ``out/<random>.f32`` in the same layout, written atomically by
-the server and removed by the plugin once read. Frames are scene-linear, as an EXR
-plate, unless the plugin says they are display-referred: :class:`FrameFile` turns one
-into the working image exactly as ``sss-vfx video`` reads an EXR frame (or a float
-TIFF, for display-referred frames).
+The spool folder is on disk (``$XDG_CACHE_HOME/sss-vfx/ofx-frames`` by default; the
+plugin names it in every request), private to the user. A source frame is
+``frames/<hash>.f32``: float32 RGBA, rows from the bottom of the image up (OFX's
+order), written atomically by the plugin under the content hash it computed. A result
+is ``out/<random>.f32`` in the same layout, written atomically by the server and
+removed by the plugin once read. :class:`FrameFile` turns a frame into the working
+image exactly as ``sss-vfx video`` reads an EXR frame (or a float TIFF, for
+display-referred frames): see :mod:`sss_vfx.ofx.colour`.
 """
 
 import os
@@ -16,28 +17,28 @@ from pathlib import Path
 import numpy as np
 
 from sss_vfx.errors import InputError
-from sss_vfx.io.images import linear_to_srgb
+from sss_vfx.ofx.colour import working_image
 from sss_vfx.ofx.runtime import FRAMES, OUT, private_dir
 
 __all__ = ["FrameFile", "frame_path", "missing_frames", "write_result"]
 
 
-def frame_path(directory, frame_hash):
+def frame_path(spool, frame_hash):
     """The file of the frame with content hash `frame_hash` (16 hex digits)."""
-    return Path(directory) / FRAMES / f"{frame_hash}.f32"
+    return Path(spool) / FRAMES / f"{frame_hash}.f32"
 
 
 def _expected_bytes(width, height):
     return width * height * 4 * 4
 
 
-def missing_frames(directory, request):
+def missing_frames(request):
     """Frame numbers of `request` whose files are absent or of the wrong size."""
     expected = _expected_bytes(request.width, request.height)
     missing = []
     for number, frame_hash in zip(request.numbers, request.hashes):
         try:
-            size = frame_path(directory, frame_hash).stat().st_size
+            size = frame_path(request.spool, frame_hash).stat().st_size
         except OSError:
             size = -1
         if size != expected:
@@ -49,8 +50,8 @@ class FrameFile:
     """A frame file read lazily, when numpy asks for it as an array.
 
     ``np.asarray(FrameFile(...))`` is the ``(H, W, 3)`` float32 display-referred working
-    image in [0, 1], top row first: clamped and sRGB-encoded when `linear`, else
-    clipped. A list of them is a shot in memory that holds one frame at a time.
+    image in [0, 1], top row first (:func:`~sss_vfx.ofx.colour.working_image`). A list
+    of them is a shot in memory that holds one frame at a time.
 
     Parameters
     ----------
@@ -59,12 +60,16 @@ class FrameFile:
         The frame's number, for messages.
     width, height : int
     linear : bool, optional
-        Whether the frame is scene-linear (default) or display-referred.
+        Whether the frame is scene-linear (default) or display-referred, when the host
+        names no colour space.
+    colourspace : str, optional
+        The colour space the host names.
     """
 
-    def __init__(self, path, number, width, height, linear=True):
+    def __init__(self, path, number, width, height, linear=True, colourspace=None):
         self.path, self.number = Path(path), number
         self.width, self.height, self.linear = width, height, linear
+        self.colourspace = colourspace
 
     def rgba(self):
         """The frame as stored: ``(H, W, 4)`` float32, top row first."""
@@ -80,20 +85,20 @@ class FrameFile:
         if bad:
             raise InputError(f"source frame {self.number} holds {bad} NaN/inf values; "
                              "clamp or fill them before this effect")
-        pixels = (linear_to_srgb(rgb) if self.linear
-                  else np.clip(rgb, 0.0, 1.0).astype(np.float32))
+        pixels = working_image(rgb, self.colourspace, self.linear)
         return pixels if dtype is None else pixels.astype(dtype)
 
 
-def write_result(directory, rgba):
+def write_result(spool, rgba):
     """Write a ``(H, W, 4)`` float32 result (top row first) for the plugin to read.
 
     Returns
     -------
     pathlib.Path
-        ``out/<random>.f32``, rows bottom-up, written atomically.
+        ``<spool>/out/<random>.f32`` (the spool resolved), rows bottom-up, written
+        atomically.
     """
-    folder = private_dir(Path(directory) / OUT)
+    folder = private_dir(Path(spool).resolve() / OUT)
     name = uuid.uuid4().hex
     final = folder / f"{name}.f32"
     temporary = folder / f".{name}.tmp"

@@ -2,9 +2,11 @@
 the ``SemanticSoftSegmentation.ofx.bundle``.
 
 The C sources ship inside the ``ofx_bridge`` package, so this works from an installed
-sss_vfx as well as from a checkout. The absolute path of this environment's
-``sss-vfx`` is compiled into the plugin, which starts ``sss-vfx serve`` with it
-(``SSS_VFX_EXECUTABLE`` overrides it at render time).
+sss_vfx as well as from a checkout. The absolute path of this environment's Python
+interpreter is compiled into the plugin, which starts the render server isolated from
+the host's Python (``python -I -m sss_vfx.ofx serve``, without the host's ``PYTHON*``
+variables). ``--executable PROGRAM`` records a program run as ``PROGRAM serve``
+instead (a wrapper script), and ``SSS_VFX_EXECUTABLE`` overrides both at render time.
 """
 
 import os
@@ -18,7 +20,7 @@ from pathlib import Path
 from sss_vfx.ofx.errors import InstallError
 
 __all__ = ["BUNDLE_NAME", "bundle_binary", "default_destination", "find_compiler",
-           "find_executable", "install_bundle"]
+           "install_bundle"]
 
 PLUGIN_NAME = "SemanticSoftSegmentation"
 BUNDLE_NAME = f"{PLUGIN_NAME}.ofx.bundle"
@@ -58,26 +60,6 @@ def find_compiler(environ=None):
     raise InstallError(f"no C compiler found (looked for {', '.join(names)} on PATH); "
                        "install one (Debian/Ubuntu: apt-get install gcc; macOS: "
                        "xcode-select --install) or set CC to its path")
-
-
-def find_executable():
-    """The absolute path of this environment's ``sss-vfx`` command.
-
-    Raises
-    ------
-    InstallError
-        If this environment has no ``sss-vfx`` script (sss_vfx not installed by pip).
-    """
-    candidates = [Path(sys.executable).parent / "sss-vfx", Path(sys.argv[0])]
-    which = shutil.which("sss-vfx")
-    if which:
-        candidates.append(Path(which))
-    for candidate in candidates:
-        if candidate.name == "sss-vfx" and candidate.is_file() and os.access(candidate,
-                                                                              os.X_OK):
-            return candidate.resolve()
-    raise InstallError("cannot find this environment's sss-vfx command; install sss_vfx "
-                       "with pip (pip install .) or pass --executable PATH")
 
 
 def _source_folder():
@@ -128,7 +110,8 @@ def _writable_folder(dest):
                            "set OFX_PLUGIN_PATH, or run with the rights to write there")
 
 
-def install_bundle(dest=None, *, compiler=None, executable=None, system=None):
+def install_bundle(dest=None, *, compiler=None, executable=None, python=None,
+                   system=None):
     """Compile the plugin and install its bundle into `dest`.
 
     Parameters
@@ -138,7 +121,12 @@ def install_bundle(dest=None, *, compiler=None, executable=None, system=None):
     compiler : str, optional
         C compiler (default :func:`find_compiler`).
     executable : str or os.PathLike, optional
-        The ``sss-vfx`` the plugin starts (default :func:`find_executable`).
+        A program the plugin starts as ``PROGRAM serve --ready-fd 3`` (a wrapper
+        script); by default it starts `python` instead.
+    python : str or os.PathLike, optional
+        The interpreter the plugin starts as ``PYTHON -I -m sss_vfx.ofx serve`` (default:
+        this one, ``sys.executable``, kept unresolved so that a virtual environment's
+        packages are the ones imported).
     system : str, optional
         ``platform.system()`` value, for tests.
 
@@ -160,7 +148,8 @@ def install_bundle(dest=None, *, compiler=None, executable=None, system=None):
     dest = dest.expanduser().absolute()
     sources = _source_folder()
     compiler = compiler or find_compiler()
-    executable = Path(executable).absolute() if executable else find_executable()
+    executable = str(Path(executable).absolute()) if executable else ""
+    python = Path(python or sys.executable).absolute()
     _writable_folder(dest)
     staging = Path(tempfile.mkdtemp(prefix=f".{BUNDLE_NAME}.", dir=dest))
     try:
@@ -168,7 +157,8 @@ def install_bundle(dest=None, *, compiler=None, executable=None, system=None):
         binary.parent.mkdir(parents=True)
         (staging / BUNDLE_NAME / "Contents" / "Info.plist").write_text(_info_plist())
         command = [compiler, "-std=c99", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
-                   f"-DSSS_DEFAULT_EXECUTABLE={_c_string(str(executable))}",
+                   "-pthread", f"-DSSS_DEFAULT_EXECUTABLE={_c_string(executable)}",
+                   f"-DSSS_DEFAULT_PYTHON={_c_string(str(python))}",
                    "-o", str(binary), *[str(sources / name) for name in SOURCES], "-lm"]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:

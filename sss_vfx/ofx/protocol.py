@@ -1,19 +1,23 @@
 """Messages between the OpenFX plugin and ``sss-vfx serve``.
 
 Each message is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON,
-an object labelled with its schema: requests ``"SssRequest.1"``, replies
-``"SssReply.1"``. At most :data:`MAX_MESSAGE` bytes; frames never travel through the
-socket (see :mod:`sss_vfx.ofx.frames`).
+an object labelled with its schema: requests ``"SssRequest.2"``, replies
+``"SssReply.1"``. At most :data:`MAX_MESSAGE` bytes, enough for a request naming
+:data:`MAX_FRAMES` frames; frames never travel through the socket (see
+:mod:`sss_vfx.ofx.frames`).
 
 Requests (``op``):
 
 - ``ping``: the server answers ``{"status": "ok", "version", "pid"}``.
 - ``render``: ``frame``, ``first``, ``last`` (the clip's range, inclusive), ``width``,
   ``height``, ``hashes`` (one 16-hex-digit content hash per frame of the range),
-  ``output_layer`` (0 preview, k layer k) and ``params`` (``layers``, ``temporal``,
-  ``max_pixels``, ``device`` and ``linear``: whether frames are scene-linear, default
-  true). Replies: ``need`` with ``frames`` (numbers whose files
-  the plugin must write, then send the request again), any number of ``progress``
+  ``output_layer`` (0 preview, k layer k), ``spool`` (the plugin's private folder on
+  disk for frames and results) and ``params`` (``layers``, ``temporal``,
+  ``max_pixels``, ``device``, ``linear``: whether frames are scene-linear, default
+  true, and ``colourspace``: the clip's colour space when the host names it, which
+  then decides instead of ``linear``). Replies: ``need`` with ``frames`` (numbers
+  whose files the plugin must write, then send the request again), any number of
+  ``progress``
   (``done``, ``total``, ``stage``), then ``done`` (``path``, ``width``, ``height``,
   ``layers``, ``cached``) or ``error`` (``error``: one line for the host to show).
 """
@@ -28,10 +32,11 @@ from sss_vfx.ofx.errors import ProtocolError
 __all__ = ["MAX_FRAMES", "MAX_LAYERS", "MAX_MESSAGE", "REPLY_SCHEMA", "REQUEST_SCHEMA",
            "RenderRequest", "encode", "parse_request", "receive", "reply", "send"]
 
-REQUEST_SCHEMA = "SssRequest.1"
+REQUEST_SCHEMA = "SssRequest.2"
 REPLY_SCHEMA = "SssReply.1"
-MAX_MESSAGE = 1 << 20
 MAX_FRAMES = 100_000
+#: 19 bytes per frame's hash in a request, and room for the rest.
+MAX_MESSAGE = 4 << 20
 MAX_LAYERS = 16
 MIN_SIDE = 16
 MAX_SIDE = 1 << 15
@@ -60,6 +65,10 @@ class RenderRequest:
     linear : bool
         True: frames are scene-linear (clamped and sRGB-encoded, as an EXR plate);
         False: display-referred (clipped to [0, 1], as a float TIFF).
+    spool : str
+        The plugin's folder for frame files (``frames/``) and results (``out/``).
+    colourspace : str or None
+        The source clip's colour space as the host names it (OpenFX 1.5), or None.
     """
 
     frame: int
@@ -74,6 +83,8 @@ class RenderRequest:
     max_pixels: int
     device: str
     linear: bool = True
+    spool: str = ""
+    colourspace: object = None
 
     @property
     def numbers(self):
@@ -89,7 +100,8 @@ def encode(message):
     ProtocolError
         If the encoded message is larger than :data:`MAX_MESSAGE`.
     """
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    body = json.dumps(message, separators=(",", ":"), allow_nan=False,
+                      ensure_ascii=False).encode("utf-8")
     if len(body) > MAX_MESSAGE:
         raise ProtocolError(f"message of {len(body)} bytes exceeds {MAX_MESSAGE}")
     return _HEADER.pack(len(body)) + body
@@ -200,6 +212,15 @@ def parse_request(message):
     device = params.get("device")
     if not isinstance(device, str) or not 0 < len(device) <= 200:
         raise ProtocolError(f"'device' must be a device name, got {_show(device)}")
+    colourspace = params.get("colourspace")
+    if colourspace is not None and (not isinstance(colourspace, str) or
+                                    not 0 < len(colourspace) <= 200):
+        raise ProtocolError(f"'colourspace' must be a colour space name, got "
+                            f"{_show(colourspace)}")
+    spool = message.get("spool")
+    if not isinstance(spool, str) or not spool.startswith("/") or len(spool) > 4096 \
+            or "\0" in spool:
+        raise ProtocolError(f"'spool' must be an absolute folder path, got {_show(spool)}")
     output_layer = _int(message, "output_layer", 0, MAX_LAYERS)
     if output_layer > layers:
         raise ProtocolError(f"outputLayer is {output_layer} but there are {layers} "
@@ -208,5 +229,5 @@ def parse_request(message):
                              height=height, hashes=tuple(hashes),
                              output_layer=output_layer, layers=layers, temporal=temporal,
                              max_pixels=max_pixels, device=device.strip(),
-                             linear=linear)
+                             linear=linear, spool=spool, colourspace=colourspace)
 

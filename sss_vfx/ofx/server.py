@@ -6,8 +6,14 @@ once by one worker thread however many requests wait for it, one shot at a time,
 and every waiting request gets progress and then its frame. A client that
 disconnects mid-request costs nothing: the computation goes on into the cache. The
 server exits after ``idle_timeout`` seconds without connections or work.
+
+Frame files live in the plugin's spool folder on disk. A frame is *pinned* while a
+connection that named it is open (the plugin may take long to write a long clip) or a
+shot that reads it is computing; the sweep never removes a pinned frame, and a shot's
+frames are removed once it is cached and nobody pins them.
 """
 
+import collections
 import fcntl
 import os
 import signal
@@ -17,11 +23,13 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from sss_vfx.errors import SssError
 from sss_vfx.ofx import protocol
 from sss_vfx.ofx.errors import ProtocolError, ServeError
-from sss_vfx.ofx.frames import missing_frames, write_result
+from sss_vfx.ofx.colour import frame_is_linear
+from sss_vfx.ofx.frames import frame_path, missing_frames, write_result
 from sss_vfx.ofx.runtime import FRAMES, LOCK_NAME, LOG_NAME, OUT, SOCKET_NAME, private_dir
 from sss_vfx.ofx.shot_cache import shot_key
 from sss_vfx.ofx.shots import compute_shot
@@ -46,6 +54,7 @@ class _Job:
 
     def __init__(self, key, total):
         self.key, self.total = key, total
+        self.pins = set()
         self.done = threading.Event()
         self.error = None
         self.progress = (0, total, "starting")
@@ -73,6 +82,9 @@ class RenderServer:
         self._lock = threading.Lock()
         self._compute = threading.Lock()
         self._jobs = {}
+        self._pins = collections.Counter()      # (spool, hash) -> holders
+        self._consumed = set()                  # frames of cached shots, still pinned
+        self._spools = set()
         self._active = 0
         self._last_activity = time.monotonic()
         self._stopping = threading.Event()
@@ -169,26 +181,64 @@ class RenderServer:
                     time.monotonic() - self._last_activity > self.idle_timeout)
 
     def _sweep(self, age):
-        """Remove results nobody collected and frames of finished shots older than
-        `age` seconds (only while no shot is being computed)."""
+        """Remove results nobody collected and frames nobody pins, older than `age`
+        seconds."""
         with self._lock:
-            if self._jobs:
-                return
-            now = time.time()
-            for folder in (self.directory / OUT, self.directory / FRAMES):
+            spools = list(self._spools)
+            pinned = {item for item, count in self._pins.items() if count > 0}
+        now = time.time()
+        for spool in spools:
+            for folder in (spool / OUT, spool / FRAMES):
                 if not folder.is_dir():
                     continue
                 for item in folder.iterdir():
+                    if folder.name == FRAMES and (spool, item.stem) in pinned:
+                        continue
                     try:
                         if now - item.stat().st_mtime >= age:
                             item.unlink()
                     except OSError:
                         pass
 
+    # ------------------------------------------------------------ pins
+
+    def _pin(self, holder, request):
+        """Pin `request`'s frames for `holder` (a set of what it pins)."""
+        spool = Path(request.spool)
+        with self._lock:
+            self._spools.add(spool)
+            for frame_hash in request.hashes:
+                item = (spool, frame_hash)
+                if item not in holder:
+                    holder.add(item)
+                    self._pins[item] += 1
+
+    def _unpin(self, holder):
+        """Release what `holder` pins; frames of cached shots nobody pins go."""
+        gone = []
+        with self._lock:
+            for item in holder:
+                self._pins[item] -= 1
+                if self._pins[item] <= 0:
+                    del self._pins[item]
+                    if item in self._consumed:
+                        self._consumed.discard(item)
+                        gone.append(item)
+            holder.clear()
+        for spool, frame_hash in gone:
+            frame_path(spool, frame_hash).unlink(missing_ok=True)
+
+    def _consume(self, request):
+        """A shot is cached: its frames go as soon as nobody pins them."""
+        spool = Path(request.spool)
+        with self._lock:
+            self._consumed.update((spool, h) for h in request.hashes)
+
     # ------------------------------------------------------------ one connection
 
     def _serve_connection(self, connection):
         connection.settimeout(CLIENT_TIMEOUT_S)
+        pins = set()
         try:
             while True:
                 try:
@@ -209,20 +259,28 @@ class RenderServer:
                     protocol.send(connection, protocol.reply(
                         "ok", version=__version__, pid=os.getpid()))
                     continue
-                self._render(connection, request)
+                self._render(connection, request, pins)
         except (OSError, socket.timeout):
             pass                        # the client went away; nothing is lost
         finally:
             connection.close()
+            self._unpin(pins)
             with self._lock:
                 self._active -= 1
                 self._last_activity = time.monotonic()
 
-    def _render(self, connection, request):
+    def _render(self, connection, request, pins):
+        try:
+            private_dir(request.spool)
+            frame_is_linear(request.colourspace, request.linear)
+        except SssError as exc:
+            protocol.send(connection, protocol.reply("error", error=str(exc)))
+            return
+        self._pin(pins, request)
         key = shot_key(request, self.options)
         cached = self.cache.complete(key)
         if not cached:
-            missing = missing_frames(self.directory, request)
+            missing = missing_frames(request)
             if missing:
                 protocol.send(connection, protocol.reply("need",
                                                          frames=missing[:NEED_BATCH]))
@@ -245,7 +303,7 @@ class RenderServer:
             protocol.send(connection, protocol.reply(
                 "error", error=f"the cached shot was damaged ({exc}); render again"))
             return
-        path = write_result(self.directory, rgba)
+        path = write_result(request.spool, rgba)
         try:
             protocol.send(connection, protocol.reply(
                 "done", path=str(path), width=request.width, height=request.height,
@@ -259,6 +317,11 @@ class RenderServer:
             job = self._jobs.get(key)
             if job is None:
                 job = self._jobs[key] = _Job(key, len(request.hashes))
+                spool = Path(request.spool)
+                for frame_hash in request.hashes:
+                    job.pins.add((spool, frame_hash))
+                    self._pins[(spool, frame_hash)] += 1
+                self._spools.add(spool)
                 threading.Thread(target=self._compute_shot, args=(job, request),
                                  daemon=True).start()
             return job
@@ -276,17 +339,19 @@ class RenderServer:
                          f"{request.last}, {request.width}x{request.height}")
                     writer = self.cache.writer(job.key)
                     for number, alphas, colours, preview in compute_shot(
-                            self.directory, request, self.options, progress):
+                            request, self.options, progress):
                         writer.add(number, alphas, colours, preview)
                     writer.commit({"request": {
                         "first": request.first, "last": request.last,
                         "layers": request.layers, "temporal": request.temporal,
-                        "linear": request.linear, "max_pixels": request.max_pixels,
+                        "linear": request.linear, "colourspace": request.colourspace,
+                        "max_pixels": request.max_pixels,
                         "device": request.device},
                         "options": self.options,
                         "seconds": round(time.perf_counter() - started, 3)})
                     writer = None
                     _log(f"shot {job.key} done in {time.perf_counter() - started:.2f} s")
+            self._consume(request)
         except SssError as exc:
             job.error = str(exc)
         except MemoryError:
@@ -303,6 +368,7 @@ class RenderServer:
             with self._lock:
                 self._jobs.pop(job.key, None)
                 self._last_activity = time.monotonic()
+            self._unpin(job.pins)
             job.done.set()
 
 

@@ -32,6 +32,7 @@ def shot_key(request, options):
                 "width": request.width, "height": request.height,
                 "hashes": list(request.hashes), "layers": request.layers,
                 "temporal": request.temporal, "linear": request.linear,
+                "colourspace": request.colourspace,
                 "max_pixels": request.max_pixels,
                 "device": request.device, "options": sorted(options.items())}
     text = json.dumps(identity, sort_keys=True, default=str)

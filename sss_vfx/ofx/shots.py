@@ -7,14 +7,13 @@ from sss_vfx.ofx.frames import FrameFile, frame_path
 __all__ = ["compute_shot"]
 
 
-def compute_shot(directory, request, options, progress=None):
+def compute_shot(request, options, progress=None):
     """Segment every frame of `request`'s clip range, frame files read one at a time.
 
     Parameters
     ----------
-    directory : pathlib.Path
-        The runtime folder holding ``frames/<hash>.f32`` for every frame.
     request : RenderRequest
+        Its spool folder holds ``frames/<hash>.f32`` for every frame.
     options : dict
         Further keyword options of :func:`sss_vfx.segment_video` (the server's).
     progress : callable(stage, done, total), optional
@@ -29,8 +28,8 @@ def compute_shot(directory, request, options, progress=None):
     from sss_vfx.io.outputs import render_preview
     from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 
-    frames = [FrameFile(frame_path(directory, h), n, request.width, request.height,
-                        linear=request.linear)
+    frames = [FrameFile(frame_path(request.spool, h), n, request.width, request.height,
+                        linear=request.linear, colourspace=request.colourspace)
               for n, h in zip(request.numbers, request.hashes)]
     total = len(frames)
     state = {"done": 0}
