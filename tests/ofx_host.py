@@ -513,7 +513,8 @@ class Instance:
     """An effect instance with its clips, parameters and rendered output.
 
     Attributes a test may set: ``missing`` (frame numbers the host cannot give),
-    ``colourspace`` (the source clip's colour space, OpenFX 1.5), ``frames``.
+    ``colourspace`` (the source clip's colour space, OpenFX 1.5), ``frames``,
+    ``honour_roi`` (False: crop inputs to the render window whatever the plugin asks).
     """
 
     def __init__(self, host, context, frames, first, origin, padding, frame_range=None):
@@ -528,6 +529,7 @@ class Instance:
         self.crop = None                # the Source region of interest of this render
         self.needed = None              # the Source frames needed of this render
         self.preferences = None
+        self.honour_roi = True          # False: a host that crops to the window anyway
         self._in_sequence = False
         described = host.context_descriptors[context]
         params = {}
@@ -630,14 +632,14 @@ class Instance:
                      OfxImageEffectPropFrameStep=1.0, OfxPropIsInteractive=0,
                      OfxImageEffectPropRenderScale=[1.0, 1.0])
         assert self.host.call("OfxImageEffectActionBeginSequenceRender", self.handle,
-                              args) == OK
+                              args) in (OK, REPLY_DEFAULT)
         self._in_sequence = True
         try:
             yield self
         finally:
             self._in_sequence = False
             assert self.host.call("OfxImageEffectActionEndSequenceRender", self.handle,
-                                  args) == OK
+                                  args) in (OK, REPLY_DEFAULT)
 
     def render(self, time, windows=None, *, scale=1.0, field="OfxFieldNone"):
         """Render frame `time` tile by tile into a fresh output image (NaN-filled, so
@@ -656,6 +658,7 @@ class Instance:
         for window in windows:
             _, needed = self.frames_needed(time)
             _, roi = self.regions_of_interest(time, window, scale)
+            roi = roi if self.honour_roi else window
             self.needed = needed
             self.crop = (int(np.floor(roi[0])), int(np.floor(roi[1])),
                          int(np.ceil(roi[2])), int(np.ceil(roi[3])))

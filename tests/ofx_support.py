@@ -1,7 +1,9 @@
 """Shared pieces of the OpenFX bridge tests: a tiny shot, its reference from
-``sss-vfx video``, a server started by hand, and a compiled plugin bundle."""
+``sss-vfx video``, a server started by hand, a compiled plugin bundle, and the
+fixtures of the plugin tests (session-scoped where they cost a compile or a CLI run)."""
 
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import OpenEXR
+import pytest
 
 from sss_vfx.synthetic import moving_shot
 
@@ -19,6 +22,8 @@ TINY = {"eigenvectors": 10, "initial_segments": 6, "superpixels": 40}
 LAYERS = 3
 DEVICE = "numpy"
 REPO = Path(__file__).resolve().parent.parent
+ORIGIN = (3, -2)          # source image bounds not at the origin
+PADDING = 24              # bytes at the end of every row
 
 
 def tiny_frames(count=4, seed=0):
@@ -132,3 +137,89 @@ def server_pid(runtime):
         return int((runtime / "server.lock").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    """The plugin, compiled once; its recorded program is a server script."""
+    from sss_vfx.ofx.install import install_bundle
+
+    folder = tmp_path_factory.mktemp("ofx")
+    recorded = serve_script(folder / "recorded-sss-vfx", folder / "recorded-cache")
+    return install_bundle(folder / "plugins", executable=recorded)
+
+
+@pytest.fixture(scope="session")
+def frames():
+    return tiny_frames()
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory, frames):
+    return cli_reference(tmp_path_factory.mktemp("cli"), frames)
+
+
+@pytest.fixture
+def runtime(tmp_path, monkeypatch):
+    """A private runtime folder, a spool under a private XDG_CACHE_HOME and a server
+    script with the tiny options; servers the plugin started there are stopped."""
+    folder = tmp_path / "rt"
+    monkeypatch.setenv("SSS_VFX_RUNTIME_DIR", str(folder))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("SSS_VFX_EXECUTABLE",
+                       str(serve_script(tmp_path / "sss-vfx", tmp_path / "cache")))
+    yield folder
+    stop_server(folder)
+
+
+def stop_server(runtime):
+    """Stop the server whose lock is in `runtime`, if any."""
+    pid = server_pid(runtime)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def open_instance(bundle, frames, context=None, *, frame_range=None, **settings):
+    """Load the plugin in a test host and create an instance over `frames` (first
+    frame 1, bounds at ORIGIN, padded rows) with the tiny settings."""
+    from ofx_host import FILTER, OK, OfxTestHost
+    from sss_vfx.ofx.install import bundle_binary
+
+    context = context or FILTER
+    host = OfxTestHost(bundle_binary(bundle))
+    assert host.load() == OK
+    assert host.describe()[0] == OK
+    assert host.describe_in_context(context)[0] == OK
+    status, instance = host.create_instance(context, frames, first=1, origin=ORIGIN,
+                                            padding=PADDING, frame_range=frame_range)
+    assert status == OK
+    instance.set("layers", LAYERS)
+    instance.set("device", DEVICE)
+    for name, value in settings.items():
+        instance.set(name, value)
+    return host, instance
+
+
+def expected(reference, frames, number, layer):
+    """What the plugin must show: layer k's premultiplied RGBA as ``sss-vfx video``
+    stores it, or the colour-coded preview for layer 0."""
+    from sss_vfx.io.images import linear_to_srgb
+    from sss_vfx.io.outputs import render_preview
+
+    exr = reference[number]
+    if layer == 0:
+        plate = linear_to_srgb(frames[number - 1][:, :, :3])
+        preview = render_preview(plate, exr.alphas)[:, plate.shape[1]:] / 255.0
+        return np.concatenate([preview, np.ones(preview.shape[:2] + (1,))], axis=2)
+    return np.concatenate([exr.colours[:, :, layer - 1], exr.alphas[:, :, layer - 1, None]],
+                          axis=2)
+
+
+def tiles():
+    """Three render windows covering the frame at ORIGIN."""
+    x1, y1 = ORIGIN
+    return [(x1, y1, x1 + 17, y1 + 11), (x1 + 17, y1, x1 + 40, y1 + 11),
+            (x1, y1 + 11, x1 + 40, y1 + 32)]

@@ -1,6 +1,7 @@
 """The OpenFX plugin, compiled with the system C compiler and driven by a test host
 (tests/ofx_host.py): the actions a host runs, and every rendered frame compared with
-``sss-vfx video`` on the same frames."""
+``sss-vfx video`` on the same frames, rendered in tiles with the source cropped to the
+region of interest the plugin declares."""
 
 import os
 import shutil
@@ -12,87 +13,13 @@ import numpy as np
 import pytest
 
 from ofx_host import FAILED, FILTER, GENERAL, OK, OfxTestHost
-from ofx_support import (DEVICE, LAYERS, cli_reference, serve_script, server_pid,
-                         stale_socket, tiny_frames)
-from sss_vfx.io.outputs import render_preview
-from sss_vfx.io.images import linear_to_srgb
-from sss_vfx.ofx.install import bundle_binary, install_bundle
+from ofx_support import (ORIGIN, bundle, expected, frames, open_instance,  # noqa: F401
+                         reference, runtime, server_pid, stale_socket, tiles)
+from sss_vfx.ofx.install import bundle_binary
 from sss_vfx.options import DEFAULT_MAX_PIXELS
 
 pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc")) is None,
                                 reason="no C compiler")
-
-ORIGIN = (3, -2)          # source image bounds not at the origin
-PADDING = 24              # bytes at the end of every row
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ofx")
-    recorded = serve_script(folder / "recorded-sss-vfx", folder / "recorded-cache")
-    return install_bundle(folder / "plugins", executable=recorded)
-
-
-@pytest.fixture(scope="module")
-def frames():
-    return tiny_frames()
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, frames):
-    return cli_reference(tmp_path_factory.mktemp("cli"), frames)
-
-
-@pytest.fixture
-def runtime(tmp_path, monkeypatch):
-    """A private runtime folder and a server script with the tiny options; servers
-    the plugin started there are stopped afterwards."""
-    folder = tmp_path / "rt"
-    monkeypatch.setenv("SSS_VFX_RUNTIME_DIR", str(folder))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.setenv("SSS_VFX_EXECUTABLE",
-                       str(serve_script(tmp_path / "sss-vfx", tmp_path / "cache")))
-    yield folder
-    pid = server_pid(folder)
-    if pid is not None:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-
-def open_instance(bundle, frames, context=FILTER, **settings):
-    host = OfxTestHost(bundle_binary(bundle))
-    assert host.load() == OK
-    assert host.describe()[0] == OK
-    assert host.describe_in_context(context)[0] == OK
-    status, instance = host.create_instance(context, frames, first=1, origin=ORIGIN,
-                                            padding=PADDING)
-    assert status == OK
-    instance.set("layers", LAYERS)
-    instance.set("device", DEVICE)
-    for name, value in settings.items():
-        instance.set(name, value)
-    return host, instance
-
-
-def expected(reference, frames, number, layer):
-    """What the plugin must show: layer k's premultiplied RGBA as ``sss-vfx video``
-    stores it, or the colour-coded preview for layer 0."""
-    exr = reference[number]
-    if layer == 0:
-        plate = linear_to_srgb(frames[number - 1][:, :, :3])
-        preview = render_preview(plate, exr.alphas)[:, plate.shape[1]:] / 255.0
-        return np.concatenate([preview, np.ones(preview.shape[:2] + (1,))], axis=2)
-    return np.concatenate([exr.colours[:, :, layer - 1], exr.alphas[:, :, layer - 1, None]],
-                          axis=2)
-
-
-def tiles():
-    x1, y1 = ORIGIN
-    return [(x1, y1, x1 + 17, y1 + 11), (x1 + 17, y1, x1 + 40, y1 + 11),
-            (x1, y1 + 11, x1 + 40, y1 + 32)]
-
 
 def test_describe_declares_what_hosts_read(bundle):
     host = OfxTestHost(bundle_binary(bundle))
@@ -195,6 +122,7 @@ def test_concurrent_renders_start_one_server(bundle, frames, reference, runtime)
         np.testing.assert_allclose(out, expected(reference, frames, number, 3), atol=2e-3)
     assert (runtime / "serve.log").read_text().count("computing shot") == 1
     assert host.fetched == host.released
+    assert host.nested_progress == 0              # one progress owner per instance
 
 
 def test_changed_parameter_or_frame_recomputes(bundle, frames, runtime, tmp_path):

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -38,9 +39,16 @@ def ask(runtime, message):
         return protocol.receive(sock)
 
 
-def render_request(frame=1, first=1, last=4, hashes=None, **params):
+def spool_of(runtime):
+    """The spool folder the tests' plugin stand-in uses: beside the runtime folder."""
+    return private_dir(runtime.parent / "spool")
+
+
+def render_request(frame=1, first=1, last=4, hashes=None, spool="/nonexistent-spool",
+                   **params):
     return {"schema": protocol.REQUEST_SCHEMA, "op": "render", "frame": frame,
             "first": first, "last": last, "width": 40, "height": 32, "output_layer": 1,
+            "spool": str(spool),
             "hashes": hashes or [f"{n:016x}" for n in range(first, last + 1)],
             "params": dict({"layers": 3, "temporal": True, "max_pixels": 65536,
                             "device": "numpy"}, **params)}
@@ -77,9 +85,9 @@ def test_ping_names_version_and_pid(server):
 def test_wrong_version_malformed_and_oversized_messages(server):
     runtime, process = server
     with connect(runtime) as sock:
-        protocol.send(sock, {"schema": "SssRequest.2", "op": "ping"})
+        protocol.send(sock, {"schema": "SssRequest.1", "op": "ping"})
         answer = protocol.receive(sock)
-        assert answer["status"] == "error" and "SssRequest.1" in answer["error"]
+        assert answer["status"] == "error" and "SssRequest.2" in answer["error"]
         # the connection stays usable after a request it refused
         protocol.send(sock, {"schema": protocol.REQUEST_SCHEMA, "op": "ping"})
         assert protocol.receive(sock)["status"] == "ok"
@@ -112,10 +120,10 @@ def test_client_disconnecting_mid_message_costs_nothing(server):
 
 def test_missing_or_short_frames_are_asked_for(server):
     runtime, _ = server
-    request = render_request()
-    (runtime / "frames").mkdir(exist_ok=True, mode=0o700)
+    request = render_request(spool=spool_of(runtime))
+    private_dir(spool_of(runtime) / "frames")
     # a frame file of the wrong size (a frame of another size) is not used
-    frame_path(runtime, request["hashes"][1]).write_bytes(b"\0" * 100)
+    frame_path(spool_of(runtime), request["hashes"][1]).write_bytes(b"\0" * 100)
     answer = ask(runtime, request)
     assert answer == protocol.reply("need", frames=[1, 2, 3, 4])
 
@@ -151,7 +159,8 @@ def mutate(rng, message):
 def test_fuzz_of_mutated_messages_never_crashes(server):
     runtime, process = server
     rng = random.Random(1234)
-    valid = [render_request(), {"schema": protocol.REQUEST_SCHEMA, "op": "ping"}]
+    valid = [render_request(spool=spool_of(runtime)),
+             {"schema": protocol.REQUEST_SCHEMA, "op": "ping"}]
     replies = {}
     for _ in range(FUZZ_MESSAGES):
         with connect(runtime) as sock:
@@ -170,13 +179,14 @@ def test_fuzz_of_mutated_messages_never_crashes(server):
     assert "computing shot" not in (runtime.parent / "serve-by-hand.log").read_text()
 
 
-def write_frames(runtime, frames):
+def write_frames(runtime, frames, base=0xabc000):
     """Write frames as the plugin does; returns their (made-up, distinct) hashes."""
-    (runtime / "frames").mkdir(exist_ok=True, mode=0o700)
+    private_dir(spool_of(runtime) / "frames")
     hashes = []
     for i, frame in enumerate(frames):
-        frame_hash = f"{0xabc000 + i:016x}"
-        np.ascontiguousarray(frame[::-1], "<f4").tofile(frame_path(runtime, frame_hash))
+        frame_hash = f"{base + i:016x}"
+        np.ascontiguousarray(frame[::-1], "<f4").tofile(frame_path(spool_of(runtime),
+                                                                   frame_hash))
         hashes.append(frame_hash)
     return hashes
 
@@ -194,7 +204,7 @@ def converse(runtime, request, results, close_early=False):
 def test_two_clients_at_once_share_one_computation(server, tmp_path):
     runtime, process = server
     frames = tiny_frames(seed=3)
-    request = render_request(hashes=write_frames(runtime, frames))
+    request = render_request(hashes=write_frames(runtime, frames), spool=spool_of(runtime))
     results = []
     leaver = threading.Thread(target=converse, args=(runtime, request, [], True))
     leaver.start()                              # disconnects at its first reply
@@ -305,3 +315,75 @@ def test_frame_file_reads_as_an_exr_or_a_float_tiff_would(tmp_path):
 def test_encode_refuses_oversized_messages():
     with pytest.raises(ProtocolError, match="exceeds"):
         protocol.encode({"x": "y" * protocol.MAX_MESSAGE})
+
+
+def test_request_for_the_longest_clip_fits_a_message():
+    # 19 bytes a frame: a 1 MiB cap stopped at about 55k frames ("server crashed")
+    hashes = [f"{n:016x}" for n in range(protocol.MAX_FRAMES)]
+    message = render_request(first=1, last=protocol.MAX_FRAMES, hashes=hashes)
+    wire = protocol.encode(message)
+    assert 19 * protocol.MAX_FRAMES < len(wire) <= protocol.MAX_MESSAGE + 4
+    op, request = protocol.parse_request(json.loads(wire[4:]))
+    assert op == "render" and len(request.hashes) == protocol.MAX_FRAMES
+    for bad in ("relative/spool", None, 7):
+        with pytest.raises(ProtocolError, match="spool"):
+            protocol.parse_request(dict(message, spool=bad))
+
+
+def test_non_ascii_paths_travel_as_utf8(tmp_path):
+    from sss_vfx.ofx.frames import write_result
+
+    spool = private_dir(tmp_path / "cachë")
+    path = write_result(str(spool) + "/", np.zeros((2, 3, 4), np.float32))
+    assert path.parent == (tmp_path / "cachë" / "out").resolve()
+    wire = protocol.encode(protocol.reply("done", path=str(path)))
+    assert "cachë".encode("utf-8") in wire          # no \u escapes for the C reader
+
+
+def test_the_clip_colour_space_decides_the_working_image():
+    from sss_vfx.ofx.colour import frame_is_linear, working_image
+
+    assert frame_is_linear(None, True) and not frame_is_linear(None, False)
+    assert frame_is_linear("lin_rec709_srgb", False) and frame_is_linear("ACEScg", False)
+    assert not frame_is_linear("srgb_tx", True) and not frame_is_linear("ofx_sdr", True)
+    for unreadable in ("ACEScct", "ofx_log", "ofx_hdr", "ofx_raw", "made up"):
+        with pytest.raises(SssError, match=f"colour space '{unreadable}'"):
+            frame_is_linear(unreadable)
+    rgb = np.array([[[0.0, 0.5, 2.0]]], np.float32)
+    from sss_vfx.io.images import linear_to_srgb
+    np.testing.assert_array_equal(working_image(rgb, "ofx_linear"), linear_to_srgb(rgb))
+    np.testing.assert_array_equal(working_image(rgb, "srgb_tx", True), [[[0, 0.5, 1]]])
+
+
+def test_sweep_keeps_frames_of_a_clip_still_being_written(tmp_path):
+    """A long clip's frames are written over several `need` rounds, maybe for longer
+    than the sweep's age: frames named by an open connection stay."""
+    from sss_vfx.ofx.server import RenderServer
+    from sss_vfx.ofx.shot_cache import ShotCache
+
+    runtime = tmp_path / "rt"
+    server = RenderServer(runtime, ShotCache(tmp_path / "cache", 10 ** 9), {}, 60)
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (runtime / "server.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        frames = tiny_frames(seed=5)
+        hashes = write_frames(runtime, frames[:2], base=0xdef000)   # written so far
+        hashes += [f"{0xdef002 + i:016x}" for i in range(2)]          # not yet
+        stranger = write_frames(runtime, frames[:1], base=0x123000)   # nobody's
+        with connect(runtime) as sock:
+            protocol.send(sock, render_request(hashes=hashes, spool=spool_of(runtime)))
+            assert protocol.receive(sock) == protocol.reply("need", frames=[3, 4])
+            server._sweep(0)            # what the periodic sweep does, without waiting
+            assert all(frame_path(spool_of(runtime), h).exists() for h in hashes[:2])
+            assert not frame_path(spool_of(runtime), stranger[0]).exists()
+        deadline = time.monotonic() + 10
+        while server._pins and time.monotonic() < deadline:
+            time.sleep(0.05)            # the connection's end released its frames
+        server._sweep(0)
+        assert not any(frame_path(spool_of(runtime), h).exists() for h in hashes[:2])
+    finally:
+        server._stopping.set()
+        thread.join(timeout=30)
