@@ -75,6 +75,22 @@ def test_install_writes_the_bundle_layout_and_replaces_an_old_one(tmp_path):
 
 
 @needs_cc
+def test_default_records_this_interpreter_unresolved(tmp_path):
+    """The plugin starts `python -I -m sss_vfx.ofx serve` with the installing
+    environment's interpreter; a virtual environment's symbolic link is kept, so that
+    its packages are the ones imported."""
+    real = tmp_path / "base" / "python3"
+    real.parent.mkdir()
+    real.write_text("")
+    link = tmp_path / "venv" / "bin" / "python"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    binary = bundle_binary(install_bundle(tmp_path / "plugins", python=link)).read_bytes()
+    assert str(link).encode() in binary and str(real).encode() not in binary
+    assert b"sss_vfx.ofx" in binary
+
+
+@needs_cc
 def test_sources_compile_without_warnings(tmp_path):
     sources = REPO / "ofx_bridge"
     done = subprocess.run([os.environ.get("CC", "cc"), "-std=c99", "-Wall", "-Wextra",
