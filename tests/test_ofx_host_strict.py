@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -178,7 +179,12 @@ def test_frames_go_to_a_disk_spool_not_the_runtime_folder(bundle, frames, runtim
                                                          "server.sock"]
     spool = tmp_path / "xdg-cache" / "sss-vfx" / "ofx-frames"
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
-    assert (spool / "frames").is_dir() and (spool / "out").is_dir()
+    assert (spool / "out").is_dir() and not list((spool / "out").iterdir())
+    # the shot is cached and the render is over: its frames leave the disk
+    deadline = time.monotonic() + 10
+    while list((spool / "frames").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list((spool / "frames").iterdir()) == []
 
 
 def _status_field(pid, name):

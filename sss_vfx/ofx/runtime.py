@@ -3,9 +3,9 @@
 The folder is ``$SSS_VFX_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/sss-vfx``, else
 ``/tmp/sss-vfx-<uid>`` (the plugin's C code, ``ofx_bridge/sss_client.c``, finds it the
 same way). It must belong to the user with mode 0700, or both sides refuse it. It
-holds the socket ``server.sock`` (mode 0600), the lock ``server.lock`` that makes one
-server per user, the log ``serve.log``, frames from the plugin in ``frames/`` and
-results for it in ``out/``.
+holds only the socket ``server.sock`` (mode 0600), the lock ``server.lock`` that makes
+one server per user and the log ``serve.log``: it is often a small tmpfs, so frames
+go to the plugin's spool folder on disk (see :mod:`sss_vfx.ofx.frames`).
 """
 
 import os
