@@ -145,6 +145,7 @@ def test_colour_space_named_by_the_host_decides(bundle, frames, reference, runti
     assert status == FAILED and "colour space 'ACEScct'" in host.messages[-1][1]
 
 
+@pytest.mark.slow
 def test_request_for_a_long_clip_is_sent(bundle, runtime):
     """60000 frames: beyond the old 1 MiB message cap, which read as 'server crashed'.
     The server answers (here: the layer asked for does not exist)."""
