@@ -107,6 +107,7 @@ def test_compute_runs_the_command_and_shows_the_layers(fake_nuke, plugin, progra
     assert [read[k].value() for k in ("first", "last", "origfirst", "origlast")] == [
         1001, 1003, 1001, 1003]
     assert all(os.path.isfile(read["file"].value() % f) for f in (1001, 1002, 1003))
+    assert read["on_error"].value() == "error", "all frames exist: a missing one errors"
     assert group["output"].values() == ["preview", "all layers", "sss_layer01", "sss_layer02"]
     group["output"].setValue("sss_layer02")
     fake_nuke.fire_knob_changed(group, "output")
@@ -160,6 +161,7 @@ def test_cancel_stops_the_command_and_keeps_finished_frames(fake_nuke, plugin, p
         f"2 layers, frames 1001-1012: cancelled: {len(kept)} of 12 frames kept; press "
         "Compute to finish the rest")
     assert group.node("sss_layers")["file"].value().startswith(job.result_dir)
+    assert group.node("sss_layers")["on_error"].value() == "black", "unfinished frames"
 
     # The progress task's own cancel stops it too; the rerun resumes in the same folder.
     resumed = cancel_after_first_frame(lambda task: task.cancel())

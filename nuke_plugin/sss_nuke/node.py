@@ -367,9 +367,11 @@ def on_knob_changed(group: Optional[nuke.Node] = None,
     if not isinstance(group, nuke.Group):
         return
     name = knob.name()
-    if name == "output":
-        select_output(group)
-    elif name in ("input_range", "inputChange"):
-        update_frame_range(group)
-    elif name == "temporal":
-        group["temporal_weight"].setEnabled(bool(knob.value()))
+    # Undoing the artist's edit calls this again; the internal edits follow it.
+    with without_undo():
+        if name == "output":
+            select_output(group)
+        elif name in ("input_range", "inputChange"):
+            update_frame_range(group)
+        elif name == "temporal":
+            group["temporal_weight"].setEnabled(bool(knob.value()))
