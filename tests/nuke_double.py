@@ -18,8 +18,9 @@ as Nuke where Nuke is strict.
 - Proxy mode (root ``proxy``, ``proxy_scale``): ``nuke.filename`` follows it (a Read's
   proxy file), a File knob's ``evaluate()`` does not.
 - TCL in EvalString/File knobs: ``evaluate()`` expands ``[value node.knob]``,
-  ``[file dirname|tail|rootname|extension ...]`` and ``[getenv NAME]``, then the frame
-  number; ``value()`` is the raw text.
+  ``[file dirname|tail|rootname|extension ...]`` and ``[getenv NAME]`` (a File knob: then
+  the current frame number; ``getEvaluatedValue(outputContext)`` at the context's frame);
+  ``value()`` is the raw text.
 - Undo: edits outside ``nuke.Undo.disable()`` are recorded in :data:`undo_log` with the
   name of the ``nuke.Undo.begin`` group they belong to.
 - Callbacks: ``addOnDestroy`` (run by ``delete``), ``addOnScriptClose`` (run by
@@ -187,16 +188,21 @@ class String_Knob(Knob):
 
 
 class EvalString_Knob(String_Knob):
-    def evaluate(self, oc=None):
-        """The text with its TCL expanded (and, for a File knob, the frame number)."""
+    def evaluate(self):
+        """The text with its TCL expanded (and, for a File knob, the current frame)."""
         self._use()
         return _tcl(self._value)
 
 
 class File_Knob(EvalString_Knob):
-    def evaluate(self, oc=None):
-        text = super().evaluate(oc)
-        return frame_substituted(text, current_frame if oc is None else oc.frame())
+    def evaluate(self):
+        return frame_substituted(super().evaluate(), current_frame)
+
+    def getEvaluatedValue(self, oc=None):
+        """The file at the context's frame: TCL expanded, frame number substituted."""
+        self._use()
+        return frame_substituted(_tcl(self._value),
+                                 current_frame if oc is None else oc.frame())
 
 
 class Text_Knob(Knob):
@@ -640,7 +646,7 @@ def execute(node, first, last, incr=1):
                                     np.array([width - 1, height - 1], np.int32)),
                   "dataWindow": (np.array([box[0], height - box[3]], np.int32),
                                  np.array([box[2] - 1, height - box[1] - 1], np.int32))}
-        OpenEXR.File(header, channels).write(node["file"].evaluate(_context_at(frame)))
+        OpenEXR.File(header, channels).write(node["file"].getEvaluatedValue(_context_at(frame)))
 
 
 def _context_at(frame):
@@ -659,7 +665,7 @@ def read_frame(read, frame):
         if mode == "black":
             return "black"
         frame = first if frame < first else last
-    path = read["file"].evaluate(_context_at(frame))
+    path = read["file"].getEvaluatedValue(_context_at(frame))
     if os.path.isfile(path):
         return path
     if read["on_error"].value() == "error":

@@ -349,3 +349,29 @@ def test_only_creating_the_node_is_on_the_undo_stack(fake_nuke, plugin, program,
     fake_nuke.fire_knob_changed(group, "output")
     assert fake_nuke.undo_log == [(None, "SemanticSoftSegmentation1.output")], \
         "only the artist's own edit"
+
+
+def test_a_broken_path_expression_is_reported(fake_nuke, plugin, program, tmp_path):
+    group = node_on(fake_nuke, plugin, tmp_path, sequence(fake_nuke, tmp_path / "shot"),
+                    cache_dir="[no_such_command x]/cache")
+    group["compute"].execute()
+    assert group["status"].value().startswith("error: the cache folder knob")
+    assert "fix its expression" in group["status"].value()
+
+
+def test_a_copied_node_gets_its_own_job(fake_nuke, plugin, slow_program, tmp_path):
+    read = sequence(fake_nuke, tmp_path / "shot", last=1020)
+    original = node_on(fake_nuke, plugin, tmp_path, read)
+    original["compute"].execute()
+    job = plugin.controller.job_for(original)
+    started(fake_nuke, job)
+    copy = node_on(fake_nuke, plugin, tmp_path, read, layers=3)
+    copy["sss_id"].setValue(original["sss_id"].value())   # what copy and paste carries
+    assert plugin.controller.job_for(copy) is None
+    copy["compute"].execute()
+    assert "already computing" not in copy["status"].value()
+    assert copy["sss_id"].value() != original["sss_id"].value()
+    assert plugin.controller.job_for(original) is job and job.running
+    for group in (original, copy):
+        group["cancel"].execute()
+        finish(plugin, group, timeout=30)

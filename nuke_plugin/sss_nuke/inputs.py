@@ -130,12 +130,12 @@ def read_files(read: nuke.Node, first: int, last: int) -> List[str]:
     """The file a Read reads at each frame of `first`..`last`: its ``file`` knob
     evaluated (TCL and frame number), at full resolution whatever the proxy mode."""
     knob = read["file"]
-    assert isinstance(knob, nuke.EvalString_Knob)
+    assert isinstance(knob, nuke.File_Knob)
     context = nuke.OutputContext()
     paths = []
     for frame in range(first, last + 1):
         context.setFrame(frame)
-        paths.append(str(knob.evaluate(context)))
+        paths.append(str(knob.getEvaluatedValue(context)))
     return paths
 
 

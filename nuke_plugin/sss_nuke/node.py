@@ -243,11 +243,22 @@ def read_settings(group: nuke.Group) -> ComputeSettings:
 
 def path_value(group: nuke.Group, name: str) -> str:
     """A path knob's value with its TCL expanded (``[file dirname [value root.name]]``),
-    or an empty string on a node made before the knob existed."""
+    or an empty string on a node made before the knob existed.
+
+    Raises
+    ------
+    SettingsError
+        If the expression cannot be evaluated.
+    """
     knob = group.knob(name)
-    if isinstance(knob, nuke.EvalString_Knob):
+    if not isinstance(knob, nuke.EvalString_Knob):
+        return "" if knob is None else str(knob.value()).strip()
+    try:
         return str(knob.evaluate()).strip()
-    return "" if knob is None else str(knob.value()).strip()
+    except RuntimeError as exc:
+        raise SettingsError("the {} knob ({}) cannot be evaluated ({}); fix its "
+                            "expression".format(knob.label() or name, knob.value(), exc)
+                            ) from None
 
 
 def _value(group: nuke.Group, name: str, default: object) -> object:
