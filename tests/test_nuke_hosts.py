@@ -375,3 +375,10 @@ def test_a_copied_node_gets_its_own_job(fake_nuke, plugin, slow_program, tmp_pat
     for group in (original, copy):
         group["cancel"].execute()
         finish(plugin, group, timeout=30)
+
+
+def test_the_executable_preference_expands_tcl(fake_nuke, plugin, program, monkeypatch):
+    plugin.preferences.add_preferences()
+    monkeypatch.setenv("SSS_PROGRAM", program)
+    fake_nuke.preferences["sss_vfx_executable"].setValue("[getenv SSS_PROGRAM]")
+    assert plugin.preferences.preferred_executable() == program

@@ -241,7 +241,7 @@ def read_settings(group: nuke.Group) -> ComputeSettings:
         guides_channels=str(_value(group, "guides_channels", DEFAULT_GUIDES_CHANNELS)))
 
 
-def path_value(group: nuke.Group, name: str) -> str:
+def path_value(group: nuke.Node, name: str) -> str:
     """A path knob's value with its TCL expanded (``[file dirname [value root.name]]``),
     or an empty string on a node made before the knob existed.
 
