@@ -142,11 +142,12 @@ def test_cancel_stops_the_command_and_keeps_finished_frames(fake_nuke, plugin, p
     popens = Popens(monkeypatch, plugin)
 
     def cancel_after_first_frame(cancel):
+        tasks = len(fake_nuke.progress_tasks)
         group["compute"].execute()
-        assert fake_nuke.wait_until(lambda: fake_nuke.progress_tasks and
-                                    fake_nuke.progress_tasks[-1].progress, 120), \
+        assert fake_nuke.wait_until(lambda: len(fake_nuke.progress_tasks) > tasks and
+                                    fake_nuke.progress_tasks[tasks].progress, 120), \
             "no frame finished in 120 s"
-        task = fake_nuke.progress_tasks[-1]
+        task = fake_nuke.progress_tasks[tasks]
         cancel(task)
         return finish(plugin, group, timeout=60)
 
