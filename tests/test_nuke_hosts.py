@@ -382,3 +382,21 @@ def test_the_executable_preference_expands_tcl(fake_nuke, plugin, program, monke
     monkeypatch.setenv("SSS_PROGRAM", program)
     fake_nuke.preferences["sss_vfx_executable"].setValue("[getenv SSS_PROGRAM]")
     assert plugin.preferences.preferred_executable() == program
+
+
+def test_a_failed_render_is_reported_and_leaves_nothing_behind(fake_nuke, plugin, program,
+                                                               tmp_path, monkeypatch):
+    fake_nuke.root()["proxy"].setValue(True)
+    fake_nuke.execute_error = "Cancelled"
+    grade = fake_nuke.nodes.Grade(name="grade")
+    grade.setInput(0, movie(fake_nuke, tmp_path / "plate.mov"))
+    group = node_on(fake_nuke, plugin, tmp_path, grade)
+    forbid = Popens(monkeypatch, plugin, allow=False)
+    job = compute(fake_nuke, plugin, group)
+    assert job.command is None and not forbid.started
+    assert group["status"].value() == ("error: rendering the image input for frames "
+                                       "1001-1003 stopped (Cancelled); check that it renders "
+                                       "in the Viewer, or connect a Read")
+    assert {node.name() for node in group.nodes()}.isdisjoint(
+        {"sss_crop_image", "sss_render_image"})
+    assert fake_nuke.root()["proxy"].value() is True

@@ -218,6 +218,9 @@ class Job:
                 self._post(lambda group: self._show(group, "cached (nothing to compute)"))
                 return
             if not self._render():
+                if self._cancel.is_set():
+                    self._post(lambda group: sss_node.set_status(
+                        group, "cancelled before sss-vfx started"))
                 return
             try:
                 os.makedirs(result_dir, exist_ok=True)
