@@ -20,8 +20,9 @@ layers = int(args[args.index("--layers") + 1])
 os.makedirs(out, exist_ok=True)
 with open(os.path.join(out, "argv.json"), "w") as stream:
     json.dump(args, stream)
-with open(os.path.join(out, "pid"), "w") as stream:
+with open(os.path.join(out, "pid.part"), "w") as stream:
     stream.write(str(os.getpid()))
+os.replace(os.path.join(out, "pid.part"), os.path.join(out, "pid"))
 names = ["sss_layer%02d" % (k + 1) for k in range(layers)]
 total = last - first + 1
 for done, frame in enumerate(range(first, last + 1), 1):
