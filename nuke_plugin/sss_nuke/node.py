@@ -84,7 +84,8 @@ def without_undo() -> Iterator[None]:
 
 
 def node_id(group: nuke.Group) -> str:
-    """The node's hidden id (made on first use)."""
+    """The node's hidden id (made with the node, or on first use by a node saved before
+    it had one)."""
     knob = group.knob(ID_KNOB)
     if knob is None:
         knob = nuke.String_Knob(ID_KNOB, "")
@@ -156,10 +157,7 @@ def _add_knobs(group: nuke.Group) -> None:
         newline=True)
     add(nuke.String_Knob("result_dir", "result folder"), "",
         "the folder of the result shown (set by Compute)", newline=True)
-    identity = nuke.String_Knob(ID_KNOB, "")
-    identity.setFlag(nuke.INVISIBLE)
-    group.addKnob(identity)
-    new_id(group)
+    node_id(group)
 
 
 class _Adder:
