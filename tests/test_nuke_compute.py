@@ -6,11 +6,9 @@ import pathlib
 import re
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
-import OpenEXR
 import pytest
 
 from sss_vfx.synthetic import two_region_image

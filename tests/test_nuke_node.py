@@ -103,6 +103,8 @@ def test_show_result_points_the_read_and_lists_the_layers(fake_nuke, plugin, tmp
         "sss_layer02.red", "sss_layer02.green", "sss_layer02.blue", "sss_layer02.alpha"]
     assert [second["to{}".format(i)].value() for i in range(4)] == [
         second["from{}".format(i)].value() for i in range(4)]
+    positions = [(node.xpos(), node.ypos()) for node in group.nodes()]
+    assert len(set(positions)) == len(positions), "the layer Copies are laid out too"
     switch = group.node("sss_switch")
     assert switch.input(2) is second and group.node("sss_preview").input(0) is second
     assert "sss_layer02.alpha" in group.node("sss_preview")["expr0"].value()
