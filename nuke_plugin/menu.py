@@ -1,13 +1,19 @@
 """Nuke runs this at start-up of the interface: the menu and toolbar entries that
-create a SemanticSoftSegmentation node, and the executable preference."""
+create a SemanticSoftSegmentation node, and the executable preference.
+
+Kept parsable by Python 2 (a NUKE_PATH shared with Nuke 12 or older): there it only says
+that the node needs Nuke 13 or later.
+"""
+
+import sys
 
 import nuke
 
-from sss_nuke.node import NODE_LABEL, create_node
-from sss_nuke.preferences import add_preferences
 
+def _add_entries():  # type: () -> None
+    from sss_nuke.node import NODE_LABEL, create_node
+    from sss_nuke.preferences import add_preferences
 
-def _add_entries() -> None:
     nuke.menu("Nuke").addCommand("sss_vfx/" + NODE_LABEL, create_node)
     nodes = nuke.toolbar("Nodes")
     if nodes is not None:
@@ -15,4 +21,8 @@ def _add_entries() -> None:
     add_preferences()
 
 
-_add_entries()
+if sys.version_info[0] >= 3:
+    _add_entries()
+else:
+    sys.stderr.write("sss_vfx: the SemanticSoftSegmentation node needs Nuke 13 or later "
+                     "(Python 3); it is not added to this Nuke\n")

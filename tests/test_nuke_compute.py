@@ -5,11 +5,10 @@ import os
 import pathlib
 import re
 import subprocess
-import time
+import sys
 
 import cv2
 import numpy as np
-import OpenEXR
 import pytest
 
 from sss_vfx.synthetic import two_region_image
@@ -54,9 +53,12 @@ def read_of(nuke, pattern, first=1001, last=1003):
 
 
 def finish(plugin, group, timeout=300):
+    """Run Nuke's main loop until the node's job is over and its results are shown."""
+    nuke = sys.modules["nuke"]
     job = plugin.controller.job_for(group)
     assert job is not None, group["status"].value()
-    assert job.wait(timeout), f"sss-vfx still running after {timeout} s"
+    assert nuke.wait_until(lambda: not job.running, timeout), \
+        f"sss-vfx still running after {timeout} s"
     return job
 
 
@@ -103,6 +105,7 @@ def test_compute_runs_the_command_and_shows_the_layers(fake_nuke, plugin, progra
     assert [read[k].value() for k in ("first", "last", "origfirst", "origlast")] == [
         1001, 1003, 1001, 1003]
     assert all(os.path.isfile(read["file"].value() % f) for f in (1001, 1002, 1003))
+    assert read["on_error"].value() == "error", "all frames exist: a missing one errors"
     assert group["output"].values() == ["preview", "all layers", "sss_layer01", "sss_layer02"]
     group["output"].setValue("sss_layer02")
     fake_nuke.fire_knob_changed(group, "output")
@@ -112,7 +115,8 @@ def test_compute_runs_the_command_and_shows_the_layers(fake_nuke, plugin, progra
     # Unchanged settings: the cache answers, no process starts.
     Popens(monkeypatch, plugin, allow=False)
     group["compute"].execute()
-    assert plugin.controller.job_for(group) is job
+    cached = finish(plugin, group)
+    assert cached.result_dir == result_dir and cached.command is None
     assert group["status"].value() == "2 layers, frames 1001-1003: cached (nothing to compute)"
     assert fake_nuke.messages == []
 
@@ -136,12 +140,12 @@ def test_cancel_stops_the_command_and_keeps_finished_frames(fake_nuke, plugin, p
     popens = Popens(monkeypatch, plugin)
 
     def cancel_after_first_frame(cancel):
+        tasks = len(fake_nuke.progress_tasks)
         group["compute"].execute()
-        task = fake_nuke.progress_tasks[-1]
-        deadline = time.monotonic() + 120
-        while not task.progress and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert task.progress, "no frame finished in 120 s"
+        assert fake_nuke.wait_until(lambda: len(fake_nuke.progress_tasks) > tasks and
+                                    fake_nuke.progress_tasks[tasks].progress, 120), \
+            "no frame finished in 120 s"
+        task = fake_nuke.progress_tasks[tasks]
         cancel(task)
         return finish(plugin, group, timeout=60)
 
@@ -156,6 +160,7 @@ def test_cancel_stops_the_command_and_keeps_finished_frames(fake_nuke, plugin, p
         f"2 layers, frames 1001-1012: cancelled: {len(kept)} of 12 frames kept; press "
         "Compute to finish the rest")
     assert group.node("sss_layers")["file"].value().startswith(job.result_dir)
+    assert group.node("sss_layers")["on_error"].value() == "black", "unfinished frames"
 
     # The progress task's own cancel stops it too; the rerun resumes in the same folder.
     resumed = cancel_after_first_frame(lambda task: task.cancel())
@@ -177,32 +182,36 @@ def test_an_error_from_the_command_reaches_the_status(fake_nuke, plugin, program
     assert fake_nuke.messages == ["SemanticSoftSegmentation1: " + status[len("error: "):]]
 
 
+def plate_source(nuke, pattern, size=SIZE):
+    """A Source showing the PNG plate of each frame (rgba, alpha 1)."""
+    def image(frame):
+        rgb = cv2.imread(pattern % frame)[:, :, ::-1].astype(np.float32) / 255.0
+        return np.dstack([rgb ** 2.2, np.ones(size[::-1], np.float32)])
+    return nuke.Source(size[1], size[0], image)
+
+
 def test_a_processed_input_is_rendered_to_exr_first(fake_nuke, plugin, program, tmp_path,
                                                    monkeypatch):
     plate = write_shot(tmp_path / "shot")
+    read = read_of(fake_nuke, plate)
+    read.source = plate_source(fake_nuke, plate)
     grade = fake_nuke.nodes.Grade(name="grade")
-    grade.setInput(0, read_of(fake_nuke, plate))
-
-    def render_frame(write, frame):
-        """What Nuke's render of the Write does: the plate as a linear RGB EXR."""
-        rgb = cv2.imread(plate % frame)[:, :, ::-1].astype(np.float32) / 255.0
-        channels = {"RGB": np.ascontiguousarray(rgb ** 2.2)}
-        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-        OpenEXR.File(header, channels).write(write["file"].value() % frame)
-
-    monkeypatch.setattr(fake_nuke, "render_frame", render_frame)
+    grade.setInput(0, read)
     group = new_node(fake_nuke, plugin, tmp_path, grade)
     group["compute"].execute()
     job = finish(plugin, group)
-    rendered = str(tmp_path / "cache" / "render" / "SemanticSoftSegmentation1" /
-                   "image.%04d.exr").replace(os.sep, "/")
-    assert fake_nuke.executed == [("sss_render_image", rendered, 1001, 1003)]
+    key = group["sss_id"].value()
+    rendered = str(tmp_path / "cache" / "render" / key / "image.%04d.exr").replace(
+        os.sep, "/")
+    assert fake_nuke.executed == [("sss_render_image", rendered, 1001, 1003, False)]
     assert job.command[2] == rendered and job.outcome.returncode == 0
     assert group.node("sss_render_image") is None, "the Write is removed after rendering"
+    assert group.node("sss_crop_image") is None
     assert group["output"].values()[2:] == ["sss_layer01", "sss_layer02"]
 
-    # Rendered again on the next Compute, but the same pixels find the cached result.
+    # Unchanged upstream knobs and Read files: the cache answers without rendering.
     Popens(monkeypatch, plugin, allow=False)
     group["compute"].execute()
-    assert len(fake_nuke.executed) == 2 and plugin.controller.job_for(group) is job
+    finish(plugin, group)
+    assert len(fake_nuke.executed) == 1
     assert group["status"].value().endswith("cached (nothing to compute)")

@@ -97,3 +97,29 @@ def test_missing_feature_model_file_is_reported_before_running(fake_nuke, plugin
     Popens(monkeypatch, plugin, allow=False)
     group["compute"].execute()
     assert "absent.onnx does not exist" in group["status"].value()
+
+
+def test_a_stand_alone_roto_on_the_guides_input_reaches_the_command_at_the_format(
+        fake_nuke, plugin, installed_script, tmp_path, monkeypatch):
+    """A Roto's bbox hugs its shape (and is empty on a frame without it); rendered as it
+    is, its EXRs' data windows would not be the plate's size and the command refuses
+    them. The node renders it cropped to its format."""
+    monkeypatch.setenv("SSS_VFX_EXECUTABLE", installed_script)
+    pattern = write_shot(tmp_path / "shot")
+    height, width = 32, 32
+    shape = (18, 0, width, height)   # x, y, r, t (y up): the right-hand region
+
+    def roto_image(frame):
+        image = np.zeros((height, width, 4), np.float32)
+        image[:, shape[0]:] = 1.0
+        return image
+
+    roto = fake_nuke.nodes.Roto(name="roto")
+    roto.source = fake_nuke.Source(width, height, roto_image,
+                                   bbox=lambda frame: (0, 0, 0, 0) if frame == 1002 else shape)
+    group = new_node(fake_nuke, plugin, tmp_path, read_of(fake_nuke, pattern), layers=4)
+    group.setInput(2, roto)
+    group["compute"].execute()
+    job = finish(plugin, group)
+    assert job.outcome is not None and job.outcome.returncode == 0, group["status"].value()
+    assert group["output"].values()[2:] == ["sss_layer01", "sss_layer02"]

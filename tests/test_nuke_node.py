@@ -64,9 +64,12 @@ def test_internal_graph_passes_the_plate_until_computed(fake_nuke, plugin):
     inside = {node.name(): node for node in group.nodes()}
     assert set(inside) == {"image", "features", "guides", "sss_layers", "sss_preview",
                            "sss_pick", "sss_switch", "Output1"}
+    positions = [(node.xpos(), node.ypos()) for node in inside.values()]
+    assert len(set(positions)) == len(positions), "internal nodes laid out, none stacked"
     assert (inside["image"]["number"].value(), inside["features"]["number"].value()) == (0, 1)
     read = inside["sss_layers"]
     assert read["on_error"].value() == "black" and read["raw"].value() is True
+    assert read["before"].value() == read["after"].value() == "black"
     switch = inside["sss_switch"]
     assert [switch.input(i).name() for i in range(4)] == [
         "image", "sss_preview", "image", "sss_pick"]
@@ -83,7 +86,7 @@ def test_show_result_points_the_read_and_lists_the_layers(fake_nuke, plugin, tmp
                          np.full((4, 4, 2), 0.5, dtype=np.float32))
     pattern = str(tmp_path / "layers.%04d.exr")
     plugin.node.show_result(group, str(tmp_path), pattern, ["sss_layer01", "sss_layer02"],
-                            1001, 1003)
+                            1001, 1003, complete=False)
     read = group.node("sss_layers")
     assert read["file"].value() == pattern.replace("\\", "/")
     assert [read[k].value() for k in ("first", "last", "origfirst", "origlast")] == [
@@ -100,6 +103,8 @@ def test_show_result_points_the_read_and_lists_the_layers(fake_nuke, plugin, tmp
         "sss_layer02.red", "sss_layer02.green", "sss_layer02.blue", "sss_layer02.alpha"]
     assert [second["to{}".format(i)].value() for i in range(4)] == [
         second["from{}".format(i)].value() for i in range(4)]
+    positions = [(node.xpos(), node.ypos()) for node in group.nodes()]
+    assert len(set(positions)) == len(positions), "the layer Copies are laid out too"
     switch = group.node("sss_switch")
     assert switch.input(2) is second and group.node("sss_preview").input(0) is second
     assert "sss_layer02.alpha" in group.node("sss_preview")["expr0"].value()
@@ -112,7 +117,8 @@ def test_show_result_points_the_read_and_lists_the_layers(fake_nuke, plugin, tmp
     assert (pick["from0"].value(), pick["to0"].value()) == ("sss_layer02.alpha", "rgba.alpha")
     assert pick.input(0) is second and pick.input(1) is read
 
-    plugin.node.show_result(group, str(tmp_path), pattern, ["sss_layer01"], 1001, 1003)
+    plugin.node.show_result(group, str(tmp_path), pattern, ["sss_layer01"], 1001, 1003,
+                            complete=False)
     assert group["output"].value() == "preview", "a layer that is gone is not kept"
     copies = [n.name() for n in group.nodes() if n.name().startswith("sss_copy_")]
     assert copies == ["sss_copy_sss_layer01"] and second.deleted
@@ -139,7 +145,11 @@ def test_compute_reports_errors_in_the_status_and_a_message(fake_nuke, plugin, s
         group["first_frame"].setValue(1003)
         group["last_frame"].setValue(1001)
     group["compute"].execute()
+    job = plugin.controller.job_for(group)
+    if setup == "missing frames":   # found by the worker that keys the inputs
+        assert fake_nuke.wait_until(lambda: not job.running, 30) and job.command is None
+    else:
+        assert job is None
     assert group["status"].value().startswith("error: ")
     assert fragment in group["status"].value()
     assert fake_nuke.messages == ["SemanticSoftSegmentation1: " + group["status"].value()[7:]]
-    assert plugin.controller.job_for(group) is None

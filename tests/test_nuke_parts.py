@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -132,9 +133,9 @@ def test_cache_key_changes_with_inputs_range_and_parameters(plugin, tmp_path):
     cache, Settings = plugin.cache, plugin.settings.ComputeSettings
     paths = _frames(tmp_path)
 
-    def key(settings, by_content=False):
-        return cache.cache_key({"image": cache.input_signature(paths, by_content=by_content)},
-                               settings)
+    def key(settings, graph=None):
+        return cache.cache_key({"image": {"files": cache.input_signature(paths),
+                                          "graph": graph}}, settings)
 
     base = key(Settings(1001, 1003))
     assert base == key(Settings(1001, 1003)) and len(base) == 20
@@ -142,17 +143,15 @@ def test_cache_key_changes_with_inputs_range_and_parameters(plugin, tmp_path):
                key(Settings(1001, 1003, max_pixels=0)), key(Settings(1001, 1003, temporal=False)),
                key(Settings(1001, 1003, temporal_weight=0.5)),
                key(Settings(1001, 1003, device="numpy")),
-               key(Settings(1001, 1003, extra_args=("--superpixels", "60")))}
-    assert base not in changed and len(changed) == 7
-    by_content = key(Settings(1001, 1003), by_content=True)
+               key(Settings(1001, 1003, extra_args=("--superpixels", "60"))),
+               key(Settings(1001, 1003), graph=[["Grade", [], {"white": "2"}]])}
+    assert base not in changed and len(changed) == 8
     os.utime(paths[1], (1, 1))
     assert key(Settings(1001, 1003)) != base, "a touched input file must recompute"
-    assert key(Settings(1001, 1003), by_content=True) == by_content
-    with open(paths[1], "ab") as stream:
-        stream.write(b"!")
-    assert key(Settings(1001, 1003), by_content=True) != by_content
     with pytest.raises(plugin.errors.InputError, match="plate.1004.png is missing"):
         cache.input_signature(paths + [str(tmp_path / "plate.1004.png")])
+    missing = str(tmp_path / "gone.mov")
+    assert cache.input_signature([missing], required=False) == [[missing, None, None]]
 
 
 def test_cache_finished_frames_and_root(plugin, tmp_path, monkeypatch):
@@ -165,7 +164,11 @@ def test_cache_finished_frames_and_root(plugin, tmp_path, monkeypatch):
     monkeypatch.setenv("SSS_VFX_CACHE", "/env/cache")
     assert cache.cache_root("", "/s/shot.nk") == "/env/cache"
     monkeypatch.delenv("SSS_VFX_CACHE")
-    assert cache.cache_root("", None).endswith("sss_vfx_cache")
+    temporary = os.path.join(tempfile.gettempdir(), "sss_vfx_cache")
+    assert cache.cache_root("", None) == temporary and cache.is_temporary(temporary)
+    with pytest.raises(plugin.errors.SetupError, match="temporary folder"):
+        cache.cache_root(temporary, "/s/shot.nk")
+    assert not cache.is_temporary(tempfile.gettempdir() + "-not")
 
 
 def _program(path, body="exit 0"):

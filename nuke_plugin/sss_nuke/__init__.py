@@ -6,4 +6,4 @@ watched from a worker thread, and reads the layer EXRs back through an internal 
 """
 
 #: Label of the cache key's schema: bump it when what the key covers changes.
-CACHE_SCHEMA = "SssNukeCache.1"
+CACHE_SCHEMA = "SssNukeCache.2"

@@ -3,7 +3,8 @@
 import re
 from typing import List
 
-_PRINTF = re.compile(r"%(0\d+)?d")
+#: The frame field of a printf pattern.
+FRAME_FIELD = re.compile(r"%(0\d+)?d")
 _HASHES = re.compile(r"#+")
 
 
@@ -25,13 +26,13 @@ def printf_pattern(pattern: str) -> str:
 
 def is_sequence(pattern: str) -> bool:
     """True when `pattern` has a frame field (``%04d``, ``%d`` or ``#``)."""
-    return bool(_PRINTF.search(pattern) or _HASHES.search(pattern))
+    return bool(FRAME_FIELD.search(pattern) or _HASHES.search(pattern))
 
 
 def frame_path(pattern: str, frame: int) -> str:
     """The file of one frame: ``frame_path('a.%04d.exr', 7) == 'a.0007.exr'``."""
     printf = printf_pattern(pattern)
-    match = _PRINTF.search(printf)
+    match = FRAME_FIELD.search(printf)
     if match is None:
         return pattern
     return printf[:match.start()] + match.group(0) % frame + printf[match.end():]

@@ -5,10 +5,15 @@ Inside the Group the plate comes in at ``image``; a Read points at the computed 
 EXRs; one Copy per layer brings its matte beside the plate (``all layers``); an
 Expression colours the layers (``preview``); a Copy puts one layer's matte in
 ``rgba.alpha`` (a single layer); a Switch picks the output.
+
+Edits the plugin makes on its own (showing a result, rendering an input, the status
+line) stay off the artist's undo stack; creating the node is one undo step.
 """
 
+import contextlib
 import os
-from typing import List, Optional
+import uuid
+from typing import Iterator, List, Optional
 
 import nuke
 
@@ -27,14 +32,23 @@ PICK = "sss_pick"
 PREVIEW = "sss_preview"
 SWITCH = "sss_switch"
 COPY_PREFIX = "sss_copy_"
+#: Hidden knob holding the node's own id: jobs are keyed by it, not by the node's name.
+ID_KNOB = "sss_id"
 #: Inputs of the internal Switch, in order.
 SWITCH_PLATE, SWITCH_PREVIEW, SWITCH_ALL, SWITCH_PICK = range(4)
 NOT_COMPUTED = "not computed: press Compute"
 _CALL = "import sss_nuke.{0}\nsss_nuke.{0}"
+#: Where the internal nodes sit inside the Group (x, y), so that its graph reads top down.
+LAYOUT = {"image": (0, 0), "features": (150, 0), "guides": (300, 0), READ: (450, 0),
+          PREVIEW: (0, 150), PICK: (150, 150), SWITCH: (0, 300), "Output1": (0, 450)}
+COPY_ROW, COPY_STEP = 75, 150
 
 
 def create_node() -> nuke.Group:
-    """Create a SemanticSoftSegmentation node after the selected node.
+    """Create a SemanticSoftSegmentation node connected to the selected node.
+
+    The Group gets its Input nodes before anything is connected: a Group has an input
+    arrow only for each Input node inside it.
 
     Returns
     -------
@@ -42,17 +56,51 @@ def create_node() -> nuke.Group:
         The node, with its knobs and internal graph; nothing computed yet.
     """
     selected = nuke.selectedNodes()
-    group = nuke.nodes.Group()
-    group.setName(NODE_LABEL + "1")
-    if len(selected) == 1:
-        group.setInput(0, selected[0])
-    _add_knobs(group)
-    _build_graph(group)
-    group["knobChanged"].setValue(_CALL.format("node") + ".on_knob_changed()")
-    update_frame_range(group)
-    group.autoplace()
+    nuke.Undo.begin("Create " + NODE_LABEL)
+    try:
+        group = nuke.nodes.Group()
+        group.setName(NODE_LABEL + "1")
+        _add_knobs(group)
+        _build_graph(group)
+        if len(selected) == 1:
+            group.setInput(0, selected[0])
+        group["knobChanged"].setValue(_CALL.format("node") + ".on_knob_changed()")
+        update_frame_range(group)
+        group.autoplace()
+    finally:
+        nuke.Undo.end()
     group.showControlPanel()
     return group
+
+
+@contextlib.contextmanager
+def without_undo() -> Iterator[None]:
+    """Keep the edits made inside off the artist's undo stack."""
+    nuke.Undo.disable()
+    try:
+        yield
+    finally:
+        nuke.Undo.enable()
+
+
+def node_id(group: nuke.Group) -> str:
+    """The node's hidden id (made with the node, or on first use by a node saved before
+    it had one)."""
+    knob = group.knob(ID_KNOB)
+    if knob is None:
+        knob = nuke.String_Knob(ID_KNOB, "")
+        knob.setFlag(nuke.INVISIBLE)
+        group.addKnob(knob)
+    if not str(knob.value()):
+        new_id(group)
+    return str(knob.value())
+
+
+def new_id(group: nuke.Group) -> str:
+    """Give the node a fresh id (a copied node carries its original's)."""
+    value = uuid.uuid4().hex[:12]
+    group[ID_KNOB].setValue(value)
+    return value
 
 
 def _add_knobs(group: nuke.Group) -> None:
@@ -109,6 +157,7 @@ def _add_knobs(group: nuke.Group) -> None:
         newline=True)
     add(nuke.String_Knob("result_dir", "result folder"), "",
         "the folder of the result shown (set by Compute)", newline=True)
+    node_id(group)
 
 
 class _Adder:
@@ -139,7 +188,10 @@ def _build_graph(group: nuke.Group) -> None:
         guides = nuke.nodes.Input(name="guides")
         guides["number"].setValue(2)
         read = nuke.nodes.Read(name=READ)
+        # Nothing shown yet; show_result makes a missing frame an error once all exist.
         read["on_error"].setValue("black")
+        read["before"].setValue("black")
+        read["after"].setValue("black")
         read["raw"].setValue(True)
         preview = nuke.nodes.Expression(name=PREVIEW)
         pick = nuke.nodes.Copy(name=PICK)
@@ -152,6 +204,8 @@ def _build_graph(group: nuke.Group) -> None:
         pick.setInput(1, read)
         output = nuke.nodes.Output(name="Output1")
         output.setInput(0, switch)
+        for node in (image, features, guides, read, preview, pick, switch, output):
+            node.setXYpos(*LAYOUT[node.name()])
 
 
 def internal(group: nuke.Group, name: str) -> nuke.Node:
@@ -180,9 +234,29 @@ def read_settings(group: nuke.Group) -> ComputeSettings:
         device=str(group["device"].value()),
         extra_args=split_extra_args(str(group["extra_args"].value())),
         person=bool(_value(group, "person", False)),
-        feature_model=str(_value(group, "feature_model", "")),
+        feature_model=path_value(group, "feature_model"),
         guides_names=str(_value(group, "guides_names", "")),
         guides_channels=str(_value(group, "guides_channels", DEFAULT_GUIDES_CHANNELS)))
+
+
+def path_value(group: nuke.Node, name: str) -> str:
+    """A path knob's value with its TCL expanded (``[file dirname [value root.name]]``),
+    or an empty string on a node made before the knob existed.
+
+    Raises
+    ------
+    SettingsError
+        If the expression cannot be evaluated.
+    """
+    knob = group.knob(name)
+    if not isinstance(knob, nuke.EvalString_Knob):
+        return "" if knob is None else str(knob.value()).strip()
+    try:
+        return str(knob.evaluate()).strip()
+    except RuntimeError as exc:
+        raise SettingsError("the {} knob ({}) cannot be evaluated ({}); fix its "
+                            "expression".format(knob.label() or name, knob.value(), exc)
+                            ) from None
 
 
 def _value(group: nuke.Group, name: str, default: object) -> object:
@@ -209,7 +283,7 @@ def set_status(group: nuke.Group, text: str) -> None:
 
 
 def show_result(group: nuke.Group, result_dir: str, pattern: str, layers: List[str],
-                first: int, last: int) -> None:
+                first: int, last: int, complete: bool) -> None:
     """Point the internal Read at a result and rebuild the outputs for its layers.
 
     Parameters
@@ -223,13 +297,20 @@ def show_result(group: nuke.Group, result_dir: str, pattern: str, layers: List[s
     layers : list of str
         The layers found in the EXRs, in order.
     first, last : int
-        The frames computed (missing ones read as black).
+        The frames computed; outside them the output is black.
+    complete : bool
+        Every frame's file exists: a file missing later (a moved or cleaned cache, a
+        farm machine that cannot see it) is then an error, not a black frame. False for
+        a cancelled computation, whose unfinished frames read as black.
     """
     read = internal(group, READ)
     read["file"].setValue(pattern.replace(os.sep, "/"))
     for name, frame in (("first", first), ("last", last), ("origfirst", first),
                         ("origlast", last)):
         read[name].setValue(frame)
+    read["on_error"].setValue("error" if complete else "black")
+    read["before"].setValue("black")
+    read["after"].setValue("black")
     reload = read.knob("reload")
     if isinstance(reload, nuke.Script_Knob):
         reload.execute()
@@ -251,7 +332,7 @@ def _rebuild_layer_copies(group: nuke.Group, layers: List[str]) -> None:
         existing = set(nuke.layers())
         read = internal(group, READ)
         stream = internal(group, "image")
-        for layer in layers:
+        for position, layer in enumerate(layers):
             channels = layer_channels(layer)
             if layer not in existing:
                 nuke.Layer(layer, channels)
@@ -261,6 +342,7 @@ def _rebuild_layer_copies(group: nuke.Group, layers: List[str]) -> None:
                 copy["to{}".format(index)].setValue(channel)
             copy.setInput(0, stream)
             copy.setInput(1, read)
+            copy.setXYpos(LAYOUT[READ][0] + COPY_STEP * (position + 1), COPY_ROW)
             stream = copy
         for name in (PREVIEW, PICK):
             internal(group, name).setInput(0, stream)
@@ -294,9 +376,11 @@ def on_knob_changed(group: Optional[nuke.Node] = None,
     if not isinstance(group, nuke.Group):
         return
     name = knob.name()
-    if name == "output":
-        select_output(group)
-    elif name in ("input_range", "inputChange"):
-        update_frame_range(group)
-    elif name == "temporal":
-        group["temporal_weight"].setEnabled(bool(knob.value()))
+    # Undoing the artist's edit calls this again; the internal edits follow it.
+    with without_undo():
+        if name == "output":
+            select_output(group)
+        elif name in ("input_range", "inputChange"):
+            update_frame_range(group)
+        elif name == "temporal":
+            group["temporal_weight"].setEnabled(bool(knob.value()))

@@ -2,6 +2,8 @@
 
 import nuke
 
+from sss_nuke.node import path_value
+
 PREFERENCE_KNOB = "sss_vfx_executable"
 
 
@@ -18,7 +20,8 @@ def add_preferences() -> None:
 
 
 def preferred_executable() -> str:
-    """The preference's value, or an empty string."""
+    """The preference's value with its TCL expanded, or an empty string."""
     preferences = nuke.toNode("preferences")
     knob = None if preferences is None else preferences.knob(PREFERENCE_KNOB)
-    return "" if knob is None else str(knob.value())
+    return "" if preferences is None or knob is None else path_value(preferences,
+                                                                     PREFERENCE_KNOB)

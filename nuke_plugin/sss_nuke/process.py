@@ -46,7 +46,9 @@ class Outcome(NamedTuple):
 def run_command(command: List[str], *, env: Mapping[str, str],
                 on_progress: Callable[[Progress], None],
                 should_cancel: Callable[[], bool], poll_s: float = 0.1,
-                grace_s: float = 10.0) -> Outcome:
+                grace_s: float = 10.0,
+                on_start: Optional[Callable[["subprocess.Popen[str]"], None]] = None
+                ) -> Outcome:
     """Run `command` to its end, or until `should_cancel` says stop.
 
     Parameters
@@ -61,6 +63,8 @@ def run_command(command: List[str], *, env: Mapping[str, str],
         Polled every `poll_s` seconds; True terminates the process (SIGTERM, so it
         keeps its finished frames), and kills it if it is still running `grace_s`
         seconds later.
+    on_start : callable, optional
+        Called with the process once started (to stop it from elsewhere at exit).
 
     Returns
     -------
@@ -81,6 +85,8 @@ def run_command(command: List[str], *, env: Mapping[str, str],
         raise CommandError("cannot start {} ({}); check the sss-vfx executable setting"
                            .format(command[0], exc.strerror or exc)) from None
     assert process.stderr is not None
+    if on_start is not None:
+        on_start(process)
     lines: "queue.Queue[Optional[str]]" = queue.Queue()
     reader = threading.Thread(target=_read_lines, args=(process.stderr, lines), daemon=True)
     reader.start()
