@@ -273,8 +273,8 @@ class ConstrainedOptions:
     weight: float = SegmentationOptions.sparsity_weight
     drop_every: int = 10
     drop_below: float = 0.1
-    #: Smallest |alpha| and |1 - alpha| the IRLS weights see. The paper's MATLAB code
-    #: uses 1e-10 with float64 sums; 1e-4 bounds the weights to five decades, which
+    #: Smallest ``|alpha|`` and ``|1 - alpha|`` the IRLS weights see. The paper's MATLAB
+    #: code uses 1e-10 with float64 sums; 1e-4 bounds the weights to five decades, which
     #: float32 Gram matrices resolve, at twice the speed and half the memory.
     clamp: float = 1e-4
     precision: str = SegmentationOptions.constrained_precision
@@ -294,8 +294,8 @@ class RelaxedOptions:
     final_cg_steps: int = 1000
     sum_weight: float = 100.0
     fidelity: float = 1.0
-    #: Smallest |a| and |1 - a| the IRLS weights see. The reference code's 1e-2 gives
-    #: each pixel the fixed point a = v / (u + v + 1) ~ 0.006 instead of 0: a 0.6 % veil
+    #: Smallest ``|a|`` and ``|1 - a|`` the IRLS weights see. The reference code's 1e-2
+    #: gives each pixel the fixed point a = v / (u + v + 1) ~ 0.006 instead of 0: a 0.6 % veil
     #: over every layer. 1e-4 moves it below half-float resolution of a matte.
     clamp: float = 1e-4
     rtol: float = 1e-6

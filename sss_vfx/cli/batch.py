@@ -1,4 +1,4 @@
-"""``sss-vfx batch SHOT... -o OUTROOT``: many shots as chunks on a Dask cluster.
+"""``sss-vfx batch SHOT [SHOT ...] -o OUTROOT``: many shots as chunks on a Dask cluster.
 
 A LocalCluster on this machine by default (``--workers N``), or a running scheduler
 (``--scheduler tcp://host:8786``). Each shot goes to ``OUTROOT/<name>``; rerunning the
