@@ -5,7 +5,6 @@ import dataclasses
 import os
 from pathlib import Path
 
-from sss_vfx.cli.flags import HelpFormatter, epilog, sections
 from sss_vfx.errors import OptionError
 
 __all__ = ["add_ofx_parser", "add_serve_parser", "run_ofx", "run_serve", "server_options"]
@@ -24,6 +23,9 @@ def _default_cache_dir():
 
 def add_serve_parser(subparsers):
     """Add ``serve`` to an argparse sub-parser set; returns its parser."""
+    # Here, not at the top: sss_vfx.cli imports this module (``python -m sss_vfx.ofx``).
+    from sss_vfx.cli.flags import HelpFormatter, epilog, sections
+
     parser = subparsers.add_parser(
         "serve", help="the render server of the OpenFX plugin (started by the plugin)",
         description="Serve the SemanticSoftSegmentation OpenFX plugin: listen on a Unix "
@@ -60,6 +62,8 @@ def add_serve_parser(subparsers):
 
 def add_ofx_parser(subparsers):
     """Add ``ofx`` (with ``ofx install``) to an argparse sub-parser set; returns it."""
+    from sss_vfx.cli.flags import HelpFormatter, epilog, sections
+
     parser = subparsers.add_parser(
         "ofx", help="build and install the OpenFX plugin",
         description="The SemanticSoftSegmentation OpenFX plugin for Resolve, Fusion, "
