@@ -118,7 +118,8 @@ class _Options:
 
 def option_help(options_class):
     """``{field name: (default, help text, kind, choices)}`` of an option class, in
-    field order: what the command line, the Nuke node and the docs are generated from."""
+    field order. The command line and the docs' parameter tables read the same field
+    metadata, with its ``group`` (a key of :data:`OPTION_GROUPS`)."""
     return {f.name: (f.default, f.metadata["help"], f.metadata["kind"],
                      f.metadata["choices"])
             for f in dataclasses.fields(options_class)}
@@ -149,9 +150,9 @@ class SegmentationOptions(_Options):
     eigensolver: str = _option(
         "block", "how the CPU finds the eigenvectors: block = block Lanczos, four "
                  "SuperLU solves at a time (residuals about 1e-11); arpack = ARPACK one "
-                 "solve at a time, as "
-                 "MATLAB's eigs in the paper's code (about 1e-13; slower, above all on a "
-                 "busy machine)", kind="choice", choices=("block", "arpack"), group="speed")
+                 "solve at a time, as MATLAB's eigs in the paper's code (about 1e-13; "
+                 "slower, above all on a busy machine)", kind="choice",
+        choices=("block", "arpack"), group="speed")
     initial_segments: int = _option(40, "k-means segments that start the sparsification",
                                     kind="count")
     superpixels: int = _option(2500, "approximate SLIC superpixel count", kind="count")
