@@ -16,6 +16,8 @@ __all__ = ["HELP_SECTIONS", "HelpFormatter", "add_method_flags", "add_run_flags"
            "temporal_options", "to_flags"]
 
 _TYPES = {"count": int, "natural": int, "positive": float, "weight": float}
+#: What ``--help`` shows for a value of each kind (choices list themselves).
+_METAVARS = {"count": "N", "natural": "N", "positive": "X", "weight": "W"}
 
 #: The headings of a sub-command's ``--help``, in order: key -> title. The option
 #: fields' own groups (:data:`~sss_vfx.options.OPTION_GROUPS`) sit among them.
@@ -83,7 +85,8 @@ def _add_fields(parser, options_class, skip=()):
         if f.name in skip:
             continue
         kind, choices = f.metadata["kind"], f.metadata["choices"]
-        extra = {"choices": choices} if kind == "choice" else {"type": _TYPES[kind]}
+        extra = {"choices": choices} if kind == "choice" else {
+            "type": _TYPES[kind], "metavar": _METAVARS[kind]}
         groups[f.metadata["group"]].add_argument(
             flag_name(f.name), default=f.default,
             help=f"{f.metadata['help']} (default {f.default})", **extra)
