@@ -15,8 +15,11 @@ Writes small 8-bit PNGs into ``docs/_static/gallery/``:
 - ``shot_strip.png``: a rendered hairy object moving over a panning background
   (:func:`sss_vfx.synthetic.moving_shot`), temporal mode: plates over the colour-coded
   layers, every other frame.
-- ``bench_*.png``: the strips the benchmarks wrote into ``benchmarks/output/``, scaled
-  down, when that folder holds them (it is not part of the repository).
+- ``bench/*.png``: the strips the benchmarks wrote into ``benchmarks/output/``, scaled
+  down, when that folder holds them. They are made from the benchmark data
+  (alphamatting.com photos, whose terms do not grant redistribution), so they stay out
+  of the repository (``docs/_static/gallery/bench/`` is git-ignored) and out of the
+  built pages.
 
 Every run uses fixed seeds and a small working size, so the pictures are the same on
 every machine up to floating-point round-off.
@@ -33,6 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_shots"
 OUT = ROOT / "docs" / "_static" / "gallery"
+#: Benchmark strips: local only (see the module docstring).
+BENCH_OUT = OUT / "bench"
 BENCH = ROOT / "benchmarks" / "output"
 
 try:
@@ -49,10 +54,10 @@ PANEL_WIDTH = 240
 #: Gap between panels, in pixels (white).
 GAP = 4
 #: Benchmark pictures copied when present: output name -> source name.
-BENCH_STRIPS = {"bench_guides_GT01.png": "guides_GT01.png",
-                "bench_guides_GT04.png": "guides_GT04.png",
-                "bench_quality_GT04_error.png": "quality_GT04_error.png",
-                "bench_docia_320.png": "docia_320_preview.png"}
+BENCH_STRIPS = {"guides_GT01.png": "guides_GT01.png",
+                "guides_GT04.png": "guides_GT04.png",
+                "quality_GT04_error.png": "quality_GT04_error.png",
+                "docia_320.png": "docia_320_preview.png"}
 
 
 def _to_rgb8(image):
@@ -92,9 +97,9 @@ def _column(rows):
     return np.concatenate(parts[:-1], axis=0)
 
 
-def _write(name, rgb):
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / name
+def _write(name, rgb, folder=OUT):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]),
                             [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:
@@ -172,15 +177,16 @@ def shot_strip():
 
 
 def bench_strips():
-    """The benchmarks' own strips, scaled down, when benchmarks/output holds them."""
+    """The benchmarks' own strips, scaled down, when benchmarks/output holds them (into
+    the git-ignored ``bench/`` folder)."""
     for name, source in BENCH_STRIPS.items():
         path = BENCH / source
         if not path.is_file():
             print(f"  no {source} in benchmarks/output: run the benchmark first")
             continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1]
-        width = min(image.shape[1], 5 * PANEL_WIDTH)
-        _write(name, _panel(image, width))
+        width = min(image.shape[1], 3 * PANEL_WIDTH)
+        _write(name, _panel(image, width), BENCH_OUT)
 
 
 PICTURES = {"hero": hero, "strands_features": strands_features, "chelsea": chelsea,
