@@ -1,5 +1,7 @@
 """sss_vfx: automatic, hair-accurate soft mattes by Semantic Soft Segmentation."""
 
+from importlib import metadata as _metadata
+
 from sss_vfx.accel import (Compute, Device, DeviceError, DeviceMemoryError,
                            KernelBuildError, list_devices, resolve_device)
 from sss_vfx.accel.builders import laplacian, matting_laplacian
@@ -11,7 +13,10 @@ from sss_vfx.pipeline.still import Segmentation, segment_image
 from sss_vfx.pipeline.video import FrameLayers, segment_video
 from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 
-__version__ = "0.1.0"
+try:        # written once, in pyproject.toml; read from the installed metadata
+    __version__ = _metadata.version("sss_vfx")
+except _metadata.PackageNotFoundError:      # a checkout used without installing it
+    __version__ = "0+unknown"
 
 __all__ = [
     "COARSE_FEATURES", "AffinityWeights", "Compute", "Device", "DeviceError",

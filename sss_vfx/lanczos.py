@@ -18,8 +18,8 @@ import numpy as np
 #: (one) to 17 ms (four) and 14 ms (eight): blocks of 4 to 12 cost the same within noise,
 #: and 4 keeps the basis, and its memory, smallest.
 BLOCK = 4
-#: Converged when ||A x - theta x|| <= TOL * |theta| for every wanted Ritz pair; on the
-#: Laplacian this gives residuals ||L v - lambda v|| of about 1e-11.
+#: Converged when ``||A x - theta x|| <= TOL * |theta|`` for every wanted Ritz pair; on
+#: the Laplacian this gives residuals ``||L v - lambda v||`` of about 1e-11.
 TOL = 1e-11
 #: A second Gram-Schmidt pass for a block whose column kept less than this share of its
 #: norm (Daniel, Gragg, Kaufman and Stewart's criterion).

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from sss_vfx.errors import OptionError
 
 __all__ = [
-    "COARSE_FEATURES", "DEFAULT_MAX_PIXELS", "MIN_MAX_PIXELS", "AffinityWeights",
+    "COARSE_FEATURES", "DEFAULT_MAX_PIXELS", "MIN_MAX_PIXELS", "OPTION_GROUPS",
+    "AffinityWeights",
     "ConstrainedOptions", "RefineOptions", "RelaxedOptions", "SegmentationOptions",
     "TemporalOptions", "option_help",
 ]
@@ -39,15 +40,30 @@ COARSE_FEATURES = {"embedding_weight": 1.0, "grouping_colour_weight": 1.0,
                    "class_layers": "fit"}
 
 
-def _option(default, help, *, kind, choices=None):
-    """A dataclass field with its help text and range check.
+#: The headings options are grouped under, in this order (the field metadata's
+#: ``group``): what ``--help`` and the documentation's parameter table show.
+OPTION_GROUPS = {
+    "artist": "common options (the few an artist changes)",
+    "features": "semantic features: how they shape the layers",
+    "method": "advanced: the paper's parameters",
+    "speed": "advanced: speed and memory",
+    "temporal": "advanced: linking the frames of a shot",
+}
+
+
+def _option(default, help, *, kind, choices=None, group="method"):
+    """A dataclass field with its help text, range check and heading.
 
     ``kind`` is one of ``'count'`` (integer >= 1), ``'natural'`` (integer >= 0),
     ``'positive'`` (finite number > 0), ``'weight'`` (finite number >= 0), ``'flag'``
-    (bool) or ``'choice'`` (one of ``choices``).
+    (bool) or ``'choice'`` (one of ``choices``); ``group`` is a key of
+    :data:`OPTION_GROUPS`.
     """
+    if group not in OPTION_GROUPS:
+        raise OptionError(f"unknown option group {group!r}; known: "
+                          f"{', '.join(OPTION_GROUPS)}")
     return field(default=default, metadata={"help": help, "kind": kind,
-                                            "choices": choices})
+                                            "choices": choices, "group": group})
 
 
 def _check_field(name, value, meta):
@@ -102,7 +118,8 @@ class _Options:
 
 def option_help(options_class):
     """``{field name: (default, help text, kind, choices)}`` of an option class, in
-    field order: what the command line, the Nuke node and the docs are generated from."""
+    field order. The command line and the docs' parameter tables read the same field
+    metadata, with its ``group`` (a key of :data:`OPTION_GROUPS`)."""
     return {f.name: (f.default, f.metadata["help"], f.metadata["kind"],
                      f.metadata["choices"])
             for f in dataclasses.fields(options_class)}
@@ -126,14 +143,16 @@ class SegmentationOptions(_Options):
         DEFAULT_MAX_PIXELS,
         "run the spectral stages on a copy of at most this many pixels and upsample the "
         f"layers edge-aware; 0 = never downscale, the faithful configuration; else at "
-        f"least {MIN_MAX_PIXELS}", kind="natural")
-    layers: int = _option(5, "number of layers after grouping", kind="count")
+        f"least {MIN_MAX_PIXELS}", kind="natural", group="artist")
+    layers: int = _option(5, "number of layers after grouping", kind="count",
+                          group="artist")
     eigenvectors: int = _option(100, "eigenvectors of the Laplacian", kind="count")
     eigensolver: str = _option(
-        "block", "how the CPU finds them: block = block Lanczos, four SuperLU solves at a "
-                 "time (residuals about 1e-11); arpack = ARPACK one solve at a time, as "
-                 "MATLAB's eigs in the paper's code (about 1e-13; slower, above all on a "
-                 "busy machine)", kind="choice", choices=("block", "arpack"))
+        "block", "how the CPU finds the eigenvectors: block = block Lanczos, four "
+                 "SuperLU solves at a time (residuals about 1e-11); arpack = ARPACK one "
+                 "solve at a time, as MATLAB's eigs in the paper's code (about 1e-13; "
+                 "slower, above all on a busy machine)", kind="choice",
+        choices=("block", "arpack"), group="speed")
     initial_segments: int = _option(40, "k-means segments that start the sparsification",
                                     kind="count")
     superpixels: int = _option(2500, "approximate SLIC superpixel count", kind="count")
@@ -149,16 +168,16 @@ class SegmentationOptions(_Options):
         0.0, "0 = initial segments from the features alone (the paper); above 0 the "
              "spectral embedding (eigenvectors 2..21 scaled by 1/sqrt|lambda|) joins them "
              "with this weight, for coarse features such as a network's masks",
-        kind="weight")
+        kind="weight", group="features")
     grouping_colour_weight: float = _option(
         0.0, "0 = segments grouped by their mean features alone (the paper); above 0 "
              "their mean colour joins with this weight, for coarse features such as a "
-             "network's masks", kind="weight")
+             "network's masks", kind="weight", group="features")
     feature_classes: str = _option(
         "auto", "auto = when the features are a few classes (a network's masks or "
                 "softmax), one layer per class, each soft segment joining the class its "
                 "mass lies in (layers then ignored); off = the paper's grouping by mean "
-                "features", kind="choice", choices=("auto", "off"))
+                "features", kind="choice", choices=("auto", "off"), group="features")
     class_layers: str = _option(
         "segments", "with classes (feature classes or guides), where the relaxed "
                     "sparsification starts: segments = each soft segment added to the "
@@ -168,7 +187,7 @@ class SegmentationOptions(_Options):
                     "decide where a class ends and a soft segment straddling two classes "
                     "is split along them (the initial segments and the constrained "
                     "sparsification, unused then, are skipped); both = the mean of the two",
-        kind="choice", choices=("segments", "fit", "both"))
+        kind="choice", choices=("segments", "fit", "both"), group="features")
     sparsity: float = _option(0.8, "constrained sparsification exponent, in (0, 2)",
                               kind="positive")
     sparsity_weight: float = _option(0.3, "weight of the sparsity terms", kind="positive")
@@ -180,24 +199,25 @@ class SegmentationOptions(_Options):
            "last two and those the layer-drop test reads, which sum over every pixel; "
            "1 = every pixel at every iteration, the faithful configuration. 4: the "
            "stage about 2.4x faster at 65,536 px (alpha_stills mean SAD +0.8 percent, "
-           "MSE +2.3); 8: about 4x, but SAD +4.5 and MSE +10 percent", kind="count")
+           "MSE +2.3); 8: about 4x, but SAD +4.5 and MSE +10 percent", kind="count",
+        group="speed")
     constrained_precision: str = _option(
         "float32", "float32 (fast: weights clamped at 1e-4, float32 sums) or float64 (the "
                    "reference code's 1e-10 clamp, about 1.5-2x slower)",
-        kind="choice", choices=("float32", "float64"))
+        kind="choice", choices=("float32", "float64"), group="speed")
     relaxed_rounds: int = _option(20, "relaxed sparsification rounds", kind="natural")
     cg_steps: int = _option(100, "conjugate-gradient steps per relaxed round at most",
                             kind="count")
     refine_band: int = _option(
         0, "after upsampling, solve the relaxed sparsification again at the plate's "
            "resolution over the layers' soft transitions dilated by this many px; "
-           "0 = off", kind="natural")
+           "0 = off", kind="natural", group="artist")
     seed: int = _option(0, "k-means seed", kind="natural")
     max_memory: float = _option(
         2.5, "GB the constrained sparsification's pairwise eigenvector products may hold; "
              "beyond it they are rebuilt in chunks every iteration (slower, same method). "
              "A video window of 3 frames at 65,536 px needs 4 GB to hold them all",
-        kind="positive")
+        kind="positive", group="speed")
 
     def _check(self):
         if not self.sparsity < 2:
@@ -254,8 +274,8 @@ class ConstrainedOptions:
     weight: float = SegmentationOptions.sparsity_weight
     drop_every: int = 10
     drop_below: float = 0.1
-    #: Smallest |alpha| and |1 - alpha| the IRLS weights see. The paper's MATLAB code
-    #: uses 1e-10 with float64 sums; 1e-4 bounds the weights to five decades, which
+    #: Smallest ``|alpha|`` and ``|1 - alpha|`` the IRLS weights see. The paper's MATLAB
+    #: code uses 1e-10 with float64 sums; 1e-4 bounds the weights to five decades, which
     #: float32 Gram matrices resolve, at twice the speed and half the memory.
     clamp: float = 1e-4
     precision: str = SegmentationOptions.constrained_precision
@@ -275,8 +295,8 @@ class RelaxedOptions:
     final_cg_steps: int = 1000
     sum_weight: float = 100.0
     fidelity: float = 1.0
-    #: Smallest |a| and |1 - a| the IRLS weights see. The reference code's 1e-2 gives
-    #: each pixel the fixed point a = v / (u + v + 1) ~ 0.006 instead of 0: a 0.6 % veil
+    #: Smallest ``|a|`` and ``|1 - a|`` the IRLS weights see. The reference code's 1e-2
+    #: gives each pixel the fixed point a = v / (u + v + 1) ~ 0.006 instead of 0: a 0.6 % veil
     #: over every layer. 1e-4 moves it below half-float resolution of a matte.
     clamp: float = 1e-4
     rtol: float = 1e-6
@@ -305,21 +325,22 @@ class TemporalOptions(_Options):
 
     temporal: bool = _option(
         True, "False segments every frame on its own (the per-frame baseline); layer "
-              "identity is still carried from frame to frame by overlap", kind="flag")
+              "identity is still carried from frame to frame by overlap", kind="flag",
+        group="artist")
     window: int = _option(3, "frames joined into one graph (at least 2 in temporal mode)",
-                          kind="natural")
+                          kind="natural", group="temporal")
     overlap: int = _option(1, "frames shared by consecutive windows, smaller than the "
-                              "window", kind="natural")
+                              "window", kind="natural", group="temporal")
     temporal_weight: float = _option(1.0, "weight of the temporal affinity (lambda_T)",
-                                     kind="weight")
+                                     kind="weight", group="temporal")
     temporal_sigma: float = _option(0.1, "colour scale of the temporal affinity",
-                                    kind="positive")
+                                    kind="positive", group="temporal")
     anchor_weight: float = _option(
         10.0, "how strongly a window keeps the layers the previous window gave their "
-              "shared frames", kind="weight")
+              "shared frames", kind="weight", group="temporal")
     carry_weight: float = _option(
         0.0, "how strongly a window's later frames follow the previous window's layers "
-             "carried along the flow (0 = off)", kind="weight")
+             "carried along the flow (0 = off)", kind="weight", group="artist")
 
     def _check(self):
         if self.temporal and self.window < 2:

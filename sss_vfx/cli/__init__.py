@@ -14,7 +14,7 @@ import signal
 import sys
 
 from sss_vfx.cli import batch, devices, farm, ofx, segment, serve, video
-from sss_vfx.cli.flags import to_flags
+from sss_vfx.cli.flags import HelpFormatter, epilog, to_flags
 from sss_vfx.errors import SssError
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build_parser", "main"]
@@ -33,7 +33,11 @@ def build_parser():
 
     parser = argparse.ArgumentParser(
         prog="sss-vfx",
-        description="Automatic soft mattes by Semantic Soft Segmentation (Aksoy et al. 2018).")
+        description="Automatic soft mattes by Semantic Soft Segmentation (Aksoy et al. "
+                    "2018). Each command's --help lists its flags under headings.",
+        formatter_class=HelpFormatter,
+        epilog=epilog("sss-vfx segment sample_shots/strands.png "
+                      "--guides sample_shots/strands_roto.png -o out/strands", "index"))
     parser.add_argument("--version", action="version", version=f"sss-vfx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS.values():

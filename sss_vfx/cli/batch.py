@@ -1,4 +1,4 @@
-"""``sss-vfx batch SHOT... -o OUTROOT``: many shots as chunks on a Dask cluster.
+"""``sss-vfx batch SHOT [SHOT ...] -o OUTROOT``: many shots as chunks on a Dask cluster.
 
 A LocalCluster on this machine by default (``--workers N``), or a running scheduler
 (``--scheduler tcp://host:8786``). Each shot goes to ``OUTROOT/<name>``; rerunning the
@@ -6,10 +6,13 @@ same command computes only what is missing. Needs ``pip install 'sss_vfx[dask]'`
 """
 
 from sss_vfx.cli.flags import (
+    HelpFormatter,
     add_method_flags,
     add_run_flags,
     add_temporal_flags,
+    epilog,
     method_options,
+    sections,
     temporal_options,
 )
 from sss_vfx.errors import OptionError
@@ -21,30 +24,37 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "batch", help="segment many shots on a Dask cluster, each cut into chunks",
+        usage="%(prog)s SHOT [SHOT ...] -o OUTPUT [options]",
         description="Segment many shots, each cut into chunks (see `sss-vfx farm`), as "
                     "Dask tasks on a local cluster or a running scheduler. Rerun to "
-                    "resume; a worker that dies has its chunk redone elsewhere.")
-    parser.add_argument("shots", nargs="+", metavar="SHOT",
-                        help="image sequences (shot.%%04d.exr) or video files")
-    parser.add_argument("-o", "--output", required=True,
-                        help="output root: each shot goes to OUTPUT/<shot name>")
-    parser.add_argument("--features", action="append",
-                        help="features pattern of each shot, in the order of the shots "
-                             "(repeat once per shot)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes of the local cluster (default: one per "
-                             "GPU, else one per CPU core)")
-    parser.add_argument("--scheduler", help="address of a running Dask scheduler, "
-                                            "tcp://host:8786")
-    parser.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES,
-                        help=f"frames each chunk owns (default {DEFAULT_CHUNK_FRAMES})")
-    parser.add_argument("--handles", type=int, default=DEFAULT_HANDLES,
-                        help=f"frames a chunk starts before its own (default "
-                             f"{DEFAULT_HANDLES})")
-    parser.add_argument("--no-colours", action="store_true",
-                        help="EXRs hold the mattes only, no premultiplied R, G, B")
-    parser.add_argument("--force", action="store_true",
-                        help="replace results of other inputs or parameters")
+                    "resume; a worker that dies has its chunk redone elsewhere.",
+        formatter_class=HelpFormatter, epilog=epilog(
+            "sss-vfx batch shotA.mov shotB.mov -o out/ --workers 2", "guides/farm"))
+    groups = sections(parser)
+    groups["inputs"].add_argument("shots", nargs="+", metavar="SHOT",
+                                  help="image sequences (shot.%%04d.exr) or video files")
+    groups["inputs"].add_argument("--features", action="append",
+                                  help="features pattern of each shot, in the order of "
+                                       "the shots (repeat once per shot)")
+    groups["outputs"].add_argument("-o", "--output", required=True,
+                                   help="output root: each shot goes to "
+                                        "OUTPUT/<shot name>")
+    groups["outputs"].add_argument("--no-colours", action="store_true",
+                                   help="EXRs hold the mattes only, no premultiplied R, G, "
+                                        "B")
+    groups["outputs"].add_argument("--force", action="store_true",
+                                   help="replace results of other inputs or parameters")
+    groups["farm"].add_argument("--workers", type=int, default=None,
+                                help="worker processes of the local cluster (default: one "
+                                     "per GPU, else one per CPU core)")
+    groups["farm"].add_argument("--scheduler", help="address of a running Dask scheduler, "
+                                                    "tcp://host:8786")
+    groups["farm"].add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES,
+                                help=f"frames each chunk owns (default "
+                                     f"{DEFAULT_CHUNK_FRAMES})")
+    groups["farm"].add_argument("--handles", type=int, default=DEFAULT_HANDLES,
+                                help=f"frames a chunk starts before its own (default "
+                                     f"{DEFAULT_HANDLES})")
     add_temporal_flags(parser)
     add_method_flags(parser)
     add_run_flags(parser)

@@ -1,5 +1,7 @@
 """``sss-vfx devices``: what the device choice can pick, and what ``auto`` picks."""
 
+from sss_vfx.cli.flags import HelpFormatter, epilog, sections
+
 __all__ = ["add_parser", "run"]
 
 
@@ -8,9 +10,10 @@ def add_parser(subparsers):
         "devices", help="list the compute devices and the one 'auto' picks",
         description="List the CUDA GPUs torch sees and the OpenCL platforms and devices "
                     "found (with their memory), and the device that --device auto "
-                    "would use.")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show tracebacks and debug messages")
+                    "would use.",
+        formatter_class=HelpFormatter, epilog=epilog("sss-vfx devices", "getting-started"))
+    sections(parser)["run"].add_argument("-v", "--verbose", action="store_true",
+                                         help="show tracebacks and debug messages")
     return parser
 
 

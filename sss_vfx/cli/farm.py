@@ -10,11 +10,14 @@ import json
 import sys
 
 from sss_vfx.cli.flags import (
+    HelpFormatter,
     add_method_flags,
     add_run_flags,
     add_temporal_flags,
+    epilog,
     flag_name,
     method_options,
+    sections,
     temporal_options,
 )
 from sss_vfx.cli.video import parse_frame_range
@@ -25,62 +28,85 @@ __all__ = ["add_parser", "run"]
 
 
 def _add_shot_flags(parser):
-    parser.add_argument("input", help="an image sequence (shot.%%04d.exr, shot.####.exr) "
+    inputs, farm = sections(parser)["inputs"], sections(parser)["farm"]
+    inputs.add_argument("input", help="an image sequence (shot.%%04d.exr, shot.####.exr) "
                                       "or a video file, on storage every machine mounts")
-    parser.add_argument("-o", "--output", required=True,
-                        help="the shot's output folder, shared by every step")
-    parser.add_argument("--frames", type=parse_frame_range, metavar="FIRST-LAST",
+    inputs.add_argument("--frames", type=parse_frame_range, metavar="FIRST-LAST",
                         help="frame range of the shot, inclusive (default: all)")
-    parser.add_argument("--start", type=int, default=0,
+    inputs.add_argument("--start", type=int, default=0,
                         help="number of a video file's first frame (default 0)")
-    parser.add_argument("--features", help="per-frame semantic features: a sequence "
+    inputs.add_argument("--features", help="per-frame semantic features: a sequence "
                                            "pattern numbered like the frames")
-    parser.add_argument("--allow-missing", action="store_true",
+    inputs.add_argument("--allow-missing", action="store_true",
                         help="process the frames of a sequence that exist despite gaps")
-    parser.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES,
-                        help=f"frames each chunk owns (default {DEFAULT_CHUNK_FRAMES})")
-    parser.add_argument("--handles", type=int, default=DEFAULT_HANDLES,
-                        help="frames a chunk starts before its own: its key frame and "
-                             f"the joins cross-faded (default {DEFAULT_HANDLES})")
-    parser.add_argument("--no-colours", action="store_true",
-                        help="EXRs hold the mattes only, no premultiplied R, G, B")
+    _add_output(parser, "the shot's output folder, shared by every step")
+    sections(parser)["outputs"].add_argument(
+        "--no-colours", action="store_true",
+        help="EXRs hold the mattes only, no premultiplied R, G, B")
+    farm.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES,
+                      help=f"frames each chunk owns (default {DEFAULT_CHUNK_FRAMES})")
+    farm.add_argument("--handles", type=int, default=DEFAULT_HANDLES,
+                      help="frames a chunk starts before its own: its key frame and "
+                           f"the joins cross-faded (default {DEFAULT_HANDLES})")
     add_temporal_flags(parser)
     add_method_flags(parser)
+
+
+def _add_output(parser, text, positional=False):
+    names = ("output",) if positional else ("-o", "--output")
+    sections(parser)["outputs"].add_argument(
+        *names, help=text, **({} if positional else {"required": True}))
+
+
+def _step(steps, name, usage, help, example):
+    return steps.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                            usage=f"%(prog)s {usage}", formatter_class=HelpFormatter,
+                            epilog=epilog(example, "guides/farm"))
 
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "farm", help="a shot as render-farm steps: plan, chunks, finalise",
         description="Cut a shot into chunks that run concurrently on different machines "
-                    "sharing the output folder, with one layer order for the whole shot.")
+                    "sharing the output folder, with one layer order for the whole shot.",
+        formatter_class=HelpFormatter, epilog=epilog(
+            "sss-vfx farm plan 'plates/shot.%04d.exr' -o out/shot", "guides/farm"))
     steps = parser.add_subparsers(dest="step", metavar="STEP", required=True)
-    plan = steps.add_parser("plan", help="cut the shot into chunks and segment the key "
-                                         "frames (farm/plan.json, farm/keys/)")
+    plan = _step(steps, "plan", "INPUT -o OUTPUT [options]",
+                 "cut the shot into chunks and segment the key frames (farm/plan.json, "
+                 "farm/keys/)", "sss-vfx farm plan 'plates/shot.%04d.exr' -o out/shot")
     _add_shot_flags(plan)
-    plan.add_argument("--force", action="store_true",
-                      help="replace a plan and results of other inputs or parameters")
+    sections(plan)["outputs"].add_argument(
+        "--force", action="store_true",
+        help="replace a plan and results of other inputs or parameters")
     add_run_flags(plan)
-    chunk = steps.add_parser("chunk", help="compute one chunk (or those a frame range "
-                                           "meets); does nothing when already finished")
-    chunk.add_argument("output", help="the shot's output folder holding farm/plan.json")
-    which = chunk.add_mutually_exclusive_group(required=True)
+    chunk = _step(steps, "chunk", "OUTPUT (--chunk N | --frames FIRST-LAST) [options]",
+                  "compute one chunk (or those a frame range meets); does nothing when "
+                  "already finished", "sss-vfx farm chunk out/shot --chunk 3")
+    _add_output(chunk, "the shot's output folder holding farm/plan.json", positional=True)
+    which = sections(chunk)["farm"].add_mutually_exclusive_group(required=True)
     which.add_argument("--chunk", type=int, action="append",
                        help="chunk index from 0 (repeatable)")
     which.add_argument("--frames", type=parse_frame_range, metavar="FIRST-LAST",
                        help="run the chunks owning frames in this range (a farm task's "
                             "frame range)")
     add_run_flags(chunk)
-    final = steps.add_parser("finalise", help="cross-fade the chunk joins and write "
-                                              "manifest.json once every chunk finished")
-    final.add_argument("output", help="the shot's output folder")
-    final.add_argument("--verbose", action="store_true", help="tracebacks on errors")
-    openjd = steps.add_parser("openjd", help="write an Open Job Description job template "
-                                             "(plan, chunks, finalise)")
+    final = _step(steps, "finalise", "OUTPUT [options]",
+                  "cross-fade the chunk joins and write manifest.json once every chunk "
+                  "finished", "sss-vfx farm finalise out/shot")
+    _add_output(final, "the shot's output folder", positional=True)
+    sections(final)["run"].add_argument("--verbose", action="store_true",
+                                        help="tracebacks on errors")
+    openjd = _step(steps, "openjd", "INPUT -o OUTPUT [options]",
+                   "write an Open Job Description job template (plan, chunks, finalise)",
+                   "sss-vfx farm openjd 'plates/shot.%04d.exr' -o out/shot")
     _add_shot_flags(openjd)
-    openjd.add_argument("--template", help="where to write the template (default "
-                                           "OUTPUT/job.template.json)")
-    openjd.add_argument("--command", default="sss-vfx", dest="program",
-                        help="the sss-vfx command on the farm's machines (default sss-vfx)")
+    sections(openjd)["outputs"].add_argument(
+        "--template", help="where to write the template (default "
+                           "OUTPUT/job.template.json)")
+    sections(openjd)["farm"].add_argument(
+        "--command", default="sss-vfx", dest="program",
+        help="the sss-vfx command on the farm's machines (default sss-vfx)")
     add_run_flags(openjd)
     return parser
 

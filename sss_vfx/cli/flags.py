@@ -1,17 +1,77 @@
-"""Flags shared by the sub-commands, generated from the option classes' metadata, and
-the translation of library messages (which name parameters) into flags."""
+"""Flags shared by the sub-commands, generated from the option classes' metadata, the
+headings ``--help`` shows them under, and the translation of library messages (which
+name parameters) into flags."""
 
+import argparse
 import dataclasses
 import re
+import textwrap
 
 from sss_vfx.errors import OptionError
-from sss_vfx.options import (COARSE_FEATURES, SegmentationOptions, TemporalOptions,
-                             option_help)
+from sss_vfx.options import (COARSE_FEATURES, OPTION_GROUPS, SegmentationOptions,
+                             TemporalOptions)
 
-__all__ = ["add_method_flags", "add_run_flags", "add_temporal_flags", "flag_name",
-           "method_options", "temporal_options", "to_flags"]
+__all__ = ["HELP_SECTIONS", "HelpFormatter", "add_method_flags", "add_run_flags",
+           "add_temporal_flags", "epilog", "flag_name", "method_options", "sections",
+           "temporal_options", "to_flags"]
 
 _TYPES = {"count": int, "natural": int, "positive": float, "weight": float}
+#: What ``--help`` shows for a value of each kind (choices list themselves).
+_METAVARS = {"count": "N", "natural": "N", "positive": "X", "weight": "W"}
+
+#: The headings of a sub-command's ``--help``, in order: key -> title. The option
+#: fields' own groups (:data:`~sss_vfx.options.OPTION_GROUPS`) sit among them.
+HELP_SECTIONS = {
+    "inputs": "inputs",
+    "outputs": "outputs",
+    "artist": OPTION_GROUPS["artist"],
+    "features": OPTION_GROUPS["features"],
+    "farm": "farm and cluster",
+    "run": "running",
+    **{key: title for key, title in OPTION_GROUPS.items()
+       if key not in ("artist", "features")},
+}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, but lines of the description or epilog that start with
+    two spaces (examples) are kept as written."""
+
+    def _fill_text(self, text, width, indent):
+        paragraphs = []
+        for block in text.split("\n\n"):
+            if block.startswith("  ") or "\n  " in block:
+                paragraphs.append(textwrap.indent(block, indent))
+            else:
+                paragraphs.append(super()._fill_text(block, width, indent))
+        return "\n\n".join(paragraphs)
+
+
+def epilog(example, page):
+    """The end of a sub-command's ``--help``: one example and its documentation page.
+
+    Examples
+    --------
+    >>> print(epilog("sss-vfx devices", "guides/stills"))
+    example:
+      sss-vfx devices
+    <BLANKLINE>
+    documentation:
+      docs/guides/stills.md, built as guides/stills.html
+    """
+    return (f"example:\n  {example}\n\ndocumentation:\n  docs/{page}.md, built as "
+            f"{page}.html")
+
+
+def sections(parser):
+    """The argument groups of a parser, one per :data:`HELP_SECTIONS` key, created once
+    in that order (a section without flags is not shown)."""
+    found = getattr(parser, "sss_sections", None)
+    if found is None:
+        found = {key: parser.add_argument_group(title)
+                 for key, title in HELP_SECTIONS.items()}
+        parser.sss_sections = found
+    return found
 
 
 def flag_name(field_name):
@@ -20,50 +80,58 @@ def flag_name(field_name):
 
 
 def _add_fields(parser, options_class, skip=()):
-    for name, (default, text, kind, choices) in option_help(options_class).items():
-        if name in skip:
+    groups = sections(parser)
+    for f in dataclasses.fields(options_class):
+        if f.name in skip:
             continue
-        extra = {"choices": choices} if kind == "choice" else {"type": _TYPES[kind]}
-        parser.add_argument(flag_name(name), default=default,
-                            help=f"{text} (default {default})", **extra)
+        kind, choices = f.metadata["kind"], f.metadata["choices"]
+        extra = {"choices": choices} if kind == "choice" else {
+            "type": _TYPES[kind], "metavar": _METAVARS[kind]}
+        groups[f.metadata["group"]].add_argument(
+            flag_name(f.name), default=f.default,
+            help=f"{f.metadata['help']} (default {f.default})", **extra)
 
 
 def add_method_flags(parser):
-    """One flag per field of :class:`SegmentationOptions`, and ``--coarse-features``."""
-    _add_fields(parser, SegmentationOptions)
+    """One flag per field of :class:`SegmentationOptions`, under its group's heading,
+    and ``--coarse-features``."""
     recipe = " ".join(f"{flag_name(k)} {v if isinstance(v, str) else format(v, 'g')}"
                       for k, v in COARSE_FEATURES.items())
-    parser.add_argument("--coarse-features", action="store_true",
-                        help="the features are a segmentation network's masks (a few "
-                             f"flat classes): shorthand for {recipe}, for those of "
-                             "these options left at their default")
+    sections(parser)["features"].add_argument(
+        "--coarse-features", action="store_true",
+        help="the features are a segmentation network's masks (a few flat classes): "
+             f"shorthand for {recipe}, for those of these options left at their default")
+    _add_fields(parser, SegmentationOptions)
 
 
 def add_temporal_flags(parser):
     """One flag per field of :class:`TemporalOptions` (``--no-temporal`` for the
-    switch)."""
-    parser.add_argument("--no-temporal", action="store_true",
-                        help="segment every frame on its own (the per-frame baseline)")
+    switch), under its group's heading."""
+    group = TemporalOptions.__dataclass_fields__["temporal"].metadata["group"]
+    sections(parser)[group].add_argument(
+        "--no-temporal", action="store_true",
+        help="segment every frame on its own (the per-frame baseline)")
     _add_fields(parser, TemporalOptions, skip=("temporal",))
 
 
 def add_run_flags(parser):
-    """--device, --progress and --verbose."""
-    parser.add_argument("--device", default=None,
-                        help="where the stages run: auto (a CUDA GPU through torch, else "
-                             "the first OpenCL GPU, else any OpenCL device, else numpy), "
-                             "numpy, opencl, opencl:<platform>:<device>, cuda, "
-                             "cuda:<index> or torch:cpu, as `sss-vfx devices` lists them "
-                             "(default: $SSS_VFX_DEVICE, else auto)")
-    parser.add_argument("--progress", choices=("auto", "bar", "log", "json", "none"),
-                        default="auto",
-                        help="progress on standard error, stage by stage with the time "
-                             "left: one line rewritten on a terminal (bar), a line per "
-                             "stage and every 30 s otherwise (log), JSON lines for tools "
-                             "(json, schema SssProgress.1), or none; auto = bar on a "
-                             "terminal, else log")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show tracebacks and debug messages")
+    """--device, --progress and --verbose, under "running"."""
+    run = sections(parser)["run"]
+    run.add_argument("--device", default=None,
+                     help="where the stages run: auto (a CUDA GPU through torch, else "
+                          "the first OpenCL GPU, else any OpenCL device, else numpy), "
+                          "numpy, opencl, opencl:<platform>:<device>, cuda, "
+                          "cuda:<index> or torch:cpu, as `sss-vfx devices` lists them "
+                          "(default: $SSS_VFX_DEVICE, else auto)")
+    run.add_argument("--progress", choices=("auto", "bar", "log", "json", "none"),
+                     default="auto",
+                     help="progress on standard error, stage by stage with the time "
+                          "left: one line rewritten on a terminal (bar), a line per "
+                          "stage and every 30 s otherwise (log), JSON lines for tools "
+                          "(json, schema SssProgress.1), or none; auto = bar on a "
+                          "terminal, else log")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="show tracebacks and debug messages")
 
 
 def method_options(args):

@@ -6,7 +6,14 @@ import time
 
 import numpy as np
 
-from sss_vfx.cli.flags import add_method_flags, add_run_flags, method_options
+from sss_vfx.cli.flags import (
+    HelpFormatter,
+    add_method_flags,
+    add_run_flags,
+    epilog,
+    method_options,
+    sections,
+)
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.io.exr import layer_names
 from sss_vfx.io.images import read_image, require_file
@@ -25,28 +32,33 @@ RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_p
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "segment", help="split one image into soft layers",
+        usage="%(prog)s IMAGE -o OUTPUT [options]",
         description="Split one image into soft layers whose opacities sum to one. Writes "
                     "layers.exr, one 16-bit PNG matte per layer, preview.png and "
-                    "manifest.json into the output directory.")
-    parser.add_argument("image", help="PNG, JPEG, TIFF (8/16 bit) or EXR (scene-linear) "
+                    "manifest.json into the output directory.",
+        formatter_class=HelpFormatter, epilog=epilog(
+            "sss-vfx segment sample_shots/strands.png "
+            "--guides sample_shots/strands_roto.png -o out/strands", "guides/stills"))
+    inputs, outputs = sections(parser)["inputs"], sections(parser)["outputs"]
+    inputs.add_argument("image", help="PNG, JPEG, TIFF (8/16 bit) or EXR (scene-linear) "
                                       "image")
-    parser.add_argument("-o", "--output", required=True,
-                        help="output directory (created); it may hold only the results "
-                             "of the same command, else pass --force")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the results of another run in the output "
-                             "directory (its layer PNGs included)")
-    parser.add_argument("--features", help="semantic features: image, .npy or .exr, any "
+    inputs.add_argument("--features", help="semantic features: image, .npy or .exr, any "
                                            "channel count, same size as the image; or "
                                            "'person' for the built-in person model "
                                            "(needs sss_vfx[people])")
     add_semantic_flags(parser)
+    outputs.add_argument("-o", "--output", required=True,
+                         help="output directory (created); it may hold only the results "
+                              "of the same command, else pass --force")
+    outputs.add_argument("--force", action="store_true",
+                         help="replace the results of another run in the output "
+                              "directory (its layer PNGs included)")
+    outputs.add_argument("--no-pngs", action="store_true",
+                         help="skip the per-layer PNG mattes")
+    outputs.add_argument("--no-colours", action="store_true",
+                         help="skip the layer colours: layers.exr holds the mattes (A) "
+                              "only, no premultiplied R, G, B")
     add_method_flags(parser)
-    parser.add_argument("--no-pngs", action="store_true",
-                        help="skip the per-layer PNG mattes")
-    parser.add_argument("--no-colours", action="store_true",
-                        help="skip the layer colours: layers.exr holds the mattes (A) "
-                             "only, no premultiplied R, G, B")
     add_run_flags(parser)
     return parser
 

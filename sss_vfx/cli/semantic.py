@@ -3,6 +3,7 @@
 
 import os
 
+from sss_vfx.cli.flags import sections
 from sss_vfx.errors import OptionError
 
 __all__ = ["add_semantic_flags", "feature_model", "semantic_record"]
@@ -12,25 +13,26 @@ def add_semantic_flags(parser, *, video=False):
     """``--guides`` (repeatable), ``--guides-names``, ``--feature-model`` and its
     ``--feature-model-mean/--feature-model-std``."""
     numbered = (" numbered like the frames (roto/hero.%%04d.png)" if video else "")
-    parser.add_argument(
+    inputs = sections(parser)["inputs"]
+    inputs.add_argument(
         "--guides", action="append", metavar="PATH",
         help="rough per-object mattes" + numbered + ": an image or EXR with one channel "
              "per object, a label/ID image (0 = none), a Cryptomatte EXR, or .npy; repeat "
              "for several files. Each object gets a layer, in this order, then the rest "
              "of the frame (--layers is then not used)")
-    parser.add_argument(
+    inputs.add_argument(
         "--guides-names", metavar="PATTERNS",
         help="objects to pick from the guides, comma-separated shell patterns "
              "('hero,car*'); required for a Cryptomatte")
-    parser.add_argument(
+    inputs.add_argument(
         "--feature-model", metavar="FILE",
         help="a network computing the features from each image: TorchScript .pt (needs "
              "sss_vfx[gpu]) or ONNX .onnx (needs sss_vfx[onnx])")
-    parser.add_argument(
+    inputs.add_argument(
         "--feature-model-mean", metavar="R,G,B",
         help="the feature model's input mean, e.g. 0.485,0.456,0.406 (default: the "
              "file's metadata, else 0)")
-    parser.add_argument(
+    inputs.add_argument(
         "--feature-model-std", metavar="R,G,B",
         help="the feature model's input std, e.g. 0.229,0.224,0.225 (default: the file's "
              "metadata, else 1)")

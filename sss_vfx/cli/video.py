@@ -16,10 +16,13 @@ import cv2
 import numpy as np
 
 from sss_vfx.cli.flags import (
+    HelpFormatter,
     add_method_flags,
     add_run_flags,
     add_temporal_flags,
+    epilog,
     method_options,
+    sections,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
@@ -43,35 +46,40 @@ PREVIEW_MAX_WIDTH = 2048
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "video", help="split every frame of a shot into soft layers, coherent in time",
+        usage="%(prog)s INPUT -o OUTPUT [options]",
         description="Split every frame of a video file or image sequence into soft layers "
                     "that keep their identity through the shot. Writes layers.NNNN.exr "
                     "per frame (the input's frame numbers), preview.mp4 and "
                     "manifest.json; rerunning the same command resumes an interrupted "
-                    "run.")
-    parser.add_argument("input", help=("a video file FFmpeg decodes (MOV, MP4, MKV...) or "
-                                       "an image sequence: shot.%%04d.exr or shot.####.exr"))
-    parser.add_argument("-o", "--output", required=True, help="output directory (created)")
+                    "run.",
+        formatter_class=HelpFormatter, epilog=epilog(
+            "sss-vfx video 'plates/shot.%04d.exr' --frames 1001-1100 -o out/shot",
+            "guides/video"))
+    inputs, outputs = sections(parser)["inputs"], sections(parser)["outputs"]
+    inputs.add_argument("input", help="a video file FFmpeg decodes (MOV, MP4, MKV...) or "
+                                      "an image sequence: shot.%%04d.exr or shot.####.exr")
     # Parsed in run(), inside the error boundary: a bad range is one line, not usage.
-    parser.add_argument("--frames", metavar="FIRST-LAST",
+    inputs.add_argument("--frames", metavar="FIRST-LAST",
                         help="frame range to process, inclusive, e.g. 1001-1100 or "
                              "--frames=-5--1 (default: all)")
-    parser.add_argument("--start", type=int, default=0,
+    inputs.add_argument("--start", type=int, default=0,
                         help="number of a video file's first frame (default 0)")
-    parser.add_argument("--features", help="per-frame semantic features: a sequence "
+    inputs.add_argument("--allow-missing", action="store_true",
+                        help="process the frames of a sequence that exist despite gaps")
+    inputs.add_argument("--features", help="per-frame semantic features: a sequence "
                                            "pattern numbered like the frames; or "
                                            "'person' for the built-in person model "
                                            "(needs sss_vfx[people])")
     add_semantic_flags(parser, video=True)
+    outputs.add_argument("-o", "--output", required=True, help="output directory (created)")
+    outputs.add_argument("--pngs", action="store_true",
+                         help="also write 16-bit PNG mattes to mattes/sss_layerNN.NNNN.png")
+    outputs.add_argument("--no-colours", action="store_true",
+                         help="skip the layer colours: each EXR holds the mattes (A) only, "
+                              "no premultiplied R, G, B")
+    outputs.add_argument("--force", action="store_true",
+                         help="recompute every frame, replacing results in the folder")
     add_temporal_flags(parser)
-    parser.add_argument("--pngs", action="store_true",
-                        help="also write 16-bit PNG mattes to mattes/sss_layerNN.NNNN.png")
-    parser.add_argument("--no-colours", action="store_true",
-                        help="skip the layer colours: each EXR holds the mattes (A) only, "
-                             "no premultiplied R, G, B")
-    parser.add_argument("--force", action="store_true",
-                        help="recompute every frame, replacing results in the folder")
-    parser.add_argument("--allow-missing", action="store_true",
-                        help="process the frames of a sequence that exist despite gaps")
     add_method_flags(parser)
     add_run_flags(parser)
     return parser

@@ -10,7 +10,7 @@ def _box(x, radius):
 
 
 def guided_coefficients(guide, source, radius, eps):
-    """Per-pixel linear model ``q = A . I + b`` of the guided filter.
+    """Per-pixel linear model ``q = A I + b`` of the guided filter.
 
     Parameters
     ----------

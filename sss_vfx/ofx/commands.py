@@ -23,55 +23,71 @@ def _default_cache_dir():
 
 def add_serve_parser(subparsers):
     """Add ``serve`` to an argparse sub-parser set; returns its parser."""
+    # Here, not at the top: sss_vfx.cli imports this module (``python -m sss_vfx.ofx``).
+    from sss_vfx.cli.flags import HelpFormatter, epilog, sections
+
     parser = subparsers.add_parser(
         "serve", help="the render server of the OpenFX plugin (started by the plugin)",
         description="Serve the SemanticSoftSegmentation OpenFX plugin: listen on a Unix "
                     "socket only you can open (in $SSS_VFX_RUNTIME_DIR, else "
                     "$XDG_RUNTIME_DIR/sss-vfx, else /tmp/sss-vfx-UID), compute each shot "
                     "once with the plugin's parameters, cache it, and exit when idle. The "
-                    "plugin starts it on first use; one runs per user.")
-    parser.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S,
-                        metavar="SECONDS",
-                        help=f"exit after this long without work (default "
-                             f"{DEFAULT_IDLE_TIMEOUT_S})")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="where computed shots are kept (default: "
-                             "$XDG_CACHE_HOME/sss-vfx/ofx-shots or ~/.cache/...)")
-    parser.add_argument("--cache-gb", type=float, default=DEFAULT_CACHE_GB,
-                        help=f"keep at most this many GB of shots, oldest dropped first "
-                             f"(default {DEFAULT_CACHE_GB:g})")
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="a further option of the method or of the temporal linking "
-                             "for every shot (e.g. --option window=5, --option "
-                             "eigenvectors=50); the plugin's own parameters (layers, "
-                             "maxPixels, temporal, device, linearInput) come from the "
-                             "host")
-    parser.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show tracebacks and debug messages")
+                    "plugin starts it on first use; one runs per user.",
+        formatter_class=HelpFormatter,
+        epilog=epilog("sss-vfx serve --idle-timeout 3600 --option window=5",
+                      "guides/openfx"))
+    groups = sections(parser)
+    run, outputs = groups["run"], groups["outputs"]
+    run.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S,
+                     metavar="SECONDS",
+                     help=f"exit after this long without work (default "
+                          f"{DEFAULT_IDLE_TIMEOUT_S})")
+    outputs.add_argument("--cache-dir", type=Path, default=None,
+                         help="where computed shots are kept (default: "
+                              "$XDG_CACHE_HOME/sss-vfx/ofx-shots or ~/.cache/...)")
+    outputs.add_argument("--cache-gb", type=float, default=DEFAULT_CACHE_GB,
+                         help=f"keep at most this many GB of shots, oldest dropped first "
+                              f"(default {DEFAULT_CACHE_GB:g})")
+    groups["method"].add_argument(
+        "--option", action="append", default=[], metavar="NAME=VALUE",
+        help="a further option of the method or of the temporal linking for every shot "
+             "(e.g. --option window=5, --option eigenvectors=50); the plugin's own "
+             "parameters (layers, maxPixels, temporal, device, linearInput) come from "
+             "the host")
+    run.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="show tracebacks and debug messages")
     return parser
 
 
 def add_ofx_parser(subparsers):
     """Add ``ofx`` (with ``ofx install``) to an argparse sub-parser set; returns it."""
+    from sss_vfx.cli.flags import HelpFormatter, epilog, sections
+
     parser = subparsers.add_parser(
         "ofx", help="build and install the OpenFX plugin",
         description="The SemanticSoftSegmentation OpenFX plugin for Resolve, Fusion, "
-                    "Natron, Flame, Vegas and Nuke's OFX host.")
+                    "Natron, Flame, Vegas and Nuke's OFX host.",
+        formatter_class=HelpFormatter,
+        epilog=epilog("sss-vfx ofx install", "guides/openfx"))
     actions = parser.add_subparsers(dest="ofx_command", metavar="ACTION")
     install = actions.add_parser(
         "install", help="compile the plugin and install its bundle",
         description="Compile SemanticSoftSegmentation.ofx.bundle with the system C "
                     "compiler ($CC, else cc) and install it into the first folder of "
-                    "OFX_PLUGIN_PATH, else /usr/OFX/Plugins, or --dest DIR.")
-    install.add_argument("--dest", type=Path, default=None,
-                         help="plug-in folder to install into (created if needed)")
-    install.add_argument("--executable", type=Path, default=None,
-                         help="a program the plugin starts as 'PROGRAM serve' (a wrapper "
-                              "script that sets options); default: this environment's "
-                              "Python, as 'python -I -m sss_vfx.ofx serve'")
-    install.add_argument("-v", "--verbose", action="store_true",
-                         help="show tracebacks and debug messages")
+                    "OFX_PLUGIN_PATH, else /usr/OFX/Plugins, or --dest DIR.",
+        formatter_class=HelpFormatter,
+        epilog=epilog("sss-vfx ofx install --dest /studio/ofx", "guides/openfx"))
+    run = sections(install)["run"]
+    sections(install)["outputs"].add_argument(
+        "--dest", type=Path, default=None,
+        help="plug-in folder to install into (created if needed)")
+    run.add_argument("--executable", type=Path, default=None,
+                     help="a program the plugin starts as 'PROGRAM serve' (a wrapper "
+                          "script that sets options); default: this environment's "
+                          "Python, as 'python -I -m sss_vfx.ofx serve'")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="show tracebacks and debug messages")
     parser.set_defaults(ofx_parser=parser)
     return parser
 

@@ -1,7 +1,7 @@
 """Layer colours (DESIGN step 8): one colour per layer, the layers summing to the plate.
 
 For soft layers ``a_1..a_K`` of a plate ``I`` (every pixel's alphas summing to 1), the
-colours ``F_1..F_K`` minimise, on a copy downscaled to at most 16384 pixels,
+colours ``F_1..F_K`` minimise, on a copy downscaled to at most 16384 pixels::
 
     sum_p |sum_k a_kp F_kp - I_p|^2                                   (data)
     + smoothness * sum_k sum_{p~q} w_kpq |F_kp - F_kq|^2               (smooth per layer)

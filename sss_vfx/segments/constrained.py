@@ -2,7 +2,7 @@
 
 Spectral matting (Levin, Rav-Acha, Lischinski 2008) as adapted by Semantic Soft
 Segmentation (DESIGN step 5). Each layer is ``alpha_k = E y_k`` for k < K, the last is
-``1 - sum_k alpha_k``, and iteratively reweighted least squares minimises
+``1 - sum_k alpha_k``, and iteratively reweighted least squares minimises::
 
     sum_k y_k^T Lambda y_k + sum_{k, p} w (|alpha_kp|^g + |1 - alpha_kp|^g)
 

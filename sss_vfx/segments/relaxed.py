@@ -1,6 +1,6 @@
 """Relaxed sparsification over all pixels (DESIGN step 7).
 
-Minimises, over the layers a_1..a_K jointly,
+Minimises, over the layers a_1..a_K jointly::
 
     sum_k a_k^T L a_k + sum_{k,p} |a_kp|^g_p + |1 - a_kp|^g_p
         + sum_{k,p} (a_kp - a0_kp)^2 + 100 sum_p (sum_k a_kp - 1)^2
