@@ -1,6 +1,6 @@
 """The OpenCL matting affinity and Laplacian against the float64 numpy reference.
 
-Tolerances (relative to the largest entry), as stated in the README: float64 kernels
+Tolerances (relative to the largest entry), as the docs state (benchmarks.md): float64 kernels
 1e-8 (the reference itself is off by up to ~3e-9 in near-flat windows, see
 test_device_is_more_accurate_than_reference); float32 kernels 1e-6 on random colours,
 2e-4 on 8-bit photographs.

@@ -15,6 +15,10 @@ Writes small 8-bit PNGs into ``docs/_static/gallery/``:
 - ``shot_strip.png``: a rendered hairy object moving over a panning background
   (:func:`sss_vfx.synthetic.moving_shot`), temporal mode: plates over the colour-coded
   layers, every other frame.
+- ``davis_strip.png``: DAVIS 2016 ``car-shadow`` (CC BY 4.0), every third frame of its
+  first 13, with a blocky roto per frame (the masks at 1/8 resolution) as the car's
+  guide, default options, temporal mode: plates over the car's matte. Made when the benchmark data are present
+  (``../shared/data`` beside the checkout, or ``--data DIR``).
 - ``bench/*.png``: the strips the benchmarks wrote into ``benchmarks/output/``, scaled
   down, when that folder holds them. They are made from the benchmark data
   (alphamatting.com photos, whose terms do not grant redistribution), so they stay out
@@ -39,6 +43,8 @@ OUT = ROOT / "docs" / "_static" / "gallery"
 #: Benchmark strips: local only (see the module docstring).
 BENCH_OUT = OUT / "bench"
 BENCH = ROOT / "benchmarks" / "output"
+#: The benchmark data (not in the repository), as the benchmarks find it.
+DATA = ROOT.parent / "shared" / "data"
 
 try:
     import sss_vfx
@@ -176,6 +182,31 @@ def shot_strip():
     _write("shot_strip.png", _column([plates, layers]))
 
 
+def davis_strip(data=None):
+    """A real shot: DAVIS car-shadow with a blocky roto per frame as the car's guide."""
+    from sss_vfx.synthetic import coarse_mask
+    folder = Path(data or DATA) / "davis_car_shadow"
+    plates = sorted((folder / "JPEGImages" / "480p" / "car-shadow").glob("*.jpg"))[:13:3]
+    if not plates:
+        print(f"  no DAVIS car-shadow under {folder.parent}: skipped")
+        return
+    frames = [read_image(p).pixels for p in plates]
+    masks = [read_image(folder / "Annotations" / "480p" / "car-shadow" /
+                        p.with_suffix(".png").name).pixels[:, :, 0] for p in plates]
+    # An artist's quick roto: the mask at 1/8 resolution, blocky, no soft edge.
+    guides = [(coarse_mask(m, scale=8, blur_sigma=0) > 0.5)[:, :, None].astype(np.float32)
+              for m in masks]
+    started = time.perf_counter()
+    results = list(sss_vfx.segment_video(frames, guides=guides,
+                                         colours=False,
+                                         device="numpy"))
+    print(f"  segmented {len(results)} frames in {time.perf_counter() - started:.1f} s")
+    width = 176
+    plates_row = _row([_panel(r.plate, width) for r in results])
+    mattes_row = _row([_panel(r.alphas[:, :, 0], width) for r in results])
+    _write("davis_strip.png", _column([plates_row, mattes_row]))
+
+
 def bench_strips():
     """The benchmarks' own strips, scaled down, when benchmarks/output holds them (into
     the git-ignored ``bench/`` folder)."""
@@ -190,12 +221,14 @@ def bench_strips():
 
 
 PICTURES = {"hero": hero, "strands_features": strands_features, "chelsea": chelsea,
-            "shot_strip": shot_strip, "bench": bench_strips}
+            "shot_strip": shot_strip, "davis": davis_strip, "bench": bench_strips}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="comma-separated: " + ", ".join(PICTURES))
+    parser.add_argument("--data", help="benchmark data folder (default: shared/data "
+                                       "beside the checkout)")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(PICTURES)
     unknown = sorted(set(names) - set(PICTURES))
@@ -204,7 +237,7 @@ def main(argv=None):
                      f"{', '.join(PICTURES)}")
     for name in names:
         print(name)
-        PICTURES[name]()
+        PICTURES[name](**({"data": args.data} if name == "davis" else {}))
 
 
 if __name__ == "__main__":

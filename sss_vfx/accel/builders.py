@@ -21,7 +21,7 @@ def laplacian(image, features=None, *, weights=AffinityWeights(), superpixels=No
     (the numpy reference), plus ``device``: a spec (``'auto'``, ``'numpy'``,
     ``'opencl'``, ``'opencl:<platform>:<device>'``; None reads ``SSS_VFX_DEVICE``, else
     ``'auto'``), a Device or a Compute. Devices agree to about 1e-9 of the largest entry
-    (float64 kernels; see the README for float32-only devices).
+    (float64 kernels; docs/benchmarks.md gives those of float32-only devices).
 
     Raises
     ------

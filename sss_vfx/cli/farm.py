@@ -58,8 +58,9 @@ def _add_output(parser, text, positional=False):
         *names, help=text, **({} if positional else {"required": True}))
 
 
-def _step(steps, name, usage, help, example):
-    return steps.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+def _step(steps, name, usage, text, example):
+    """A farm step's parser: ``text`` is its one-line help, and its description."""
+    return steps.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
                             usage=f"%(prog)s {usage}", formatter_class=HelpFormatter,
                             epilog=epilog(example, "guides/farm"))
 
