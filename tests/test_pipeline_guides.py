@@ -125,7 +125,7 @@ def test_guides_and_features_together_are_refused(files):
 
 
 def test_person_model_is_a_guide_named_person(files, monkeypatch):
-    import sss_vfx.features.person as person
+    import sss_vfx.features.tflite as tflite
     img, hero = files["img"], files["hero"]
     calls = []
     monkeypatch.setattr(person, "person_mask", lambda plate: calls.append(1) or hero)
@@ -138,15 +138,15 @@ def test_person_model_is_a_guide_named_person(files, monkeypatch):
 
 
 def test_person_model_missing_extra_names_it(files, monkeypatch):
-    import sss_vfx.features.person as person
-    person._runtime.cache_clear()
-    person._LOCAL.__dict__.clear()
+    import sss_vfx.features.tflite as tflite
+    tflite.runtime.cache_clear()
+    tflite._LOCAL.__dict__.clear()
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     try:
         with pytest.raises(FeatureError, match=r"pip install 'sss_vfx\[people\]'"):
             segment_image(files["img"], "person", **SMALL)
     finally:
-        person._runtime.cache_clear()
+        tflite.runtime.cache_clear()
 
 
 torch = pytest.importorskip("torch")
@@ -226,7 +226,7 @@ def test_person_and_a_feature_model_are_refused_together(files, tmp_path):
 
 
 def test_video_guides_keep_their_order_and_person_masks_are_cached(tmp_path, monkeypatch):
-    import sss_vfx.features.person as person
+    import sss_vfx.features.tflite as tflite
     frames, heroes, cars = [], [], []
     for s in range(3):
         img, hero, car = scene(shift=s)
