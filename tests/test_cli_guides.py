@@ -67,7 +67,7 @@ def test_segment_cryptomatte_by_names(tmp_path, capsys):
 
 
 def test_segment_person(still, tmp_path, capsys, monkeypatch):
-    import sss_vfx.features.tflite as tflite
+    import sss_vfx.features.person as person
     monkeypatch.setattr(person, "person_mask", lambda plate: still["hero"])
     out = tmp_path / "out"
     status, err = run(["segment", still["plate"], "-o", out, "--features", "person",
@@ -156,7 +156,7 @@ def test_video_guides_pattern_and_person_cache_on_resume(shot, tmp_path, capsys,
         alphas = read_layers_exr(out / f"layers.{1001 + i:04d}.exr").alphas
         assert owner(alphas, hero) == 0
 
-    import sss_vfx.features.tflite as tflite
+    import sss_vfx.features.person as person
     calls = []
     monkeypatch.setattr(person, "person_mask",
                         lambda plate: calls.append(1) or heroes[(len(calls) - 1) % 3])

@@ -125,7 +125,7 @@ def test_guides_and_features_together_are_refused(files):
 
 
 def test_person_model_is_a_guide_named_person(files, monkeypatch):
-    import sss_vfx.features.tflite as tflite
+    import sss_vfx.features.person as person
     img, hero = files["img"], files["hero"]
     calls = []
     monkeypatch.setattr(person, "person_mask", lambda plate: calls.append(1) or hero)
@@ -226,7 +226,7 @@ def test_person_and_a_feature_model_are_refused_together(files, tmp_path):
 
 
 def test_video_guides_keep_their_order_and_person_masks_are_cached(tmp_path, monkeypatch):
-    import sss_vfx.features.tflite as tflite
+    import sss_vfx.features.person as person
     frames, heroes, cars = [], [], []
     for s in range(3):
         img, hero, car = scene(shift=s)
