@@ -109,17 +109,17 @@ def bad_cases(still, tmp_path):
                                   "people-extra"])
 def test_bad_semantic_input_exits_2_with_one_line_and_no_output(
         still, tmp_path, capsys, monkeypatch, case):
-    import sss_vfx.features.person as person
+    import sss_vfx.features.tflite as tflite
     if case == "people-extra":
-        person._runtime.cache_clear()
-        person._LOCAL.__dict__.clear()
+        tflite.runtime.cache_clear()
+        tflite._LOCAL.__dict__.clear()
         monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     flags, word = bad_cases(still, tmp_path)[case]
     out = tmp_path / "out"
     try:
         status, err = run(["segment", still["plate"], "-o", out, *flags, *SMALL], capsys)
     finally:
-        person._runtime.cache_clear()
+        tflite.runtime.cache_clear()
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sss-vfx: error:"), err

@@ -138,15 +138,15 @@ def test_person_model_is_a_guide_named_person(files, monkeypatch):
 
 
 def test_person_model_missing_extra_names_it(files, monkeypatch):
-    import sss_vfx.features.person as person
-    person._runtime.cache_clear()
-    person._LOCAL.__dict__.clear()
+    import sss_vfx.features.tflite as tflite
+    tflite.runtime.cache_clear()
+    tflite._LOCAL.__dict__.clear()
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     try:
         with pytest.raises(FeatureError, match=r"pip install 'sss_vfx\[people\]'"):
             segment_image(files["img"], "person", **SMALL)
     finally:
-        person._runtime.cache_clear()
+        tflite.runtime.cache_clear()
 
 
 torch = pytest.importorskip("torch")
