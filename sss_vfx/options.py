@@ -18,8 +18,8 @@ from sss_vfx.errors import OptionError
 
 __all__ = [
     "COARSE_FEATURES", "DEFAULT_MAX_PIXELS", "MIN_MAX_PIXELS", "AffinityWeights",
-    "ConstrainedOptions", "RefineOptions", "RelaxedOptions", "SegmentationOptions",
-    "TemporalOptions", "option_help",
+    "ConstrainedOptions", "PlateOptions", "RefineOptions", "RelaxedOptions",
+    "SegmentationOptions", "TemporalOptions", "option_help",
 ]
 
 #: Working-resolution cap of the default configuration, in pixels (0 = never
@@ -44,7 +44,7 @@ def _option(default, help, *, kind, choices=None):
 
     ``kind`` is one of ``'count'`` (integer >= 1), ``'natural'`` (integer >= 0),
     ``'positive'`` (finite number > 0), ``'weight'`` (finite number >= 0), ``'flag'``
-    (bool) or ``'choice'`` (one of ``choices``).
+    (bool), ``'choice'`` (one of ``choices``) or ``'text'`` (None or a non-empty str).
     """
     return field(default=default, metadata={"help": help, "kind": kind,
                                             "choices": choices})
@@ -65,6 +65,8 @@ def _check_field(name, value, meta):
         raise OptionError(f"{name} must be a finite number >= 0, got {value!r}")
     if kind == "flag" and not isinstance(value, bool):
         raise OptionError(f"{name} must be True or False, got {value!r}")
+    if kind == "text" and not (value is None or (isinstance(value, str) and value.strip())):
+        raise OptionError(f"{name} must be a non-empty text or None, got {value!r}")
     if kind == "choice" and value not in meta["choices"]:
         raise OptionError(f"{name} must be one of {', '.join(meta['choices'])}, "
                           f"got {value!r}")
@@ -338,3 +340,34 @@ class TemporalOptions(_Options):
     def shared_frames(self):
         """Frames shared by consecutive windows: 0 in per-frame mode."""
         return self.overlap if self.temporal else 0
+
+
+@dataclass(frozen=True)
+class PlateOptions(_Options):
+    """How a plate is read and colour-managed (not parameters of the method: they say
+    what the file's values mean).
+
+    The colour spaces are names (or aliases, or roles) of the OpenColorIO config; see
+    :mod:`sss_vfx.colour` for the defaults.
+
+    Examples
+    --------
+    >>> PlateOptions(colorspace="ACEScg").colorspace
+    'ACEScg'
+    """
+
+    colorspace: object = _option(
+        None, "colour space of the plate, a name, alias or role of the OCIO config "
+              "(default: the file's metadata where it says, else the config's scene_linear "
+              "role for EXR, its compositing_log role for a DPX whose header says "
+              "logarithmic, sRGB for other files)", kind="text")
+    ocio: object = _option(
+        None, "OpenColorIO config: a .ocio file or a built-in ocio:// name (default: "
+              "$OCIO, else ocio://cg-config-latest, the ACES CG config)", kind="text")
+    working_view: object = _option(
+        None, "make the working copy the affinities see through a display/view transform, "
+              "'DISPLAY/VIEW' or 'VIEW' of the config's default display (default: a plain "
+              "conversion to the config's sRGB-encoded colour space)", kind="text")
+    part: object = _option(
+        None, "part of a multi-part EXR to read, by name (default: the first part holding "
+              "R, G, B)", kind="text")

@@ -5,13 +5,13 @@ import dataclasses
 import re
 
 from sss_vfx.errors import OptionError
-from sss_vfx.options import (COARSE_FEATURES, SegmentationOptions, TemporalOptions,
-                             option_help)
+from sss_vfx.options import (COARSE_FEATURES, PlateOptions, SegmentationOptions,
+                             TemporalOptions, option_help)
 
-__all__ = ["add_method_flags", "add_run_flags", "add_temporal_flags", "flag_name",
-           "method_options", "temporal_options", "to_flags"]
+__all__ = ["add_method_flags", "add_plate_flags", "add_run_flags", "add_temporal_flags",
+           "flag_name", "method_options", "plate_options", "temporal_options", "to_flags"]
 
-_TYPES = {"count": int, "natural": int, "positive": float, "weight": float}
+_TYPES = {"count": int, "natural": int, "positive": float, "weight": float, "text": str}
 
 
 def flag_name(field_name):
@@ -25,7 +25,8 @@ def _add_fields(parser, options_class, skip=()):
             continue
         extra = {"choices": choices} if kind == "choice" else {"type": _TYPES[kind]}
         parser.add_argument(flag_name(name), default=default,
-                            help=f"{text} (default {default})", **extra)
+                            help=text if default is None else f"{text} (default {default})",
+                            **extra)
 
 
 def add_method_flags(parser):
@@ -45,6 +46,19 @@ def add_temporal_flags(parser):
     parser.add_argument("--no-temporal", action="store_true",
                         help="segment every frame on its own (the per-frame baseline)")
     _add_fields(parser, TemporalOptions, skip=("temporal",))
+
+
+def add_plate_flags(parser):
+    """One flag per field of :class:`PlateOptions`: ``--colorspace``, ``--ocio``,
+    ``--working-view``, ``--part``."""
+    _add_fields(parser, PlateOptions)
+
+
+def plate_options(args):
+    """The :class:`PlateOptions` of parsed arguments (their defaults where a command has
+    no plate flags)."""
+    return PlateOptions(**{f.name: getattr(args, f.name, None)
+                           for f in dataclasses.fields(PlateOptions)})
 
 
 def add_run_flags(parser):

@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from sss_vfx.cli.flags import add_method_flags, add_run_flags, method_options
+from sss_vfx.cli.flags import (add_method_flags, add_plate_flags, add_run_flags,
+                               method_options, plate_options)
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.io.exr import layer_names
 from sss_vfx.io.images import read_image, require_file
@@ -28,8 +29,9 @@ def add_parser(subparsers):
         description="Split one image into soft layers whose opacities sum to one. Writes "
                     "layers.exr, one 16-bit PNG matte per layer, preview.png and "
                     "manifest.json into the output directory.")
-    parser.add_argument("image", help="PNG, JPEG, TIFF (8/16 bit) or EXR (scene-linear) "
-                                      "image")
+    parser.add_argument("image", help="EXR (scene-linear by default; --part for a "
+                                      "multi-part file), DPX, TIFF, PNG, JPEG or another "
+                                      "still format OpenImageIO reads")
     parser.add_argument("-o", "--output", required=True,
                         help="output directory (created); it may hold only the results "
                              "of the same command, else pass --force")
@@ -41,6 +43,7 @@ def add_parser(subparsers):
                                            "'person' for the built-in person model "
                                            "(needs sss_vfx[people])")
     add_semantic_flags(parser)
+    add_plate_flags(parser)
     add_method_flags(parser)
     parser.add_argument("--no-pngs", action="store_true",
                         help="skip the per-layer PNG mattes")
@@ -59,10 +62,12 @@ def run(args):
     from sss_vfx.pipeline.still import segment_image
 
     options = method_options(args)
+    plate = plate_options(args)
     compute = Compute.resolve(args.device)
     model = feature_model(args, compute)     # a model that does not load: before any output
-    # An unreadable image, or more eigenvectors than it gives: before any output.
-    check_eigenvectors(options, read_image(args.image).pixels.shape[:2])
+    # An unreadable image, a colour space, config or part that does not exist, or more
+    # eigenvectors than the image gives: before any output.
+    check_eigenvectors(options, read_image(args.image, plate=plate).pixels.shape[:2])
     if args.features and not is_person(args.features):
         require_file(args.features, what="features")
     key = _run_key(args)
@@ -73,7 +78,7 @@ def run(args):
         seg = segment_image(args.image, args.features, guides=args.guides,
                             guide_names=args.guides_names, feature_model=model,
                             options=options, progress=progress, device=compute,
-                            colours=not args.no_colours)
+                            colours=not args.no_colours, plate=plate)
     finally:
         progress.finish()
     write_start = time.perf_counter()
@@ -93,6 +98,7 @@ def run(args):
         "parameters": seg.options.as_dict(),
         "working_size": {"width": int(seg.working_image.shape[1]),
                          "height": int(seg.working_image.shape[0])},
+        "colour_space": (seg.plate_header.colour_space if seg.plate_header else None),
         "layers": layer_names(seg.alphas.shape[2]),
         "colours": seg.colours is not None,
         "layer_coverage": [float(c) for c in seg.alphas.mean(axis=(0, 1))],

@@ -8,6 +8,7 @@ lists the layer names in order, so readers need not rely on channel sorting.
 """
 
 import dataclasses
+import fractions
 import pathlib
 
 import numpy as np
@@ -32,7 +33,7 @@ HALF_MAX = 65504.0
 # Values this far outside [0, 1] are solver round-off and are clipped; anything
 # further is a bug upstream and is refused.
 ALPHA_TOLERANCE = 1e-3
-RESERVED_ATTRIBUTES = frozenset({
+RESERVED_ATTRIBUTES = frozenset({"colorSpace", "framesPerSecond", "timeCode",
     "channels", "chunkCount", "compression", "dataWindow", "displayWindow",
     "lineOrder", "name", "pixelAspectRatio", "screenWindowCenter",
     "screenWindowWidth", "tiles", "type", "version", LAYERS_ATTRIBUTE,
@@ -133,7 +134,7 @@ def check_alphas(alphas, *, name="alphas"):
     return np.clip(alphas, 0.0, 1.0)
 
 
-def write_layers_exr(path, alphas, *, colours=None, attributes=None):
+def write_layers_exr(path, alphas, *, colours=None, attributes=None, header=None):
     """Write soft segments as one single-part, ZIP-compressed, half-float EXR.
 
     Parameters
@@ -146,6 +147,10 @@ def write_layers_exr(path, alphas, *, colours=None, attributes=None):
         Premultiplied RGB colour of each layer, finite.
     attributes : dict of str to str, optional
         Extra string header attributes, e.g. the program version.
+    header : PlateHeader, optional
+        The plate's windows (the file's data window is the plate's canvas, its display
+        window the plate's), pixel aspect, time code, frame rate and colour space (of
+        the colours: ``colorSpace`` and ``colorInteropID``), carried into the header.
 
     Raises
     ------
@@ -175,16 +180,17 @@ def write_layers_exr(path, alphas, *, colours=None, attributes=None):
                 channels[f"{name}.{letter}"] = np.ascontiguousarray(
                     colours[:, :, index, c], dtype=np.float16)
 
-    header = {
+    exr_header = {
         "compression": OpenEXR.ZIP_COMPRESSION,
         "type": OpenEXR.scanlineimage,
         LAYERS_ATTRIBUTE: ",".join(names),
+        **_plate_attributes(header, (height, width)),
         **extra,
     }
     final = pathlib.Path(path)
     with atomic_path(final) as tmp:
         try:
-            OpenEXR.File(header, channels).write(str(tmp))
+            OpenEXR.File(exr_header, channels).write(str(tmp))
         except (RuntimeError, OSError) as exc:
             raise OutputError(
                 f"cannot write {final}: {exc}; choose another -o or fix its permissions"
@@ -255,6 +261,49 @@ def read_layers_exr(path):
         compression=header["compression"].name.removesuffix("_COMPRESSION"),
         pixel_types={name: ch.type().name for name, ch in channels.items()},
     )
+
+
+def _plate_attributes(header, shape_hw):
+    """The EXR header attributes of a PlateHeader (none when it is None)."""
+    if header is None:
+        return {}
+    attributes = {}
+    windows = header.windows
+    if windows is not None and not windows.plain:
+        x, y, width, height = windows.canvas
+        if (height, width) != tuple(shape_hw):
+            raise OptionError(f"the layers are {shape_hw[1]}x{shape_hw[0]} but the plate's "
+                              f"canvas is {width}x{height}; write them with that plate's "
+                              "header")
+        attributes["dataWindow"] = _box(x, y, width, height)
+        attributes["displayWindow"] = _box(*windows.display)
+    if header.pixel_aspect and header.pixel_aspect != 1.0:
+        attributes["pixelAspectRatio"] = float(header.pixel_aspect)
+    if header.timecode is not None:
+        attributes["timeCode"] = _timecode(*header.timecode)
+    if header.fps:
+        attributes["framesPerSecond"] = fractions.Fraction(header.fps)
+    if header.colour_space:
+        attributes["colorSpace"] = str(header.colour_space)
+    return attributes
+
+
+def _timecode(time_and_flags, user_data=0):
+    """An OpenEXR TimeCode from the SMPTE 12M (TV60) packed word OpenImageIO reads."""
+    def bcd(shift, tens_bits):
+        word = int(time_and_flags) >> shift
+        return (word & 0xF) + 10 * ((word >> 4) & ((1 << tens_bits) - 1))
+
+    code = OpenEXR.TimeCode()
+    code.hours, code.minutes, code.seconds, code.frame = (bcd(24, 2), bcd(16, 3),
+                                                          bcd(8, 3), bcd(0, 2))
+    code.dropFrame = bool(int(time_and_flags) >> 6 & 1)
+    code.userData = int(user_data)
+    return code
+
+
+def _box(x, y, width, height):
+    return (np.array([x, y], np.int32), np.array([x + width - 1, y + height - 1], np.int32))
 
 
 def read_exr_channels(path):

@@ -64,7 +64,8 @@ def write_still_outputs(directory, segmentation, *, attributes, pngs=True):
     """
     alphas = segmentation.alphas
     write_layers_exr(directory / "layers.exr", alphas, colours=segmentation.colours,
-                     attributes=attributes)
+                     attributes=attributes,
+                     header=getattr(segmentation, "plate_header", None))
     written = ["layers.exr"]
     if pngs:
         for k, name in enumerate(layer_names(alphas.shape[2])):
