@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from sss_vfx.cli.flags import (add_method_flags, add_plate_flags, add_run_flags,
-                               method_options, plate_options)
+                               method_options, plate_options, plate_record)
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.io.exr import layer_names
 from sss_vfx.io.images import read_image, require_file
@@ -121,6 +121,9 @@ def run(args):
 def _run_key(args):
     """What decides the results: the input files and every flag but the run-only ones
     (new flags count by default)."""
-    settings = {k: v for k, v in vars(args).items() if k not in RUN_ONLY}
+    plate = plate_options(args)
+    settings = {k: v for k, v in vars(args).items()
+                if k not in RUN_ONLY and k not in plate.as_dict()}
     inputs = {name: settings.pop(name) for name in ("image", "features")}
+    inputs.update(plate_record(plate))
     return run_key(inputs, settings)

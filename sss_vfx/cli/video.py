@@ -17,9 +17,12 @@ import numpy as np
 
 from sss_vfx.cli.flags import (
     add_method_flags,
+    add_plate_flags,
+    plate_record,
     add_run_flags,
     add_temporal_flags,
     method_options,
+    plate_options,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
@@ -49,7 +52,8 @@ def add_parser(subparsers):
                     "manifest.json; rerunning the same command resumes an interrupted "
                     "run.")
     parser.add_argument("input", help=("a video file FFmpeg decodes (MOV, MP4, MKV...) or "
-                                       "an image sequence: shot.%%04d.exr or shot.####.exr"))
+                                       "an image sequence in any still format OpenImageIO "
+                                       "reads: shot.%%04d.exr, shot.####.dpx"))
     parser.add_argument("-o", "--output", required=True, help="output directory (created)")
     # Parsed in run(), inside the error boundary: a bad range is one line, not usage.
     parser.add_argument("--frames", metavar="FIRST-LAST",
@@ -62,6 +66,7 @@ def add_parser(subparsers):
                                            "'person' for the built-in person model "
                                            "(needs sss_vfx[people])")
     add_semantic_flags(parser, video=True)
+    add_plate_flags(parser)
     add_temporal_flags(parser)
     parser.add_argument("--pngs", action="store_true",
                         help="also write 16-bit PNG mattes to mattes/sss_layerNN.NNNN.png")
@@ -126,10 +131,11 @@ class _Tally:
 
 
 def _inputs(args):
-    return {"source": os.path.abspath(args.input) if not is_sequence_pattern(args.input)
-            else args.input,
-            "features": args.features, "frames": args.frames, "start": args.start,
-            "allow_missing": args.allow_missing}
+    inputs = {"source": os.path.abspath(args.input) if not is_sequence_pattern(args.input)
+              else args.input,
+              "features": args.features, "frames": args.frames, "start": args.start,
+              "allow_missing": args.allow_missing}
+    return dict(inputs, **plate_record(plate_options(args)))
 
 
 def _preview_frame(plate, alphas):
@@ -159,7 +165,8 @@ def run(args):
     shot, options, objects = open_semantic_shot(
         args.input, args.features, guides=args.guides, guide_names=args.guides_names,
         feature_model=model, cache=cache, compute=compute, options=options,
-        frames=args.frames, start=args.start, allow_missing=args.allow_missing)
+        frames=args.frames, start=args.start, allow_missing=args.allow_missing,
+        plate=plate_options(args))
     parameters = {**options.as_dict(), **linking.as_dict(), "colours": not args.no_colours}
     inputs = dict(_inputs(args), **semantic_record(args, model, objects))
     outputs = ShotOutputs(args.output, run_key(inputs, parameters), options.layers,
@@ -234,7 +241,8 @@ def _write_frames(frames, shot, outputs, args, tally, progress, version):
                 if not result.skipped:
                     outputs.write_frame(result.number, result.alphas, {
                         "sss_version": version, "sss_source": str(args.input),
-                        "sss_frame": str(result.number)}, colours=result.colours)
+                        "sss_frame": str(result.number)}, colours=result.colours,
+                        header=shot.plates.header(result.number))
                 tally.add(result)
                 progress.frame(result.number, skipped=result.skipped)
                 yield _preview_frame(result.plate, result.alphas)

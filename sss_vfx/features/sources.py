@@ -382,7 +382,7 @@ def _literal(name):
 def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
                        feature_model=None, cache=None, cache_key="", compute=None,
                        options=None, frames=None, start=0, allow_missing=False,
-                       mean=None, std=None):
+                       mean=None, std=None, plate=None):
     """Open a shot with its semantic inputs, checked before any frame is computed.
 
     Parameters
@@ -404,6 +404,8 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
         As :func:`~sss_vfx.io.shot.open_shot`.
     mean, std : sequence of 3 float, optional
         The feature model's input normalisation.
+    plate : PlateOptions, optional
+        As :func:`~sss_vfx.io.shot.open_shot`.
 
     Returns
     -------
@@ -420,7 +422,8 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
         shot = source
     else:
         shot = open_shot(source, frames=frames, start=start,
-                         features=None if person else features, allow_missing=allow_missing)
+                         features=None if person else features, allow_missing=allow_missing,
+                         plate=plate)
     model = None if feature_model is None else resolve_model(feature_model, compute,
                                                              mean=mean, std=std)
     keep = cache if isinstance(cache, FrameCache) else FrameCache(cache, cache_key) \

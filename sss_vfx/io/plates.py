@@ -27,6 +27,8 @@ NOT_PLATES = frozenset({"null", "nul", "term", "zfile", "gif"})
 LOG_TRANSFERS = frozenset({"Logarithmic", "Printing density"})
 #: DPX transfer characteristics that mean scene-linear values.
 LINEAR_TRANSFERS = frozenset({"Linear"})
+#: DPX packings OpenImageIO decodes, as it names them.
+DPX_PACKINGS = frozenset({"Packed", "Filled, method A", "Filled, method B"})
 #: DPX bit depths OpenImageIO decodes.
 DPX_BITS = (8, 10, 12, 16)
 
@@ -264,9 +266,10 @@ def _check_dpx(spec, bits, path, error):
     packing = spec.get_string_attribute("dpx:Packing")
     if bits not in DPX_BITS:
         raise error(f"{path} is a {bits}-bit DPX; re-export it at 8, 10, 12 or 16 bits")
-    if packing and not packing.startswith(("Filled", "Packed")):
-        raise error(f"{path} is a DPX with an unsupported packing ({packing}); re-export "
-                    "it with packing 'filled, method A' (the usual 10-bit layout)")
+    if packing not in DPX_PACKINGS:
+        raise error(f"{path} is a DPX with an unsupported packing "
+                    f"({packing or 'not one the format defines'}); re-export it packed "
+                    "or filled (method A is the usual 10-bit layout)")
 
 
 def _on_canvas(pixels, windows):

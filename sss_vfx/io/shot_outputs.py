@@ -126,7 +126,7 @@ class ShotOutputs:
             return None
         return result.alphas
 
-    def write_frame(self, number, alphas, attributes, *, colours=None):
+    def write_frame(self, number, alphas, attributes, *, colours=None, header=None):
         """Write a frame's EXR (and PNG mattes); each file atomically.
 
         Parameters
@@ -136,6 +136,8 @@ class ShotOutputs:
         attributes : dict of str to str, extra EXR header attributes
         colours : (H, W, K, 3) float array, optional
             Premultiplied layer colours, stored as ``sss_layerNN.R/.G/.B``.
+        header : PlateHeader, optional
+            The frame's windows, pixel aspect, time code, frame rate, colour space.
 
         Returns
         -------
@@ -155,7 +157,7 @@ class ShotOutputs:
                 written.append(str(pathlib.Path(MATTES) / path.name))
         # The EXR last: its presence marks the frame finished for a resumed run.
         write_layers_exr(self.exr_path(number), alphas, colours=colours,
-                         attributes=attributes)
+                         attributes=attributes, header=header)
         return written
 
 

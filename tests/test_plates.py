@@ -1,0 +1,256 @@
+"""Plates as a pipeline has them: DPX, multi-part EXR, colour spaces through OpenColorIO,
+windows (overscan, a bounding box) kept in the outputs, bad plate options refused."""
+
+import json
+
+import numpy as np
+import OpenEXR
+import OpenImageIO as oiio
+import pytest
+
+from sss_vfx import colour
+from sss_vfx.cli import main
+from sss_vfx.io.exr import read_layers_exr
+from sss_vfx.io.images import read_image
+from sss_vfx.options import PlateOptions
+from sss_vfx.pipeline.still import segment_image
+from sss_vfx.synthetic import two_region_image
+
+TINY = dict(layers=2, eigenvectors=10, initial_segments=4, superpixels=40)
+TINY_FLAGS = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
+              "--superpixels", "40", "--progress", "none"]
+#: Half floats hold 11 significant bits: a relative step of 2**-11 per stored value.
+HALF_STEP = 2.0 ** -11
+
+
+def srgb_plate(shape=(32, 40), seed=0):
+    image, _ = two_region_image(shape, seed=seed)
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def write_dpx(path, rgb, *, bits=10, transfer=None, timecode=None, frame=None):
+    spec = oiio.ImageSpec(rgb.shape[1], rgb.shape[0], 3, "uint16" if bits > 8 else "uint8")
+    spec.attribute("oiio:BitsPerSample", bits)
+    if transfer:
+        spec.attribute("dpx:Transfer", transfer)
+    if timecode is not None:
+        spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), timecode)
+    if frame is not None:
+        spec.attribute("dpx:FramePosition", oiio.TypeDesc("uint"), frame)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec), out.geterror()
+    assert out.write_image(np.ascontiguousarray(rgb, np.float32))
+    out.close()
+    return path
+
+
+def write_exr(path, rgb, *, data=None, display=None, colour_space=None, extra=None):
+    """A float32 RGB EXR; ``data``/``display`` windows as (x, y, w, h)."""
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    height, width = rgb.shape[:2]
+    data = data or (0, 0, width, height)
+    display = display or data
+    for key, (x, y, w, h) in (("dataWindow", data), ("displayWindow", display)):
+        header[key] = (np.array([x, y], np.int32), np.array([x + w - 1, y + h - 1], np.int32))
+    if colour_space:
+        header["colorSpace"] = colour_space
+    header.update(extra or {})
+    with OpenEXR.File(header, {"RGB": np.ascontiguousarray(rgb, np.float32)}) as exr:
+        exr.write(str(path))
+    return path
+
+
+def exr_windows(path):
+    spec = oiio.ImageInput.open(str(path)).spec()
+    return ((spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+            (spec.x, spec.y, spec.width, spec.height))
+
+
+def run(args, capsys):
+    status = main(args)
+    return status, capsys.readouterr()
+
+
+def one_error(err):
+    errors = [line for line in err.splitlines() if line.startswith("sss-vfx: error")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
+# ---- formats ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", [8, 10, 12, 16])
+def test_dpx_round_trip_of_a_synthetic_plate(tmp_path, bits):
+    plate = srgb_plate().astype(np.float32) / 255.0
+    data = read_image(write_dpx(tmp_path / "plate.dpx", plate, bits=bits))
+    assert data.source_kind == f"{bits}-bit" and data.pixels.shape == (32, 40, 3)
+    # One code value of the stored bit depth at most (the writer truncates).
+    np.testing.assert_allclose(data.values, plate, atol=1.0 / (2 ** bits - 1) + 1e-6)
+    assert data.colour_space == "sRGB Encoded Rec.709 (sRGB)"
+    np.testing.assert_array_equal(data.pixels, data.values)     # sRGB: used as it is
+
+
+def test_log_dpx_is_the_configs_compositing_log(tmp_path):
+    linear = np.linspace(0.0, 4.0, 32 * 40 * 3, dtype=np.float32).reshape(32, 40, 3)
+    config = colour.load_config()
+    log = colour.convert(linear, config, "ACEScg", "ACEScct")
+    data = read_image(write_dpx(tmp_path / "scan.dpx", log, transfer="Logarithmic"))
+    assert data.colour_space == "ACEScct"
+    np.testing.assert_allclose(data.values, log, atol=1.0 / 1023 + 1e-6)   # 10-bit codes
+    # One 10-bit log code is up to about 0.006 in the sRGB-encoded working copy.
+    expected = colour.to_working(log, config, "ACEScct")
+    np.testing.assert_allclose(data.pixels, expected, atol=1e-2)
+
+
+def test_dpx_with_an_unsupported_packing(tmp_path, capsys):
+    path = write_dpx(tmp_path / "bad.dpx", np.zeros((20, 24, 3), np.float32))
+    content = bytearray(path.read_bytes())
+    content[804:806] = b"\x07\x07"        # the packing field of the first image element
+    path.write_bytes(bytes(content))
+    out = tmp_path / "out"
+    status, io = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
+    assert status == 2
+    line = one_error(io.err)
+    assert "unsupported packing" in line and "bad.dpx" in line and "re-export" in line
+    assert not out.exists()
+
+
+def test_metadata_is_carried_into_the_layers_header(tmp_path, capsys):
+    plate = srgb_plate().astype(np.float32) / 255.0
+    # 01:02:33:15 in SMPTE (BCD) packing.
+    path = write_dpx(tmp_path / "plate.dpx", plate, timecode=(0x01023315, 0))
+    out = tmp_path / "out"
+    status, io = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
+    assert status == 0, io.err
+    spec = oiio.ImageInput.open(str(out / "layers.exr")).spec()
+    assert tuple(spec.getattribute("smpte:TimeCode"))[0] == 0x01023315
+    assert spec.get_string_attribute("colorSpace") == "sRGB Encoded Rec.709 (sRGB)"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["colour_space"] == "sRGB Encoded Rec.709 (sRGB)"
+
+
+# ---- colour spaces ------------------------------------------------------------------------
+
+def test_acescg_plate_and_its_srgb_source_give_the_same_layers(tmp_path):
+    srgb = srgb_plate()
+    png = tmp_path / "plate.png"
+    assert oiio.ImageBuf(srgb).write(str(png))
+    config = colour.load_config()
+    acescg = colour.convert(srgb / np.float32(255.0), config, "srgb_tx", "ACEScg")
+    exr = write_exr(tmp_path / "plate.exr", acescg, colour_space="ACEScg")
+
+    from_png = segment_image(png, device="numpy", **TINY)
+    from_exr = segment_image(exr, device="numpy", **TINY)
+    # The working copies agree to OpenColorIO's float32 round-off...
+    assert np.abs(from_png.image - from_exr.image).max() < 1e-4
+    # ...and so do the layers (tolerance: 5e-3 on any alpha, 5e-4 on average).
+    difference = np.abs(from_png.alphas - from_exr.alphas)
+    assert difference.max() < 5e-3 and difference.mean() < 5e-4
+    # Each set of colours sums to its own plate.
+    np.testing.assert_allclose(from_exr.colours.sum(axis=2), acescg, atol=1e-5)
+    np.testing.assert_allclose(from_png.colours.sum(axis=2), srgb / 255.0, atol=1e-5)
+
+
+def test_declared_colour_space_wins_over_the_default(tmp_path):
+    linear = srgb_plate().astype(np.float32) / 255.0
+    path = write_exr(tmp_path / "plate.exr", linear)       # no metadata
+    default = read_image(path)
+    declared = read_image(path, plate=PlateOptions(colorspace="lin_rec709"))
+    assert (default.colour_space, declared.colour_space) == ("ACEScg",
+                                                             "Linear Rec.709 (sRGB)")
+    np.testing.assert_allclose(declared.pixels, colour.linear_to_srgb(linear), atol=2e-5)
+    assert not np.allclose(default.pixels, declared.pixels, atol=1e-3)
+
+
+def test_working_view_is_a_display_view_transform(tmp_path):
+    linear = np.linspace(0, 8, 32 * 40 * 3, dtype=np.float32).reshape(32, 40, 3)
+    path = write_exr(tmp_path / "plate.exr", linear, colour_space="ACEScg")
+    plain = read_image(path)
+    viewed = read_image(path, plate=PlateOptions(
+        working_view="sRGB - Display/ACES 2.0 - SDR 100 nits (Rec.709)"))
+    # The tone curve rolls highlights off instead of clipping them at 1.
+    assert (plain.pixels >= 1).mean() > 0.5 and (viewed.pixels >= 0.999).mean() < 0.05
+    np.testing.assert_array_equal(plain.values, viewed.values)
+
+
+def test_plate_is_the_sum_of_its_layers_in_its_colour_space(tmp_path):
+    """Scene-linear values above 1 and below 0 (ACEScg): the half-float layers merge back
+    to the plate within half-float precision, with no colour conversion."""
+    srgb = srgb_plate(seed=3).astype(np.float32) / 255.0
+    config = colour.load_config()
+    plate = colour.convert(srgb, config, "srgb_tx", "ACEScg") * 6.0 - 0.05
+    path = write_exr(tmp_path / "plate.exr", plate)
+    out = tmp_path / "out"
+    assert main(["segment", str(path), "-o", str(out), *TINY_FLAGS]) == 0
+    layers = read_layers_exr(out / "layers.exr")
+    merged = layers.colours.sum(axis=2)
+    k = layers.alphas.shape[2]
+    tolerance = k * HALF_STEP * np.maximum(np.abs(plate), 1.0)
+    assert np.all(np.abs(merged - plate) <= tolerance)
+    assert layers.header["colorSpace"] == "ACEScg"
+
+
+# ---- windows ------------------------------------------------------------------------------
+
+def test_overscan_windows_are_kept_in_the_outputs(tmp_path, capsys):
+    rgb = srgb_plate((36, 48)).astype(np.float32) / 255.0
+    data, display = (-4, -2, 48, 36), (0, 0, 40, 32)
+    path = write_exr(tmp_path / "over.exr", rgb, data=data, display=display,
+                     colour_space="lin_rec709")
+    image = read_image(path)
+    np.testing.assert_array_equal(image.values, rgb)       # layers cover the data window
+    out = tmp_path / "out"
+    status, io = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
+    assert status == 0, io.err
+    assert exr_windows(out / "layers.exr") == (display, data)
+    layers = read_layers_exr(out / "layers.exr")
+    assert layers.alphas.shape == (36, 48, 2)
+    np.testing.assert_allclose(layers.colours.sum(axis=2), rgb, atol=2e-3)
+
+
+def test_a_data_window_inside_the_display_window_is_placed_in_it(tmp_path):
+    """A Roto's or Crop's bounding box: the pixels land where the display window has
+    them, 0 around; the outputs are the display window's size."""
+    rgb = np.full((20, 24, 3), 0.5, np.float32)
+    path = write_exr(tmp_path / "bbox.exr", rgb, data=(10, 6, 24, 20),
+                     display=(0, 0, 40, 32), colour_space="lin_rec709")
+    image = read_image(path)
+    assert image.values.shape == (32, 40, 3)
+    np.testing.assert_array_equal(image.values[6:26, 10:34], rgb)
+    assert image.values.sum() == rgb.sum()
+    assert image.header.windows.plain
+
+
+# ---- bad plate options --------------------------------------------------------------------
+
+@pytest.mark.parametrize("flags, words", [
+    (["--colorspace", "NoSuchSpace"], ["'NoSuchSpace'", "not a colour space", "--ocio"]),
+    (["--ocio", "missing.ocio"], ["missing.ocio", "does not exist", "ocio://"]),
+    (["--ocio", "ocio://no-such-config"], ["no-such-config", "does not load"]),
+    (["--working-view", "NoView"], ["'NoView'", "no view"]),
+])
+@pytest.mark.parametrize("command", ["segment", "video"])
+def test_bad_colour_options_are_one_line_and_write_nothing(tmp_path, capsys, flags, words,
+                                                           command):
+    path = tmp_path / "plate.png"
+    assert oiio.ImageBuf(srgb_plate()).write(str(path))
+    out = tmp_path / "out"
+    status, io = run([command, str(path), "-o", str(out), *flags, *TINY_FLAGS], capsys)
+    assert status == 2
+    line = one_error(io.err)
+    assert all(word in line for word in words), line
+    assert not out.exists()
+
+
+def test_a_config_file_that_does_not_parse(tmp_path, capsys):
+    config = tmp_path / "broken.ocio"
+    config.write_text("ocio_profile_version: 2\nroles: [this is not yaml\n")
+    path = tmp_path / "plate.png"
+    assert oiio.ImageBuf(srgb_plate()).write(str(path))
+    out = tmp_path / "out"
+    status, io = run(["segment", str(path), "-o", str(out), "--ocio", str(config),
+                      *TINY_FLAGS], capsys)
+    assert status == 2
+    line = one_error(io.err)
+    assert "broken.ocio" in line and "does not load" in line
+    assert not out.exists()
