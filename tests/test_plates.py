@@ -254,3 +254,98 @@ def test_a_config_file_that_does_not_parse(tmp_path, capsys):
     line = one_error(io.err)
     assert "broken.ocio" in line and "does not load" in line
     assert not out.exists()
+
+
+def test_a_roto_bounding_box_as_guides_matches_the_plate(tmp_path, capsys):
+    """Nuke writes a Roto's bounding box as the data window: placed in the display
+    window, the guide agrees in size with the plate and is not shifted."""
+    plate = srgb_plate((32, 40))
+    png = tmp_path / "plate.png"
+    assert oiio.ImageBuf(plate).write(str(png))
+    _, alpha = two_region_image((32, 40), seed=0)
+    box = (slice(4, 28), slice(6, 30))          # rows, columns of the bounding box
+    roto = tmp_path / "hero.exr"
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "dataWindow": (np.array([6, 4], np.int32), np.array([29, 27], np.int32)),
+              "displayWindow": (np.array([0, 0], np.int32), np.array([39, 31], np.int32))}
+    matte = np.ascontiguousarray(alpha[box], np.float32)
+    with OpenEXR.File(header, {"A": matte}) as exr:
+        exr.write(str(roto))
+    from sss_vfx.io.guides import read_guides
+    guides = read_guides([roto], image_shape=(32, 40))
+    assert guides.masks.shape == (32, 40, 1)
+    np.testing.assert_array_equal(guides.masks[box][..., 0], matte)
+    assert guides.masks[..., 0].sum() == pytest.approx(matte.sum())
+    out = tmp_path / "out"
+    status, io = run(["segment", str(png), "-o", str(out), "--guides", str(roto),
+                      *TINY_FLAGS], capsys)
+    assert status == 0, io.err
+    assert read_layers_exr(out / "layers.exr").alphas.shape == (32, 40, 2)
+
+
+def _dpx_sequence(directory, frames=(1001, 1002, 1003)):
+    directory.mkdir()
+    config = colour.load_config()
+    for n in frames:
+        srgb = srgb_plate(seed=n % 7).astype(np.float32) / 255.0
+        log = colour.convert(colour.convert(srgb, config, "srgb_tx", "ACEScg"), config,
+                             "ACEScg", "ACEScct")
+        write_dpx(directory / f"scan.{n:04d}.dpx", log, transfer="Logarithmic")
+    return str(directory / "scan.%04d.dpx")
+
+
+def _overscan_exr_sequence(directory, frames=(11, 12, 13)):
+    """Multi-part ACEScg EXRs: a depth part, then the RGBA part, with overscan."""
+    directory.mkdir()
+    config = colour.load_config()
+    plates = {}
+    for n in frames:
+        srgb = srgb_plate((36, 48), seed=n % 5).astype(np.float32) / 255.0
+        plate = colour.convert(srgb, config, "srgb_tx", "ACEScg") * 3.0
+        plates[n] = plate
+        specs = [oiio.ImageSpec(48, 36, 1, "half"), oiio.ImageSpec(48, 36, 4, "half")]
+        specs[0].channelnames, specs[1].channelnames = ("Z",), ("R", "G", "B", "A")
+        for spec, name in zip(specs, ("depth", "rgba")):
+            spec.attribute("name", name)
+            spec.attribute("colorSpace", "ACEScg")
+            spec.x, spec.y = -4, -2
+            spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, 40, 32
+        path = str(directory / f"cg.{n:04d}.exr")
+        out = oiio.ImageOutput.create(path)
+        assert out.open(path, tuple(specs)), out.geterror()
+        assert out.write_image(np.full((36, 48, 1), 5.0, np.float32))
+        assert out.open(path, specs[1], "AppendSubimage")
+        rgba = np.concatenate([plate, np.ones((36, 48, 1), np.float32)], axis=2)
+        assert out.write_image(rgba)
+        out.close()
+        plates[n] = plate.astype(np.float16).astype(np.float32)     # as stored
+    return str(directory / "cg.%04d.exr"), plates
+
+
+def test_video_takes_a_log_dpx_sequence_and_gives_layers_in_its_values(tmp_path, capsys):
+    pattern = _dpx_sequence(tmp_path / "scans")
+    out = tmp_path / "out"
+    status, io = run(["video", pattern, "-o", str(out), "--window", "2", *TINY_FLAGS],
+                     capsys)
+    assert status == 0, io.err
+    for n in (1001, 1002, 1003):
+        layers = read_layers_exr(out / f"layers.{n:04d}.exr")
+        assert layers.header["colorSpace"] == "ACEScct"
+        values = read_image(pattern % n).values
+        merged = layers.colours.sum(axis=2)
+        assert np.all(np.abs(merged - values) <= 2 * HALF_STEP * np.maximum(values, 1.0))
+
+
+def test_video_takes_a_multi_part_acescg_exr_with_overscan(tmp_path, capsys):
+    pattern, plates = _overscan_exr_sequence(tmp_path / "cg")
+    out = tmp_path / "out"
+    status, io = run(["video", pattern, "-o", str(out), "--window", "2", *TINY_FLAGS],
+                     capsys)
+    assert status == 0, io.err
+    for n, plate in plates.items():
+        path = out / f"layers.{n:04d}.exr"
+        assert exr_windows(path) == ((0, 0, 40, 32), (-4, -2, 48, 36))
+        layers = read_layers_exr(path)
+        assert layers.header["colorSpace"] == "ACEScg"
+        merged = layers.colours.sum(axis=2)
+        assert np.all(np.abs(merged - plate) <= 2 * HALF_STEP * np.maximum(plate, 1.0))

@@ -31,6 +31,7 @@ from sss_vfx.io.cryptomatte import cryptomatte_layers, object_mattes, parse_patt
 from sss_vfx.io.exr import _open_exr
 from sss_vfx.io.features import check_features
 from sss_vfx.io.images import read_raster, require_file
+from sss_vfx.io.plates import on_canvas, windows_of_header
 
 __all__ = ["GUIDE_EXTENSIONS", "GUIDE_KINDS", "MAX_OBJECTS", "Guides", "check_guides",
            "label_names", "read_guides"]
@@ -232,7 +233,11 @@ def _exr_channels(path):
     channels = {n: np.array(c.pixels, np.float32) for n, c in exr_file.channels().items()}
     if len({c.shape for c in channels.values()}) > 1:
         raise FeatureError(f"{path} has subsampled channels; write full-resolution channels")
-    return channels, exr_file.header()
+    # A Roto's bounding box (Nuke stores it as the data window) lands where the plate
+    # has it: on the canvas of the data and display windows, 0 around it.
+    header = exr_file.header()
+    windows = windows_of_header(header)
+    return {n: on_canvas(c, windows) for n, c in channels.items()}, header
 
 
 def label_names(paths):

@@ -18,7 +18,8 @@ import numpy as np
 
 from sss_vfx.errors import InputError
 
-__all__ = ["PlateHeader", "RasterPlate", "Windows", "read_raster_plate", "still_extensions"]
+__all__ = ["PlateHeader", "RasterPlate", "Windows", "on_canvas", "read_raster_plate",
+           "still_extensions", "windows_of_header"]
 
 #: Formats OpenImageIO reads that are not plates (pseudo-formats) or may be animations
 #: (left to PyAV).
@@ -206,7 +207,7 @@ def read_raster_plate(path, *, part=None, error=InputError):
                                             or 1.0),
                          timecode=_timecode(spec), fps=_fps(spec),
                          frame=_dpx_frame(spec) if fmt == "dpx" else None)
-    return RasterPlate(pixels=_on_canvas(pixels, windows), channels=tuple(spec.channelnames),
+    return RasterPlate(pixels=on_canvas(pixels, windows), channels=tuple(spec.channelnames),
                        bits=bits, is_float=spec.format.basetype in (
                            oiio.FLOAT, oiio.HALF, oiio.DOUBLE),
                        format=fmt, part=name, file_colour_space=_file_colour_space(spec, fmt),
@@ -272,11 +273,33 @@ def _check_dpx(spec, bits, path, error):
                     "or filled (method A is the usual 10-bit layout)")
 
 
-def _on_canvas(pixels, windows):
+def windows_of_header(header):
+    """The :class:`Windows` of an OpenEXR header (``OpenEXR.File(...).header()``)."""
+    def box(key):
+        (x0, y0), (x1, y1) = (tuple(int(v) for v in corner) for corner in header[key])
+        return (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+
+    return Windows(display=box("displayWindow"), data=box("dataWindow"))
+
+
+def on_canvas(pixels, windows):
+    """The data window's pixels placed on the canvas of `windows`, 0 around them.
+
+    Parameters
+    ----------
+    pixels : (h, w) or (h, w, C) ndarray
+        The data window's pixels.
+    windows : Windows
+
+    Returns
+    -------
+    ndarray, the canvas's (H, W[, C]); `pixels` itself when the canvas is the data
+    window.
+    """
     if windows.canvas == windows.data:
         return pixels
     x0, y0, width, height = windows.canvas
-    canvas = np.zeros((height, width, pixels.shape[2]), np.float32)
+    canvas = np.zeros((height, width) + pixels.shape[2:], pixels.dtype)
     x, y, w, h = windows.data
     canvas[y - y0:y - y0 + h, x - x0:x - x0 + w] = pixels
     return canvas
