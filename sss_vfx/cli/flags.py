@@ -10,7 +10,7 @@ from sss_vfx.options import (COARSE_FEATURES, PlateOptions, SegmentationOptions,
                              TemporalOptions, option_help)
 
 __all__ = ["add_method_flags", "add_plate_flags", "add_run_flags", "add_temporal_flags",
-           "flag_name", "method_options", "plate_options", "plate_record",
+           "add_wait_flag", "flag_name", "method_options", "plate_options", "plate_record",
            "temporal_options", "to_flags"]
 
 _TYPES = {"count": int, "natural": int, "positive": float, "weight": float, "text": str}
@@ -71,6 +71,14 @@ def plate_record(plate):
     if plate.ocio is None and os.environ.get("OCIO"):
         record["ocio"] = os.environ["OCIO"]
     return {"plate": record} if record else {}
+
+
+def add_wait_flag(parser):
+    """``--wait``: wait for another run holding the output folder instead of refusing."""
+    parser.add_argument("--wait", action="store_true",
+                        help="when another sss-vfx run holds the output folder, wait for "
+                             "it to finish instead of refusing (a killed run's lock is "
+                             "taken over at once)")
 
 
 def add_run_flags(parser):

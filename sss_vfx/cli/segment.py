@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from sss_vfx.cli.flags import (add_method_flags, add_plate_flags, add_run_flags,
-                               method_options, plate_options, plate_record)
+                               add_wait_flag, method_options, plate_options, plate_record)
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.io.exr import layer_names
 from sss_vfx.io.images import read_image, require_file
@@ -20,7 +20,8 @@ from sss_vfx.progress import Progress, peak_rss_bytes
 __all__ = ["add_parser", "run"]
 
 #: Flags that do not change the results: left out of the run key.
-RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs")
+RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs",
+            "wait")
 
 
 def add_parser(subparsers):
@@ -38,6 +39,7 @@ def add_parser(subparsers):
     parser.add_argument("--force", action="store_true",
                         help="replace the results of another run in the output "
                              "directory (its layer PNGs included)")
+    add_wait_flag(parser)
     parser.add_argument("--features", help="semantic features: image, .npy or .exr, any "
                                            "channel count, same size as the image; or "
                                            "'person' for the built-in person model "
@@ -71,7 +73,7 @@ def run(args):
     if args.features and not is_person(args.features):
         require_file(args.features, what="features")
     key = _run_key(args)
-    out = claim_still_dir(args.output, key, force=args.force)
+    out = claim_still_dir(args.output, key, force=args.force, wait=args.wait)
     started = time.perf_counter()
     progress = Progress(args.progress)
     try:

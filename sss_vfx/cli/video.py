@@ -18,6 +18,7 @@ import numpy as np
 from sss_vfx.cli.flags import (
     add_method_flags,
     add_plate_flags,
+    add_wait_flag,
     plate_record,
     add_run_flags,
     add_temporal_flags,
@@ -75,6 +76,7 @@ def add_parser(subparsers):
                              "no premultiplied R, G, B")
     parser.add_argument("--force", action="store_true",
                         help="recompute every frame, replacing results in the folder")
+    add_wait_flag(parser)
     parser.add_argument("--allow-missing", action="store_true",
                         help="process the frames of a sequence that exist despite gaps")
     add_method_flags(parser)
@@ -170,7 +172,7 @@ def run(args):
     parameters = {**options.as_dict(), **linking.as_dict(), "colours": not args.no_colours}
     inputs = dict(_inputs(args), **semantic_record(args, model, objects))
     outputs = ShotOutputs(args.output, run_key(inputs, parameters), options.layers,
-                          force=args.force, pngs=args.pngs)
+                          force=args.force, pngs=args.pngs, wait=args.wait)
     # Each frame's person mask or network features, kept for a resumed run.
     cache.attach(outputs.directory / FEATURES_FOLDER, outputs.key)
     _note_killed_run(outputs)

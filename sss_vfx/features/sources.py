@@ -27,7 +27,8 @@ from sss_vfx.io.sequence import find_sequence
 from sss_vfx.io.shot import is_sequence_pattern
 
 __all__ = ["PERSON", "FrameCache", "check_sources", "frame_guides", "guided_shot",
-           "is_person", "model_device", "open_semantic_shot", "resolve_model",
+           "is_person", "literal_pattern", "model_device", "open_semantic_shot",
+           "resolve_model",
            "frame_projection", "shot_projection"]
 
 #: The ``features`` value that runs the built-in person model.
@@ -371,10 +372,10 @@ def _shot_objects(shot, by_frame, names):
     if not objects:
         raise FeatureError("the guides hold no object on any frame; draw at least one "
                            "shape or check the guides names")
-    return objects, [_literal(n) for n in objects], kind
+    return objects, [literal_pattern(n) for n in objects], kind
 
 
-def _literal(name):
+def literal_pattern(name):
     """A shell-style pattern matching exactly ``name``."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 

@@ -60,6 +60,9 @@ class LayersEXR:
         Compression name without suffix, e.g. ``'ZIP'``.
     pixel_types : dict of str to str
         Channel name to ``'HALF'``, ``'FLOAT'`` or ``'UINT'``.
+    plate_header : PlateHeader
+        The windows, pixel aspect, time code, frame rate and colour space the file
+        carries (for rewriting it with the same).
     """
 
     alphas: np.ndarray
@@ -69,6 +72,7 @@ class LayersEXR:
     channel_names: list
     compression: str
     pixel_types: dict
+    plate_header: object = None
 
 
 def layer_names(k):
@@ -260,6 +264,7 @@ def read_layers_exr(path):
         channel_names=sorted(channels),
         compression=header["compression"].name.removesuffix("_COMPRESSION"),
         pixel_types={name: ch.type().name for name, ch in channels.items()},
+        plate_header=_plate_header(header),
     )
 
 
@@ -300,6 +305,31 @@ def _timecode(time_and_flags, user_data=0):
     code.dropFrame = bool(int(time_and_flags) >> 6 & 1)
     code.userData = int(user_data)
     return code
+
+
+def _plate_header(header):
+    """The PlateHeader of an OpenEXR header (what :func:`_plate_attributes` wrote)."""
+    from sss_vfx.io.plates import PlateHeader, windows_of_header
+
+    windows = windows_of_header(header)
+    code = header.get("timeCode")
+    timecode = None
+    if code is not None:
+        timecode = (_packed_timecode(code), int(code.userData))
+    fps = header.get("framesPerSecond")
+    return PlateHeader(windows=None if windows.plain else windows,
+                       pixel_aspect=float(header.get("pixelAspectRatio", 1.0)),
+                       timecode=timecode,
+                       fps=fractions.Fraction(fps) if fps is not None else None,
+                       colour_space=header.get("colorSpace"))
+
+
+def _packed_timecode(code):
+    def bcd(value, shift):
+        return (value % 10 | (value // 10) << 4) << shift
+
+    return (bcd(code.hours, 24) | bcd(code.minutes, 16) | bcd(code.seconds, 8)
+            | bcd(code.frame, 0) | int(bool(code.dropFrame)) << 6)
 
 
 def _box(x, y, width, height):

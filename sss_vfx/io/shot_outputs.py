@@ -81,6 +81,8 @@ class ShotOutputs:
         Recompute every frame even where results exist.
     pngs : bool
         Also write one 16-bit PNG matte per layer and frame.
+    wait : bool
+        Wait for another run holding the folder instead of refusing.
 
     Attributes
     ----------
@@ -99,10 +101,10 @@ class ShotOutputs:
         is not set.
     """
 
-    def __init__(self, directory, key, layers, *, force=False, pngs=False):
+    def __init__(self, directory, key, layers, *, force=False, pngs=False, wait=False):
         # With force, results are not removed: a frame is replaced when rewritten.
         self.directory, self.previous = claim_output_dir(
-            directory, key, [] if force else ["layers.*.exr"], force=force)
+            directory, key, [] if force else ["layers.*.exr"], force=force, wait=wait)
         self.resuming = self.previous is not None
         self.key = key
         self.names = layer_names(layers)
