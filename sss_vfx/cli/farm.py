@@ -11,12 +11,15 @@ import sys
 
 from sss_vfx.cli.flags import (
     add_method_flags,
+    add_plate_flags,
     add_run_flags,
     add_temporal_flags,
     flag_name,
     method_options,
+    plate_options,
     temporal_options,
 )
+from sss_vfx.cli.semantic import add_semantic_flags
 from sss_vfx.cli.video import parse_frame_range
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES
 from sss_vfx.options import SegmentationOptions, TemporalOptions
@@ -34,7 +37,11 @@ def _add_shot_flags(parser):
     parser.add_argument("--start", type=int, default=0,
                         help="number of a video file's first frame (default 0)")
     parser.add_argument("--features", help="per-frame semantic features: a sequence "
-                                           "pattern numbered like the frames")
+                                           "pattern numbered like the frames; or "
+                                           "'person' for the built-in person model "
+                                           "(needs sss_vfx[people])")
+    add_semantic_flags(parser, video=True)
+    add_plate_flags(parser)
     parser.add_argument("--allow-missing", action="store_true",
                         help="process the frames of a sequence that exist despite gaps")
     parser.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES,
@@ -90,7 +97,36 @@ def _shot_kwargs(args):
     return dict(features=args.features, frames=args.frames, start=args.start,
                 allow_missing=args.allow_missing, chunk_frames=args.chunk_frames,
                 handles=args.handles, options=options, temporal=linking,
-                colours=not args.no_colours)
+                colours=not args.no_colours, **semantic_kwargs(args))
+
+
+def semantic_kwargs(args):
+    """The guides, feature model and plate options of parsed arguments, as
+    :func:`~sss_vfx.farm.plan_shot` takes them."""
+    return dict(guides=args.guides, guide_names=args.guides_names,
+                feature_model=args.feature_model,
+                feature_model_mean=args.feature_model_mean,
+                feature_model_std=args.feature_model_std, plate=plate_options(args))
+
+
+def semantic_flags(kwargs):
+    """The flags giving the semantic inputs and plate options of ``kwargs`` (popped
+    from it), for the plan step of a job template."""
+    flags = []
+    for pattern in kwargs.pop("guides") or ():
+        flags += ["--guides", str(pattern)]
+    for key, flag in (("guide_names", "--guides-names"), ("feature_model", "--feature-model"),
+                      ("feature_model_mean", "--feature-model-mean"),
+                      ("feature_model_std", "--feature-model-std")):
+        value = kwargs.pop(key)
+        if value is not None:
+            flags += [flag, str(value)]
+    for name, value in kwargs.pop("plate").as_dict().items():
+        if value is not None:
+            flags += [flag_name(name), str(value)]
+    if kwargs.get("features") == "person":
+        flags += ["--features", kwargs.pop("features")]
+    return flags
 
 
 def run(args):
@@ -139,9 +175,10 @@ def _openjd(args):
     from sss_vfx.farm.openjd import write_job_template
     kwargs = _shot_kwargs(args)
     kwargs.pop("colours")
+    semantic = semantic_flags(kwargs)
     path = write_job_template(
         args.input, args.output, args.template, program=args.program,
-        plan_flags=option_flags(kwargs.pop("options"), kwargs.pop("temporal"))
+        plan_flags=option_flags(kwargs.pop("options"), kwargs.pop("temporal")) + semantic
         + (["--no-colours"] if args.no_colours else [])
         + (["--device", args.device] if args.device else []),
         chunk_flags=["--device", args.device] if args.device else [], **kwargs)

@@ -168,6 +168,7 @@ def _chunk_shot(folder, inputs, chunk, opts, device):
     shot, _, found = open_semantic_shot(
         inputs["source"], inputs["features"], guides=inputs.get("guides"),
         guide_names=names, feature_model=inputs.get("feature_model"),
+        mean=inputs.get("feature_model_mean"), std=inputs.get("feature_model_std"),
         cache=model_cache(folder, inputs), options=opts,
         compute=model_compute(device, inputs.get("feature_model")),
         frames=(chunk.key, chunk.last), start=inputs["start"],

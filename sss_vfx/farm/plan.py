@@ -37,7 +37,8 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
               allow_missing=False, chunk_frames=DEFAULT_CHUNK_FRAMES,
               handles=DEFAULT_HANDLES, options=None, temporal=None, colours=True,
               device=None, force=False, guides=None, guide_names=None,
-              feature_model=None, plate=None, **overrides):
+              feature_model=None, feature_model_mean=None, feature_model_std=None,
+              plate=None, **overrides):
     """Plan a chunked shot: write ``farm/plan.json`` and the key frames' layers.
 
     Parameters
@@ -55,6 +56,8 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
         sequence pattern per object file, or one ID pass / Cryptomatte sequence; the
         model: a ``.pt`` or ``.onnx`` file). The objects are fixed by the plan, so
         every chunk has the same layers.
+    feature_model_mean, feature_model_std : str or sequence of 3 float, optional
+        The feature model's input normalisation (default: the file's metadata).
     chunk_frames : int, optional
         Frames each chunk owns (:data:`~sss_vfx.farm.chunks.DEFAULT_CHUNK_FRAMES`).
     handles : int, optional
@@ -90,10 +93,12 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
                   "person" if is_person(features) else os.fspath(features)),
               "frames": list(frames) if frames else None, "start": start,
               "allow_missing": allow_missing, **semantic_inputs(
-                  guides, guide_names, feature_model, plate)}
+                  guides, guide_names, feature_model, plate, feature_model_mean,
+                  feature_model_std)}
     shot, opts, objects = open_semantic_shot(
         source, features, guides=guides, guide_names=guide_names,
-        feature_model=feature_model, cache=model_cache(folder, inputs),
+        feature_model=feature_model, mean=feature_model_mean, std=feature_model_std,
+        cache=model_cache(folder, inputs),
         options=opts, frames=frames, start=start, allow_missing=allow_missing,
         plate=plate, compute=model_compute(device, feature_model))
     if shot.numbers is None:
@@ -105,8 +110,8 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
         if opts.feature_classes == "auto" and projection.class_points is not None:
             opts = fixed_layers(opts, len(projection.class_points))
     chunks = chunk_ranges(shot.numbers, chunk_frames, handles)
-    if objects:
-        inputs["objects"] = list(objects)
+    if objects:     # the guided objects, then "rest"
+        inputs["objects"] = list(objects[:-1])
     parameters = {**opts.as_dict(), **linking.as_dict(), "colours": bool(colours),
                   "chunk_frames": int(chunk_frames), "handles": int(handles)}
     plan = {"schema": PLAN_SCHEMA, "run_key": run_key(inputs, parameters),
@@ -138,7 +143,7 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
     return plan
 
 
-def semantic_inputs(guides, guide_names, feature_model, plate):
+def semantic_inputs(guides, guide_names, feature_model, plate, mean=None, std=None):
     """The plan's record of the semantic inputs and plate options (paths absolute, so
     that chunks on other machines read the same files); empty entries left out, so a
     plan without them keeps its run key."""
@@ -158,6 +163,9 @@ def semantic_inputs(guides, guide_names, feature_model, plate):
             raise InputError("a farm shot's feature model must be a file every machine "
                              "reads (.pt or .onnx), not a loaded model")
         record["feature_model"] = os.path.abspath(feature_model)
+        for key, value in (("feature_model_mean", mean), ("feature_model_std", std)):
+            if value is not None:
+                record[key] = value if isinstance(value, str) else [float(v) for v in value]
     if plate is not None:
         record.update(plate_record(plate))
     return record
