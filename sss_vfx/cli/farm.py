@@ -14,6 +14,7 @@ from sss_vfx.cli.flags import (
     add_plate_flags,
     add_run_flags,
     add_temporal_flags,
+    add_wait_flag,
     flag_name,
     method_options,
     plate_options,
@@ -76,6 +77,7 @@ def add_parser(subparsers):
     which.add_argument("--frames", type=parse_frame_range, metavar="FIRST-LAST",
                        help="run the chunks owning frames in this range (a farm task's "
                             "frame range)")
+    add_wait_flag(chunk)
     add_run_flags(chunk)
     final = steps.add_parser("finalise", help="cross-fade the chunk joins and write "
                                               "manifest.json once every chunk finished")
@@ -155,7 +157,8 @@ def _chunk(args):
                   file=sys.stderr, flush=True)
 
     for index in indices:
-        summary = run_chunk(args.output, index, device=args.device, progress=progress)
+        summary = run_chunk(args.output, index, device=args.device, progress=progress,
+                            wait=args.wait)
         print(json.dumps(summary) if args.progress == "json" else
               f"chunk {index}: " + ("finished already" if summary["skipped"] else
                                     f"{summary['computed']} frames computed in "

@@ -22,6 +22,7 @@ from sss_vfx.errors import OptionError, OutputError
 from sss_vfx.farm.chunks import Chunk
 from sss_vfx.farm.layout import FarmFolder
 from sss_vfx.features.sources import literal_pattern, open_semantic_shot
+from sss_vfx.io.folder_lock import folder_lock
 from sss_vfx.options import PlateOptions, SegmentationOptions, TemporalOptions
 from sss_vfx.pipeline.layers import working_size
 from sss_vfx.pipeline.video import segment_video
@@ -67,7 +68,7 @@ class _States:
         return self.folder.load_state(self.chunk.index, number)
 
 
-def run_chunk(output, index, *, device=None, progress=None):
+def run_chunk(output, index, *, device=None, progress=None, wait=False):
     """Compute one chunk of a planned shot (idempotent).
 
     Parameters
@@ -80,6 +81,9 @@ def run_chunk(output, index, *, device=None, progress=None):
         As :func:`~sss_vfx.segment_image`.
     progress : callable(number, skipped), optional
         Told after each frame of the chunk.
+    wait : bool, optional
+        When another process runs this chunk (a requeued task whose first attempt
+        still runs), wait for it instead of refusing; the chunk is then found finished.
 
     Returns
     -------
@@ -100,6 +104,14 @@ def run_chunk(output, index, *, device=None, progress=None):
         raise OptionError(f"chunk must be 0-{len(plan['chunks']) - 1} for this shot; "
                           f"got {index}")
     chunk = Chunk.from_dict(plan["chunks"][int(index)])
+    chunks = folder.farm / "chunks"
+    folder._mkdir(chunks)
+    # One process per chunk at a time (sss_vfx.io.folder_lock); other chunks run beside.
+    with folder_lock(chunks, wait=wait, name=f"c{chunk.index:04d}.lock"):
+        return _run_chunk(folder, plan, chunk, device, progress)
+
+
+def _run_chunk(folder, plan, chunk, device, progress):
     if folder.is_done(chunk.index):
         log.info("chunk %d is finished already", chunk.index)
         return {"chunk": chunk.index, "frames": chunk.frames, "computed": 0,

@@ -18,6 +18,7 @@ from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ran
 from sss_vfx.farm.layout import PLAN_SCHEMA, FarmFolder
 from sss_vfx.features.sources import (FrameCache, is_person, open_semantic_shot,
                                      shot_projection)
+from sss_vfx.io.folder_lock import folder_lock
 from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import run_key
 from sss_vfx.pipeline.layers import fixed_layers
@@ -120,26 +121,30 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
             "handles": int(handles), "numbers": list(shot.numbers),
             "missing_frames": shot.missing, "fps": str(shot.fps),
             "chunks": [c.as_dict() for c in chunks]}
-    if folder.plan_path.exists() and not force:
-        previous = folder.read_plan()
-        if previous["run_key"] != plan["run_key"]:
-            raise OutputError(
-                f"{output} holds the plan of another input or other parameters (run key "
-                f"{previous['run_key']}, this plan {plan['run_key']}); pass force=True "
-                "to replace it or choose another output folder")
-    elif (folder.directory.exists() and not folder.plan_path.exists()
-          and any(folder.directory.glob("layers.*.exr")) and not force):
-        raise OutputError(f"{output} already holds layers EXRs of another run; pass "
-                          "force=True to replace them or choose another output folder")
-    if force and folder.farm.exists():
-        shutil.rmtree(folder.farm)
-        for path in folder.directory.glob("layers.*.exr"):
-            path.unlink()
-    folder.write_plan(plan)
-    if projection is not None:
-        folder.save_projection(projection)
-    _key_frames(shot, folder, sorted({c.key for c in chunks}), opts, linking, colours,
-                device)
+    # One plan step at a time in the folder (sss_vfx.io.folder_lock).
+    folder._mkdir(folder.directory)
+    with folder_lock(folder.directory):
+        if folder.plan_path.exists() and not force:
+            previous = folder.read_plan()
+            if previous["run_key"] != plan["run_key"]:
+                raise OutputError(
+                    f"{output} holds the plan of another input or other parameters (run "
+                    f"key {previous['run_key']}, this plan {plan['run_key']}); pass "
+                    "force=True to replace it or choose another output folder")
+        elif (folder.directory.exists() and not folder.plan_path.exists()
+              and any(folder.directory.glob("layers.*.exr")) and not force):
+            raise OutputError(f"{output} already holds layers EXRs of another run; pass "
+                              "force=True to replace them or choose another output "
+                              "folder")
+        if force and folder.farm.exists():
+            shutil.rmtree(folder.farm)
+            for path in folder.directory.glob("layers.*.exr"):
+                path.unlink()
+        folder.write_plan(plan)
+        if projection is not None:
+            folder.save_projection(projection)
+        _key_frames(shot, folder, sorted({c.key for c in chunks}), opts, linking,
+                    colours, device)
     return plan
 
 

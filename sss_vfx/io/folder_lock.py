@@ -15,6 +15,7 @@ file; its lock is gone). A run that waited for a lock checks that the file it lo
 still the folder's lock file (not one removed meanwhile) and tries again if not.
 """
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -25,7 +26,7 @@ import time
 
 from sss_vfx.errors import OutputError
 
-__all__ = ["LOCK_NAME", "hold_folder", "release_folders"]
+__all__ = ["LOCK_NAME", "folder_lock", "hold_folder", "release_folders"]
 
 log = logging.getLogger("sss_vfx")
 
@@ -35,7 +36,7 @@ LOCK_NAME = ".sss-vfx.lock"
 _held = {}      # resolved folder -> (lock file path, descriptor holding its lock)
 
 
-def hold_folder(directory, *, wait=False):
+def hold_folder(directory, *, wait=False, name=LOCK_NAME):
     """Take the output folder's lock for this process (again: a no-op).
 
     Parameters
@@ -44,6 +45,13 @@ def hold_folder(directory, *, wait=False):
         An existing folder.
     wait : bool
         Wait for the run holding it to finish instead of refusing.
+    name : str
+        The lock file's name (a farm chunk locks its own, ``cNNNN.lock``).
+
+    Returns
+    -------
+    bool
+        Whether this call took the lock (False: this process held it already).
 
     Raises
     ------
@@ -52,10 +60,10 @@ def hold_folder(directory, *, wait=False):
         and process id; or the lock file cannot be created.
     """
     directory = pathlib.Path(directory)
-    key = os.path.realpath(directory)
+    path = directory / name
+    key = os.path.realpath(path)
     if key in _held:
-        return
-    path = directory / LOCK_NAME
+        return False
     while True:
         handle = _lock(path, directory, wait)
         if _is_current(handle, path):
@@ -67,18 +75,35 @@ def hold_folder(directory, *, wait=False):
         os.close(handle)
         raise
     _held[key] = (path, handle)
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(directory, *, wait=False, name=LOCK_NAME):
+    """:func:`hold_folder` for the duration of a ``with`` block (a farm step in a
+    long-lived worker process), released after it unless held before it."""
+    took = hold_folder(directory, wait=wait, name=name)
+    try:
+        yield
+    finally:
+        if took:
+            _release(os.path.realpath(pathlib.Path(directory) / name))
 
 
 def release_folders():
     """Release every folder lock this process holds, removing the lock files."""
-    while _held:
-        _, (path, handle) = _held.popitem()
-        try:
-            os.unlink(path)
-        except OSError:
-            pass    # gone already (the folder removed): nothing to release there
-        finally:
-            os.close(handle)    # closing the last descriptor releases the lock
+    for key in list(_held):
+        _release(key)
+
+
+def _release(key):
+    path, handle = _held.pop(key)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass    # gone already (the folder removed): nothing to release there
+    finally:
+        os.close(handle)    # closing the last descriptor releases the lock
 
 
 def _lock(path, directory, wait):
