@@ -349,3 +349,21 @@ def test_video_takes_a_multi_part_acescg_exr_with_overscan(tmp_path, capsys):
         assert layers.header["colorSpace"] == "ACEScg"
         merged = layers.colours.sum(axis=2)
         assert np.all(np.abs(merged - plate) <= 2 * HALF_STEP * np.maximum(plate, 1.0))
+
+
+def test_a_movie_with_a_declared_colour_space(tmp_path, capsys):
+    from sss_vfx.io.video import write_preview_video
+
+    frames = [srgb_plate(seed=s) for s in range(3)]
+    movie = tmp_path / "log.mp4"
+    assert write_preview_video(movie, frames, fps=24) == 3
+    bad = run(["video", str(movie), "-o", str(tmp_path / "bad"), "--colorspace", "Nope",
+               *TINY_FLAGS], capsys)
+    assert bad[0] == 2 and "'Nope'" in one_error(bad[1].err)
+    assert not (tmp_path / "bad").exists()
+    out = tmp_path / "out"
+    status, io = run(["video", str(movie), "-o", str(out), "--colorspace", "ACEScct",
+                      "--window", "2", *TINY_FLAGS], capsys)
+    assert status == 0, io.err
+    layers = read_layers_exr(out / "layers.0000.exr")
+    assert layers.header["colorSpace"] == "ACEScct"

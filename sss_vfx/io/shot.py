@@ -166,7 +166,7 @@ def open_shot(source, *, frames=None, start=0, features=None, allow_missing=Fals
         elif os.path.splitext(str(source))[1].lower() in SUPPORTED_EXTENSIONS:
             shot = _image_shot(str(source), frames, start, plate)
         else:
-            shot = _video_shot(str(source), frames, start)
+            shot = _video_shot(str(source), frames, start, plate)
     else:
         shot = _array_shot(source, frames, start)
     shot._features = _feature_reader(features, shot)
@@ -202,8 +202,10 @@ def _sequence_shot(pattern, frames, allow_missing, plate):
                 _read=read, _features=None, plates=store)
 
 
-def _video_shot(path, frames, start):
+def _video_shot(path, frames, start, plate):
     info = video_info(path)
+    convert = _movie_colour(plate)
+    store = PlateStore()
     wanted = _in_range(frames)
     numbers = None
     if info.frame_count:
@@ -218,10 +220,39 @@ def _video_shot(path, frames, start):
             if last is not None and number > last:
                 return
             if wanted(number):
+                if convert is not None:
+                    image = convert(pixels, path)
+                    store.keep(number, image)
+                    pixels = image.pixels
                 yield number, pixels
 
     return Shot(description=path, kind="video", numbers=numbers,
-                fps=info.frame_rate or DEFAULT_FPS, missing=[], _read=read, _features=None)
+                fps=info.frame_rate or DEFAULT_FPS, missing=[], _read=read, _features=None,
+                plates=store)
+
+
+def _movie_colour(plate):
+    """For a movie file (decoded to 8-bit RGB) whose colour space or working view is
+    given: a function (pixels, path) -> ImageData with the OCIO working copy; else
+    None (the decoded pixels are the working copy, sRGB)."""
+    if plate is None or (plate.colorspace is None and plate.working_view is None):
+        return None
+    from sss_vfx import colour
+    from sss_vfx.io.images import ImageData
+    from sss_vfx.io.plates import PlateHeader
+
+    config = colour.load_config(plate.ocio)
+    colour.check_working_view(config, plate.working_view)
+    space = (colour.resolve_colour_space(config, plate.colorspace)
+             if plate.colorspace is not None else colour.srgb_space(config))
+
+    def convert(pixels, path):
+        working = colour.to_working(pixels, config, space, working_view=plate.working_view)
+        return ImageData(pixels=working, path=path, source_kind="8-bit", had_alpha=False,
+                         was_gray=False, values=pixels, colour_space=str(space),
+                         header=PlateHeader(colour_space=str(space)))
+
+    return convert
 
 
 def _image_shot(path, frames, start, plate):
