@@ -15,6 +15,7 @@ from sss_vfx.io.images import read_image
 from sss_vfx.options import PlateOptions
 from sss_vfx.pipeline.still import segment_image
 from sss_vfx.synthetic import two_region_image
+from tests._cli import one_error, run_in_process
 
 TINY = dict(layers=2, eigenvectors=10, initial_segments=4, superpixels=40)
 TINY_FLAGS = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
@@ -67,14 +68,9 @@ def exr_windows(path):
 
 
 def run(args, capsys):
-    status = main(args)
-    return status, capsys.readouterr()
-
-
-def one_error(err):
-    errors = [line for line in err.splitlines() if line.startswith("sss-vfx: error")]
-    assert len(errors) == 1 and "Traceback" not in err, err
-    return errors[0]
+    """(status, stderr) of the command run in this process."""
+    status, _, err = run_in_process(args, capsys)
+    return status, err
 
 
 # ---- formats ------------------------------------------------------------------------------
@@ -108,9 +104,9 @@ def test_dpx_with_an_unsupported_packing(tmp_path, capsys):
     content[804:806] = b"\x07\x07"        # the packing field of the first image element
     path.write_bytes(bytes(content))
     out = tmp_path / "out"
-    status, io = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
+    status, err = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
     assert status == 2
-    line = one_error(io.err)
+    line = one_error(err)
     assert "unsupported packing" in line and "bad.dpx" in line and "re-export" in line
     assert not out.exists()
 
@@ -120,8 +116,8 @@ def test_metadata_is_carried_into_the_layers_header(tmp_path, capsys):
     # 01:02:33:15 in SMPTE (BCD) packing.
     path = write_dpx(tmp_path / "plate.dpx", plate, timecode=(0x01023315, 0))
     out = tmp_path / "out"
-    status, io = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
-    assert status == 0, io.err
+    status, err = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
+    assert status == 0, err
     spec = oiio.ImageInput.open(str(out / "layers.exr")).spec()
     assert tuple(spec.getattribute("smpte:TimeCode"))[0] == 0x01023315
     assert spec.get_string_attribute("colorSpace") == "sRGB Encoded Rec.709 (sRGB)"
@@ -200,8 +196,8 @@ def test_overscan_windows_are_kept_in_the_outputs(tmp_path, capsys):
     image = read_image(path)
     np.testing.assert_array_equal(image.values, rgb)       # layers cover the data window
     out = tmp_path / "out"
-    status, io = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
-    assert status == 0, io.err
+    status, err = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
+    assert status == 0, err
     assert exr_windows(out / "layers.exr") == (display, data)
     layers = read_layers_exr(out / "layers.exr")
     assert layers.alphas.shape == (36, 48, 2)
@@ -235,9 +231,9 @@ def test_bad_colour_options_are_one_line_and_write_nothing(tmp_path, capsys, fla
     path = tmp_path / "plate.png"
     assert oiio.ImageBuf(srgb_plate()).write(str(path))
     out = tmp_path / "out"
-    status, io = run([command, str(path), "-o", str(out), *flags, *TINY_FLAGS], capsys)
+    status, err = run([command, str(path), "-o", str(out), *flags, *TINY_FLAGS], capsys)
     assert status == 2
-    line = one_error(io.err)
+    line = one_error(err)
     assert all(word in line for word in words), line
     assert not out.exists()
 
@@ -248,10 +244,10 @@ def test_a_config_file_that_does_not_parse(tmp_path, capsys):
     path = tmp_path / "plate.png"
     assert oiio.ImageBuf(srgb_plate()).write(str(path))
     out = tmp_path / "out"
-    status, io = run(["segment", str(path), "-o", str(out), "--ocio", str(config),
+    status, err = run(["segment", str(path), "-o", str(out), "--ocio", str(config),
                       *TINY_FLAGS], capsys)
     assert status == 2
-    line = one_error(io.err)
+    line = one_error(err)
     assert "broken.ocio" in line and "does not load" in line
     assert not out.exists()
 
@@ -277,9 +273,9 @@ def test_a_roto_bounding_box_as_guides_matches_the_plate(tmp_path, capsys):
     np.testing.assert_array_equal(guides.masks[box][..., 0], matte)
     assert guides.masks[..., 0].sum() == pytest.approx(matte.sum())
     out = tmp_path / "out"
-    status, io = run(["segment", str(png), "-o", str(out), "--guides", str(roto),
+    status, err = run(["segment", str(png), "-o", str(out), "--guides", str(roto),
                       *TINY_FLAGS], capsys)
-    assert status == 0, io.err
+    assert status == 0, err
     assert read_layers_exr(out / "layers.exr").alphas.shape == (32, 40, 2)
 
 
@@ -325,9 +321,9 @@ def _overscan_exr_sequence(directory, frames=(11, 12, 13)):
 def test_video_takes_a_log_dpx_sequence_and_gives_layers_in_its_values(tmp_path, capsys):
     pattern = _dpx_sequence(tmp_path / "scans")
     out = tmp_path / "out"
-    status, io = run(["video", pattern, "-o", str(out), "--window", "2", *TINY_FLAGS],
+    status, err = run(["video", pattern, "-o", str(out), "--window", "2", *TINY_FLAGS],
                      capsys)
-    assert status == 0, io.err
+    assert status == 0, err
     for n in (1001, 1002, 1003):
         layers = read_layers_exr(out / f"layers.{n:04d}.exr")
         assert layers.header["colorSpace"] == "ACEScct"
@@ -339,9 +335,9 @@ def test_video_takes_a_log_dpx_sequence_and_gives_layers_in_its_values(tmp_path,
 def test_video_takes_a_multi_part_acescg_exr_with_overscan(tmp_path, capsys):
     pattern, plates = _overscan_exr_sequence(tmp_path / "cg")
     out = tmp_path / "out"
-    status, io = run(["video", pattern, "-o", str(out), "--window", "2", *TINY_FLAGS],
+    status, err = run(["video", pattern, "-o", str(out), "--window", "2", *TINY_FLAGS],
                      capsys)
-    assert status == 0, io.err
+    assert status == 0, err
     for n, plate in plates.items():
         path = out / f"layers.{n:04d}.exr"
         assert exr_windows(path) == ((0, 0, 40, 32), (-4, -2, 48, 36))
@@ -359,11 +355,11 @@ def test_a_movie_with_a_declared_colour_space(tmp_path, capsys):
     assert write_preview_video(movie, frames, fps=24) == 3
     bad = run(["video", str(movie), "-o", str(tmp_path / "bad"), "--colorspace", "Nope",
                *TINY_FLAGS], capsys)
-    assert bad[0] == 2 and "'Nope'" in one_error(bad[1].err)
+    assert bad[0] == 2 and "'Nope'" in one_error(bad[1])
     assert not (tmp_path / "bad").exists()
     out = tmp_path / "out"
-    status, io = run(["video", str(movie), "-o", str(out), "--colorspace", "ACEScct",
+    status, err = run(["video", str(movie), "-o", str(out), "--colorspace", "ACEScct",
                       "--window", "2", *TINY_FLAGS], capsys)
-    assert status == 0, io.err
+    assert status == 0, err
     layers = read_layers_exr(out / "layers.0000.exr")
     assert layers.header["colorSpace"] == "ACEScct"
