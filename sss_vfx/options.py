@@ -11,6 +11,7 @@ option objects (:class:`AffinityWeights`, :class:`ConstrainedOptions`,
 
 import dataclasses
 import math
+import os
 import numbers
 from dataclasses import dataclass, field
 
@@ -371,3 +372,13 @@ class PlateOptions(_Options):
     part: object = _option(
         None, "part of a multi-part EXR to read, by name (default: the first part holding "
               "R, G, B)", kind="text")
+
+    def record(self):
+        """What decides the results, for a run key and a manifest: ``{'plate': {...}}``
+        with the options set, and ``$OCIO`` when no ``ocio`` overrides it; empty when
+        all are defaults (so the run keys of runs without them are unchanged)."""
+        record = {name: value for name, value in self.as_dict().items()
+                  if value is not None}
+        if self.ocio is None and os.environ.get("OCIO"):
+            record["ocio"] = os.environ["OCIO"]
+        return {"plate": record} if record else {}

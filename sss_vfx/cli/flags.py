@@ -2,7 +2,6 @@
 the translation of library messages (which name parameters) into flags."""
 
 import dataclasses
-import os
 import re
 
 from sss_vfx.errors import OptionError
@@ -10,7 +9,7 @@ from sss_vfx.options import (COARSE_FEATURES, PlateOptions, SegmentationOptions,
                              TemporalOptions, option_help)
 
 __all__ = ["add_method_flags", "add_plate_flags", "add_run_flags", "add_temporal_flags",
-           "add_wait_flag", "flag_name", "method_options", "plate_options", "plate_record",
+           "add_wait_flag", "flag_name", "method_options", "plate_options",
            "temporal_options", "to_flags"]
 
 _TYPES = {"count": int, "natural": int, "positive": float, "weight": float, "text": str}
@@ -61,16 +60,6 @@ def plate_options(args):
     no plate flags)."""
     return PlateOptions(**{f.name: getattr(args, f.name, None)
                            for f in dataclasses.fields(PlateOptions)})
-
-
-def plate_record(plate):
-    """The plate options that decide the results, for a run key and manifest: those set,
-    and ``$OCIO`` when no ``--ocio`` overrides it (empty when all are defaults, so run
-    keys of runs without them are unchanged)."""
-    record = {name: value for name, value in plate.as_dict().items() if value is not None}
-    if plate.ocio is None and os.environ.get("OCIO"):
-        record["ocio"] = os.environ["OCIO"]
-    return {"plate": record} if record else {}
 
 
 def add_wait_flag(parser):

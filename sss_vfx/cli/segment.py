@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from sss_vfx.cli.flags import (add_method_flags, add_plate_flags, add_run_flags,
-                               add_wait_flag, method_options, plate_options, plate_record)
+                               add_wait_flag, method_options, plate_options)
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.io.exr import layer_names
 from sss_vfx.io.images import read_image, require_file
@@ -127,5 +127,5 @@ def _run_key(args):
     settings = {k: v for k, v in vars(args).items()
                 if k not in RUN_ONLY and k not in plate.as_dict()}
     inputs = {name: settings.pop(name) for name in ("image", "features")}
-    inputs.update(plate_record(plate))
+    inputs.update(plate.record())
     return run_key(inputs, settings)

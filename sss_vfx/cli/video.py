@@ -19,7 +19,6 @@ from sss_vfx.cli.flags import (
     add_method_flags,
     add_plate_flags,
     add_wait_flag,
-    plate_record,
     add_run_flags,
     add_temporal_flags,
     method_options,
@@ -137,7 +136,7 @@ def _inputs(args):
               else args.input,
               "features": args.features, "frames": args.frames, "start": args.start,
               "allow_missing": args.allow_missing}
-    return dict(inputs, **plate_record(plate_options(args)))
+    return dict(inputs, **plate_options(args).record())
 
 
 def _preview_frame(plate, alphas):

@@ -152,8 +152,6 @@ def semantic_inputs(guides, guide_names, feature_model, plate, mean=None, std=No
     """The plan's record of the semantic inputs and plate options (paths absolute, so
     that chunks on other machines read the same files); empty entries left out, so a
     plan without them keeps its run key."""
-    from sss_vfx.cli.flags import plate_record
-
     record = {}
     if guides is not None:
         patterns = [guides] if isinstance(guides, (str, os.PathLike)) else list(guides)
@@ -172,7 +170,7 @@ def semantic_inputs(guides, guide_names, feature_model, plate, mean=None, std=No
             if value is not None:
                 record[key] = value if isinstance(value, str) else [float(v) for v in value]
     if plate is not None:
-        record.update(plate_record(plate))
+        record.update(plate.record())
     return record
 
 

@@ -23,7 +23,7 @@ __all__ = ["PlateHeader", "RasterPlate", "Windows", "on_canvas", "read_raster_pl
 
 #: Formats OpenImageIO reads that are not plates (pseudo-formats) or may be animations
 #: (left to PyAV).
-NOT_PLATES = frozenset({"null", "nul", "term", "zfile", "gif"})
+NOT_PLATES = frozenset({"null", "nul", "term", "zfile", "gif", "ffmpeg"})
 #: DPX transfer characteristics that mean a log encoding (the ``compositing_log`` role).
 LOG_TRANSFERS = frozenset({"Logarithmic", "Printing density"})
 #: DPX transfer characteristics that mean scene-linear values.
