@@ -48,7 +48,7 @@ def shot(tmp_path_factory):
     assert main(["video", plates, "-o", str(single), "--guides", guides,
                  "--colorspace", "srgb_tx", *FLAGS]) == 0
     frames = range(FIRST, FIRST + FRAMES)
-    return dict(plan=plan, truth=truth,
+    return dict(plan=plan, truth=truth, out=chunked, plates=plates, guides=guides,
                 chunked=[read_layers_exr(chunked / f"layers.{n:04d}.exr") for n in frames],
                 single=[read_layers_exr(single / f"layers.{n:04d}.exr") for n in frames])
 
@@ -73,3 +73,29 @@ def test_chunked_guided_mattes_are_as_good_as_one_process(shot):
     single = np.mean([sad(l.alphas[..., 0], t) for l, t in zip(shot["single"],
                                                                shot["truth"])])
     assert chunked <= single * (1 + SAD_TOLERANCE) + 1e-3
+
+
+def test_a_chunk_run_elsewhere_is_refused_naming_it(shot, capsys):
+    from tests.test_folder_lock import holder
+
+    process = holder(shot["out"] / "farm" / "chunks", name="c0000.lock")
+    try:
+        status = main(["farm", "chunk", str(shot["out"]), "--chunk", "0",
+                       "--progress", "none"])
+        err = capsys.readouterr().err
+        assert status == 2 and f"pid {process.pid}" in err, err
+    finally:
+        process.kill()
+        process.wait()
+    # Another chunk is not held: it runs (finished already, so it does nothing).
+    assert main(["farm", "chunk", str(shot["out"]), "--chunk", "1",
+                 "--progress", "none"]) == 0
+
+
+def test_a_job_template_repeats_the_guides_and_plate_flags(shot, tmp_path):
+    template = tmp_path / "job.json"
+    assert main(["farm", "openjd", shot["plates"], "-o", str(tmp_path / "out"),
+                 "--guides", shot["guides"], "--colorspace", "srgb_tx",
+                 "--template", str(template), *FLAGS]) == 0
+    text = template.read_text()
+    assert "--guides" in text and "hero.%04d.png" in text and "--colorspace" in text

@@ -22,12 +22,12 @@ TINY = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
         "--superpixels", "40", "--progress", "none"]
 
 
-def holder(folder, seconds=60.0):
+def holder(folder, seconds=60.0, name=LOCK_NAME):
     """A second process holding `folder`'s lock for `seconds`; returns once it holds."""
     code = textwrap.dedent(f"""
         import sys, time
         from sss_vfx.io.folder_lock import hold_folder
-        hold_folder({str(folder)!r})
+        hold_folder({str(folder)!r}, name={name!r})
         print("held", flush=True)
         time.sleep({seconds})
     """)

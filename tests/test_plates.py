@@ -114,13 +114,14 @@ def test_dpx_with_an_unsupported_packing(tmp_path, capsys):
 def test_metadata_is_carried_into_the_layers_header(tmp_path, capsys):
     plate = srgb_plate().astype(np.float32) / 255.0
     # 01:02:33:15 in SMPTE (BCD) packing.
-    path = write_dpx(tmp_path / "plate.dpx", plate, timecode=(0x01023315, 0))
+    path = write_dpx(tmp_path / "plate.dpx", plate, timecode=(0x01023315, 0), frame=1042)
     out = tmp_path / "out"
     status, err = run(["segment", str(path), "-o", str(out), *TINY_FLAGS], capsys)
     assert status == 0, err
     spec = oiio.ImageInput.open(str(out / "layers.exr")).spec()
     assert tuple(spec.getattribute("smpte:TimeCode"))[0] == 0x01023315
     assert spec.get_string_attribute("colorSpace") == "sRGB Encoded Rec.709 (sRGB)"
+    assert spec.get_string_attribute("sss_frame") == "1042"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["colour_space"] == "sRGB Encoded Rec.709 (sRGB)"
 

@@ -84,8 +84,10 @@ def run(args):
     finally:
         progress.finish()
     write_start = time.perf_counter()
-    outputs = write_still_outputs(out, seg, pngs=not args.no_pngs, attributes={
-        "sss_version": __version__, "sss_source": str(args.image)})
+    attributes = {"sss_version": __version__, "sss_source": str(args.image)}
+    if seg.plate_header is not None and seg.plate_header.frame is not None:
+        attributes["sss_frame"] = str(seg.plate_header.frame)   # as the file says (DPX)
+    outputs = write_still_outputs(out, seg, pngs=not args.no_pngs, attributes=attributes)
     timings = dict(seg.timings, write=round(time.perf_counter() - write_start, 4),
                    total=round(time.perf_counter() - started, 4))
     manifest = {
