@@ -42,9 +42,13 @@ class PlateStore:
         """Keep the values and header of `image` (an ImageData) for frame `number`."""
         self.headers[number] = image.header
         if image.values is not None and not np.array_equal(image.values, image.pixels):
-            self._values[number] = image.values
-            while len(self._values) > VALUES_KEPT:
-                self._values.pop(next(iter(self._values)))
+            self.keep_values(number, image.values)
+
+    def keep_values(self, number, values):
+        """Keep frame `number`'s own values ``(H, W, 3)`` for its layer colours."""
+        self._values[number] = values
+        while len(self._values) > VALUES_KEPT:
+            self._values.pop(next(iter(self._values)))
 
     def take_values(self, number, plate):
         """Frame `number`'s values (removed from the store), else `plate`."""
@@ -281,13 +285,21 @@ def _array_shot(arrays, frames, start):
     if not chosen:
         raise InputError("the frame range holds none of the given frames")
 
+    store = PlateStore()
+
     def read():
         for number, array in chosen:
+            # A frame object that knows its own values (the OpenFX server's scene-linear
+            # frames) has its layer colours made in them, as a file's are.
+            values = getattr(array, "plate_values", None)
+            values = values() if values is not None else None
+            if values is not None:
+                store.keep_values(number, values)
             yield number, as_working_image(array)
 
     return Shot(description=f"{len(arrays)} frames in memory", kind="arrays",
                 numbers=[n for n, _ in chosen], fps=DEFAULT_FPS, missing=[], _read=read,
-                _features=None)
+                _features=None, plates=store)
 
 
 def _feature_reader(features, shot):

@@ -75,14 +75,24 @@ class FrameFile:
         return data.reshape(self.height, self.width, 4)[::-1]
 
     def __array__(self, dtype=None, copy=None):
-        rgb = self.rgba()[:, :, :3]
+        rgb = self._rgb()
+        pixels = (linear_to_srgb(rgb) if self.linear
+                  else np.clip(rgb, 0.0, 1.0).astype(np.float32))
+        return pixels if dtype is None else pixels.astype(dtype)
+
+    def plate_values(self):
+        """The scene-linear RGB as the host holds it, in which the layer colours are
+        made (as ``sss-vfx video`` makes them in a plate's values); None for a
+        display-referred frame (its working image is its values)."""
+        return self._rgb() if self.linear else None
+
+    def _rgb(self):
+        rgb = np.array(self.rgba()[:, :, :3], dtype=np.float32)
         bad = np.count_nonzero(~np.isfinite(rgb))
         if bad:
             raise InputError(f"source frame {self.number} holds {bad} NaN/inf values; "
                              "clamp or fill them before this effect")
-        pixels = (linear_to_srgb(rgb) if self.linear
-                  else np.clip(rgb, 0.0, 1.0).astype(np.float32))
-        return pixels if dtype is None else pixels.astype(dtype)
+        return rgb
 
 
 def write_result(directory, rgba):
