@@ -348,7 +348,9 @@ def read_exr_channels(path):
     -------
     dict of str to ndarray
         Channel name to a new ``(H, W)`` float32 array, values as stored (not
-        clipped; may hold NaN/inf, which callers check).
+        clipped; may hold NaN/inf, which callers check), on the canvas of the data and
+        display windows (:func:`~sss_vfx.io.plates.on_canvas`: a bounding box lands
+        where the display window has it, 0 around it).
 
     Raises
     ------
@@ -356,8 +358,15 @@ def read_exr_channels(path):
         If the file is missing, not an EXR, corrupt, multi-part, deep, or has
         subsampled channels.
     """
+    from sss_vfx.io.plates import on_canvas, windows_of_header
+
     exr_file = _open_exr(path)
-    channels = {name: _as_float32(ch.pixels) for name, ch in exr_file.channels().items()}
+    windows = windows_of_header(exr_file.header())
+    full = (windows.data[3], windows.data[2])
+    # Subsampled channels are left as they are (and refused below).
+    channels = {name: on_canvas(pixels, windows) if pixels.shape == full else pixels
+                for name, pixels in ((name, _as_float32(ch.pixels))
+                                     for name, ch in exr_file.channels().items())}
     shapes = {array.shape for array in channels.values()}
     if len(shapes) > 1:
         raise InputError(
