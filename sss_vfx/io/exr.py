@@ -154,7 +154,7 @@ def write_layers_exr(path, alphas, *, colours=None, attributes=None, header=None
     header : PlateHeader, optional
         The plate's windows (the file's data window is the plate's canvas, its display
         window the plate's), pixel aspect, time code, frame rate and colour space (of
-        the colours: ``colorSpace`` and ``colorInteropID``), carried into the header.
+        the colours, as ``colorSpace``), carried into the header.
 
     Raises
     ------
