@@ -364,3 +364,34 @@ def test_a_movie_with_a_declared_colour_space(tmp_path, capsys):
     assert status == 0, err
     layers = read_layers_exr(out / "layers.0000.exr")
     assert layers.header["colorSpace"] == "ACEScct"
+
+
+def nuke_like_config(path):
+    """A config file as Nuke's default one names things: 'linear' (scene_linear) and
+    'sRGB' (its curve, from linear)."""
+    import PyOpenColorIO as ocio
+
+    config = ocio.Config.CreateRaw()
+    linear = ocio.ColorSpace(name="linear")
+    srgb = ocio.ColorSpace(name="sRGB")
+    srgb.setTransform(ocio.ExponentWithLinearTransform(
+        gamma=[2.4, 2.4, 2.4, 1.0], offset=[0.055, 0.055, 0.055, 0.0],
+        direction=ocio.TRANSFORM_DIR_INVERSE), ocio.COLORSPACE_DIR_FROM_REFERENCE)
+    for space in (linear, srgb):
+        config.addColorSpace(space)
+    config.setRole("scene_linear", "linear")
+    config.setRole("reference", "linear")
+    path.write_text(config.serialize())
+    return path
+
+
+def test_an_ocio_config_file_with_its_own_names(tmp_path, monkeypatch):
+    config = nuke_like_config(tmp_path / "config.ocio")
+    linear = np.linspace(0, 1.5, 16 * 20 * 3, dtype=np.float32).reshape(16, 20, 3)
+    path = write_exr(tmp_path / "plate.exr", linear)
+    by_flag = read_image(path, plate=PlateOptions(ocio=str(config)))
+    monkeypatch.setenv("OCIO", str(config))
+    by_env = read_image(path)
+    assert by_flag.colour_space == by_env.colour_space == "linear"
+    np.testing.assert_array_equal(by_flag.pixels, by_env.pixels)
+    np.testing.assert_allclose(by_flag.pixels, colour.linear_to_srgb(linear), atol=2e-5)
