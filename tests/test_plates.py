@@ -395,3 +395,30 @@ def test_an_ocio_config_file_with_its_own_names(tmp_path, monkeypatch):
     assert by_flag.colour_space == by_env.colour_space == "linear"
     np.testing.assert_array_equal(by_flag.pixels, by_env.pixels)
     np.testing.assert_allclose(by_flag.pixels, colour.linear_to_srgb(linear), atol=2e-5)
+
+
+def test_exr_guides_of_an_overscan_plate_are_placed_by_their_windows(tmp_path, capsys):
+    """A Roto drawn on the format (its bounding box inside the display window) guides a
+    plate with overscan: it lands on the plate's canvas where its coordinates say."""
+    rgb = srgb_plate((36, 48)).astype(np.float32) / 255.0
+    plate = write_exr(tmp_path / "over.exr", rgb, data=(-4, -2, 48, 36),
+                      display=(0, 0, 40, 32), colour_space="lin_rec709")
+    roto = tmp_path / "roto.exr"
+    matte = np.ones((20, 24), np.float32)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "dataWindow": (np.array([6, 4], np.int32), np.array([29, 23], np.int32)),
+              "displayWindow": (np.array([0, 0], np.int32), np.array([39, 31], np.int32))}
+    with OpenEXR.File(header, {"A": matte}) as exr:
+        exr.write(str(roto))
+    from sss_vfx.features.sources import frame_guides, plate_canvas
+
+    image = read_image(plate)
+    found = frame_guides(image.pixels, [roto], canvas=plate_canvas(image.header))
+    expected = np.zeros((36, 48), np.float32)
+    expected[4 + 2:24 + 2, 6 + 4:30 + 4] = 1.0      # plate canvas origin: (-4, -2)
+    np.testing.assert_array_equal(found.masks[..., 0], expected)
+    out = tmp_path / "out"
+    status, err = run(["segment", str(plate), "-o", str(out), "--guides", str(roto),
+                       *TINY_FLAGS], capsys)
+    assert status == 0, err
+    assert exr_windows(out / "layers.exr") == ((0, 0, 40, 32), (-4, -2, 48, 36))

@@ -282,27 +282,35 @@ def windows_of_header(header):
     return Windows(display=box("displayWindow"), data=box("dataWindow"))
 
 
-def on_canvas(pixels, windows):
-    """The data window's pixels placed on the canvas of `windows`, 0 around them.
+def on_canvas(pixels, windows, canvas=None):
+    """The data window's pixels placed on a canvas, 0 around them.
 
     Parameters
     ----------
     pixels : (h, w) or (h, w, C) ndarray
         The data window's pixels.
     windows : Windows
+    canvas : (x, y, width, height), optional
+        Where to place them (another image's canvas: guides on an overscan plate's);
+        what falls outside is cropped. Default: the canvas of `windows`.
 
     Returns
     -------
     ndarray, the canvas's (H, W[, C]); `pixels` itself when the canvas is the data
     window.
     """
-    if windows.canvas == windows.data:
+    canvas = windows.canvas if canvas is None else tuple(int(v) for v in canvas)
+    if canvas == windows.data:
         return pixels
-    x0, y0, width, height = windows.canvas
-    canvas = np.zeros((height, width) + pixels.shape[2:], pixels.dtype)
+    x0, y0, width, height = canvas
+    placed = np.zeros((height, width) + pixels.shape[2:], pixels.dtype)
     x, y, w, h = windows.data
-    canvas[y - y0:y - y0 + h, x - x0:x - x0 + w] = pixels
-    return canvas
+    left, top = max(x, x0), max(y, y0)
+    right, bottom = min(x + w, x0 + width), min(y + h, y0 + height)
+    if right > left and bottom > top:
+        placed[top - y0:bottom - y0, left - x0:right - x0] = \
+            pixels[top - y:bottom - y, left - x:right - x]
+    return placed
 
 
 def _file_colour_space(spec, fmt):

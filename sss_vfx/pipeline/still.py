@@ -10,6 +10,7 @@ from sss_vfx.features.sources import (
     check_sources,
     frame_guides,
     is_person,
+    plate_canvas,
     resolve_model,
 )
 from sss_vfx.io.features import check_features, read_features, resize_features
@@ -180,7 +181,7 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
     plate, values, header = _load_plate(image, notes, plate)
     check_eigenvectors(opts, plate.shape[:2])
     person = is_person(features)
-    found = frame_guides(plate, guides, guide_names, person)
+    found = frame_guides(plate, guides, guide_names, person, canvas=plate_canvas(header))
     if found is not None:
         opts = fixed_layers(opts, len(found.names) + 1,
                             f"{len(found.names)} guided object(s) and the rest", notes)
