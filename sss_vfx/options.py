@@ -372,6 +372,10 @@ class PlateOptions(_Options):
     part: object = _option(
         None, "part of a multi-part EXR to read, by name (default: the first part holding "
               "R, G, B)", kind="text")
+    layers_colorspace: object = _option(
+        None, "colour space of the layer colours, e.g. scene_linear so that the layers of "
+              "a log scan merge to the plate as a linear comp reads it (default: the "
+              "plate's own colour space)", kind="text")
 
     def record(self):
         """What decides the results, for a run key and a manifest: ``{'plate': {...}}``

@@ -422,3 +422,22 @@ def test_exr_guides_of_an_overscan_plate_are_placed_by_their_windows(tmp_path, c
                        *TINY_FLAGS], capsys)
     assert status == 0, err
     assert exr_windows(out / "layers.exr") == ((0, 0, 40, 32), (-4, -2, 48, 36))
+
+
+def test_layers_of_a_log_scan_in_scene_linear(tmp_path, capsys):
+    """--layers-colorspace scene_linear: the layers of a log DPX sum to the plate as a
+    linear comp reads it (the DPX converted to ACEScg), within half-float precision."""
+    pattern = _dpx_sequence(tmp_path / "scans", frames=(7,))
+    config = colour.load_config()
+    linear = colour.convert(read_image(pattern % 7).values, config, "ACEScct", "ACEScg")
+    out = tmp_path / "out"
+    status, err = run(["segment", pattern % 7, "-o", str(out), "--layers-colorspace",
+                       "scene_linear", *TINY_FLAGS], capsys)
+    assert status == 0, err
+    layers = read_layers_exr(out / "layers.exr")
+    assert layers.header["colorSpace"] == "ACEScg"
+    merged = layers.colours.sum(axis=2)
+    assert np.all(np.abs(merged - linear) <= 2 * HALF_STEP * np.maximum(np.abs(linear), 1))
+    bad, err = run(["segment", pattern % 7, "-o", str(tmp_path / "bad"),
+                    "--layers-colorspace", "Nope", *TINY_FLAGS], capsys)
+    assert bad == 2 and "--layers-colorspace 'Nope'" in one_error(err)

@@ -61,12 +61,13 @@ class ImageData:
     was_gray : bool
         The file had one grey channel, replicated to RGB.
     values : ndarray, shape (H, W, 3), float32, or None
-        The plate in its own colour space, not clipped (what the layer colours sum
-        to); None for arrays given in memory.
+        The plate in its own colour space (or in ``layers_colorspace``), not clipped:
+        what the layer colours sum to; None for arrays given in memory.
     colour_space : str or None
         The plate's colour space (a name of the OCIO config).
     header : PlateHeader
-        Windows, pixel aspect, time code, frame rate and colour space for the outputs.
+        Windows, pixel aspect, time code, frame rate and the colour space of the layer
+        colours, for the outputs.
     notes : tuple of str
         Things the caller should know (the colour space assumed...).
     """
@@ -130,8 +131,10 @@ def read_image(path, *, plate=None):
     # The config and names first: a bad flag is reported before the file is decoded.
     config = colour.load_config(plate.ocio)
     colour.check_working_view(config, plate.working_view)
-    if plate.colorspace is not None:
-        colour.resolve_colour_space(config, plate.colorspace)
+    for name, flag in ((plate.colorspace, "--colorspace"),
+                       (plate.layers_colorspace, "--layers-colorspace")):
+        if name is not None:
+            colour.resolve_colour_space(config, name, what=flag)
     raster = read_raster_plate(path, part=plate.part)
     if raster.format == "openexr":
         rgb, had_alpha, was_gray = _exr_rgb(raster, path)
@@ -143,9 +146,14 @@ def read_image(path, *, plate=None):
     _require_min_side(rgb.shape, path)
     space, notes = _colour_space(config, plate.colorspace, raster)
     pixels = colour.to_working(rgb, config, space, working_view=plate.working_view)
-    header = dataclasses.replace(raster.header, colour_space=str(space))
+    values, layers_space = rgb, space
+    if plate.layers_colorspace is not None:
+        layers_space = colour.resolve_colour_space(config, plate.layers_colorspace,
+                                                   what="--layers-colorspace")
+        values = colour.convert(rgb, config, space, layers_space)
+    header = dataclasses.replace(raster.header, colour_space=str(layers_space))
     return ImageData(pixels=pixels, path=str(path), source_kind=kind,
-                     had_alpha=had_alpha, was_gray=was_gray, values=rgb,
+                     had_alpha=had_alpha, was_gray=was_gray, values=values,
                      colour_space=str(space), header=header, notes=tuple(notes))
 
 

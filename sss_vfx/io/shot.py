@@ -236,10 +236,11 @@ def _video_shot(path, frames, start, plate):
 
 
 def _movie_colour(plate):
-    """For a movie file (decoded to 8-bit RGB) whose colour space or working view is
-    given: a function (pixels, path) -> ImageData with the OCIO working copy; else
-    None (the decoded pixels are the working copy, sRGB)."""
-    if plate is None or (plate.colorspace is None and plate.working_view is None):
+    """For a movie file (decoded to 8-bit RGB) whose colour space, working view or
+    layers' colour space is given: a function (pixels, path) -> ImageData with the OCIO
+    working copy; else None (the decoded pixels are the working copy, sRGB)."""
+    if plate is None or (plate.colorspace is None and plate.working_view is None
+                         and plate.layers_colorspace is None):
         return None
     from sss_vfx import colour
     from sss_vfx.io.images import ImageData
@@ -249,12 +250,17 @@ def _movie_colour(plate):
     colour.check_working_view(config, plate.working_view)
     space = (colour.resolve_colour_space(config, plate.colorspace)
              if plate.colorspace is not None else colour.srgb_space(config))
+    layers_space = space if plate.layers_colorspace is None else \
+        colour.resolve_colour_space(config, plate.layers_colorspace,
+                                    what="--layers-colorspace")
 
     def convert(pixels, path):
         working = colour.to_working(pixels, config, space, working_view=plate.working_view)
         return ImageData(pixels=working, path=path, source_kind="8-bit", had_alpha=False,
-                         was_gray=False, values=pixels, colour_space=str(space),
-                         header=PlateHeader(colour_space=str(space)))
+                         was_gray=False,
+                         values=colour.convert(pixels, config, space, layers_space),
+                         colour_space=str(space),
+                         header=PlateHeader(colour_space=str(layers_space)))
 
     return convert
 
