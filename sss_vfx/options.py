@@ -11,6 +11,7 @@ option objects (:class:`AffinityWeights`, :class:`ConstrainedOptions`,
 
 import dataclasses
 import math
+import os
 import numbers
 from dataclasses import dataclass, field
 
@@ -18,9 +19,8 @@ from sss_vfx.errors import OptionError
 
 __all__ = [
     "COARSE_FEATURES", "DEFAULT_MAX_PIXELS", "MIN_MAX_PIXELS", "OPTION_GROUPS",
-    "AffinityWeights",
-    "ConstrainedOptions", "RefineOptions", "RelaxedOptions", "SegmentationOptions",
-    "TemporalOptions", "option_help",
+    "AffinityWeights", "ConstrainedOptions", "PlateOptions", "RefineOptions",
+    "RelaxedOptions", "SegmentationOptions", "TemporalOptions", "option_help",
 ]
 
 #: Working-resolution cap of the default configuration, in pixels (0 = never
@@ -45,6 +45,7 @@ COARSE_FEATURES = {"embedding_weight": 1.0, "grouping_colour_weight": 1.0,
 OPTION_GROUPS = {
     "artist": "common options (the few an artist changes)",
     "features": "semantic features: how they shape the layers",
+    "plate": "plate: file part and colour space",
     "method": "advanced: the paper's parameters",
     "speed": "advanced: speed and memory",
     "temporal": "advanced: linking the frames of a shot",
@@ -56,8 +57,8 @@ def _option(default, help, *, kind, choices=None, group="method"):
 
     ``kind`` is one of ``'count'`` (integer >= 1), ``'natural'`` (integer >= 0),
     ``'positive'`` (finite number > 0), ``'weight'`` (finite number >= 0), ``'flag'``
-    (bool) or ``'choice'`` (one of ``choices``); ``group`` is a key of
-    :data:`OPTION_GROUPS`.
+    (bool), ``'choice'`` (one of ``choices``) or ``'text'`` (None or a non-empty str);
+    ``group`` is a key of :data:`OPTION_GROUPS`.
     """
     if group not in OPTION_GROUPS:
         raise OptionError(f"unknown option group {group!r}; known: "
@@ -81,6 +82,8 @@ def _check_field(name, value, meta):
         raise OptionError(f"{name} must be a finite number >= 0, got {value!r}")
     if kind == "flag" and not isinstance(value, bool):
         raise OptionError(f"{name} must be True or False, got {value!r}")
+    if kind == "text" and not (value is None or (isinstance(value, str) and value.strip())):
+        raise OptionError(f"{name} must be a non-empty text or None, got {value!r}")
     if kind == "choice" and value not in meta["choices"]:
         raise OptionError(f"{name} must be one of {', '.join(meta['choices'])}, "
                           f"got {value!r}")
@@ -359,3 +362,53 @@ class TemporalOptions(_Options):
     def shared_frames(self):
         """Frames shared by consecutive windows: 0 in per-frame mode."""
         return self.overlap if self.temporal else 0
+
+
+@dataclass(frozen=True)
+class PlateOptions(_Options):
+    """How a plate is read and colour-managed (not parameters of the method: they say
+    what the file's values mean).
+
+    The colour spaces are names (or aliases, or roles) of the OpenColorIO config; see
+    :mod:`sss_vfx.colour` for the defaults.
+
+    Examples
+    --------
+    >>> PlateOptions(colorspace="ACEScg").colorspace
+    'ACEScg'
+    """
+
+    colorspace: object = _option(
+        None, "colour space of the plate, a name, alias or role of the OCIO config "
+              "(default: the file's metadata where it says, else the config's scene_linear "
+              "role for EXR, its compositing_log role for a DPX whose header says "
+              "logarithmic, sRGB for other files)", kind="text",
+        group="plate")
+    ocio: object = _option(
+        None, "OpenColorIO config: a .ocio file or a built-in ocio:// name (default: "
+              "$OCIO, else ocio://cg-config-latest, the ACES CG config)", kind="text",
+        group="plate")
+    working_view: object = _option(
+        None, "make the working copy the affinities see through a display/view transform, "
+              "'DISPLAY/VIEW' or 'VIEW' of the config's default display (default: a plain "
+              "conversion to the config's sRGB-encoded colour space)", kind="text",
+        group="plate")
+    part: object = _option(
+        None, "part of a multi-part EXR to read, by name (default: the first part holding "
+              "R, G, B)", kind="text",
+        group="plate")
+    layers_colorspace: object = _option(
+        None, "colour space of the layer colours, e.g. scene_linear so that the layers of "
+              "a log scan merge to the plate as a linear comp reads it (default: the "
+              "plate's own colour space)", kind="text",
+        group="plate")
+
+    def record(self):
+        """What decides the results, for a run key and a manifest: ``{'plate': {...}}``
+        with the options set, and ``$OCIO`` when no ``ocio`` overrides it; empty when
+        all are defaults (so the run keys of runs without them are unchanged)."""
+        record = {name: value for name, value in self.as_dict().items()
+                  if value is not None}
+        if self.ocio is None and os.environ.get("OCIO"):
+            record["ocio"] = os.environ["OCIO"]
+        return {"plate": record} if record else {}

@@ -13,3 +13,10 @@ def run_in_process(args, capsys):
         status = exc.code
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def one_error(err):
+    """The one ``sss-vfx: error`` line of a failed command's stderr (no traceback)."""
+    errors = [line for line in err.splitlines() if line.startswith("sss-vfx: error")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]

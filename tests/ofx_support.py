@@ -57,8 +57,9 @@ def cli_reference(folder, frames, *, layers=LAYERS, temporal=True):
 
     pattern = write_plates(folder / "plates", frames)
     out = folder / "cli"
+    # The plugin's scene-linear frames are linear Rec.709 (its sRGB working copy).
     argv = ["video", pattern, "-o", str(out), "--layers", str(layers), "--device", DEVICE,
-            "--progress", "none"]
+            "--progress", "none", "--colorspace", "lin_rec709"]
     argv += [f"--{name.replace('_', '-')}={value}" for name, value in TINY.items()]
     if not temporal:
         argv.append("--no-temporal")

@@ -5,8 +5,9 @@ expects, or stops with one error line (exit 2) and nothing half-written.
 |---|---|
 | 16-bit PNG with alpha | works; the alpha is ignored and the manifest says so |
 | EXR with only a Y channel | works, as grey |
-| multi-part EXR | exit 2: names the parts, says to write a single-part EXR |
-| DPX frame | exit 2: names the format and what is read |
+| multi-part EXR | works on the first RGB part, or the part `--part` names |
+| multi-part EXR, `--part` naming no part | exit 2: names the parts |
+| DPX frame with an empty header | exit 2: says it cannot be decoded |
 | variable-frame-rate MP4 | works, one frame per decoded picture |
 | 5-digit frame numbers (10001...) | works, files keep the numbers |
 | negative frame numbers | works, files keep the numbers |
@@ -88,27 +89,55 @@ def test_exr_with_only_y_works_as_grey(tmp_path, capsys):
     assert layers.alphas.shape == (32, 40, 2)
 
 
-def test_multi_part_exr_is_refused_naming_the_parts(tmp_path, capsys):
+def _multi_part(tmp_path):
     rgb = plate_u8()[..., ::-1].astype(np.float32) / 255.0
-    parts = [OpenEXR.Part({"type": OpenEXR.scanlineimage}, {"RGB": rgb}, name=name)
-             for name in ("beauty", "diffuse")]
+    depth = np.full(rgb.shape[:2], 3.0, np.float32)
+    parts = [OpenEXR.Part({"type": OpenEXR.scanlineimage}, {"Z": depth}, name="depth"),
+             OpenEXR.Part({"type": OpenEXR.scanlineimage}, {"RGB": rgb}, name="beauty"),
+             OpenEXR.Part({"type": OpenEXR.scanlineimage}, {"RGB": 1 - rgb},
+                          name="inverted")]
     path = tmp_path / "multi.exr"
     with OpenEXR.File(parts) as exr:
         exr.write(str(path))
+    return path, rgb
+
+
+def test_multi_part_exr_reads_the_rgb_part_or_the_named_one(tmp_path, capsys):
+    from sss_vfx.io.images import read_image
+    from sss_vfx.options import PlateOptions
+
+    path, rgb = _multi_part(tmp_path)
+    linear = PlateOptions(colorspace="lin_rec709")
+    np.testing.assert_array_equal(read_image(path, plate=linear).values, rgb)
+    named = read_image(path, plate=PlateOptions(colorspace="lin_rec709", part="inverted"))
+    np.testing.assert_array_equal(named.values, 1 - rgb)
     out = tmp_path / "out"
-    status, io = run(["segment", str(path), "-o", str(out), *TINY], capsys)
+    status, io = run(["segment", str(path), "-o", str(out), "--part", "inverted",
+                      "--colorspace", "lin_rec709", *TINY], capsys)
+    assert status == 0, io.err
+    layers = read_layers_exr(out / "layers.exr")
+    np.testing.assert_allclose(layers.colours.sum(axis=2), 1 - rgb, atol=2e-3)
+
+
+def test_multi_part_exr_with_a_part_name_it_lacks(tmp_path, capsys):
+    path, _ = _multi_part(tmp_path)
+    out = tmp_path / "out"
+    status, io = run(["segment", str(path), "-o", str(out), "--part", "diffuse", *TINY],
+                     capsys)
     assert status == 2
-    assert "2 parts" in one_error(io.err)
-    assert not out.exists() or not any(out.glob("layers*"))
+    line = one_error(io.err)
+    assert "'diffuse'" in line and "'beauty'" in line and "--part" in line
+    assert not out.exists()
 
 
-def test_dpx_frame_is_refused_naming_what_is_read(tmp_path, capsys):
+def test_dpx_frame_with_an_empty_header_is_refused(tmp_path, capsys):
     path = tmp_path / "plate.dpx"
     path.write_bytes(b"SDPX" + bytes(2044))     # a DPX magic number and an empty header
     status, io = run(["segment", str(path), "-o", str(tmp_path / "out"), *TINY], capsys)
     assert status == 2
     line = one_error(io.err)
-    assert "plate.dpx" in line and ".exr" in line.lower() and ".png" in line.lower()
+    assert "plate.dpx" in line and "export it again" in line
+    assert not (tmp_path / "out").exists()
 
 
 def test_variable_frame_rate_mp4_gives_one_result_per_picture(tmp_path, capsys):

@@ -8,6 +8,7 @@ import pytest
 from sss_vfx.errors import FeatureError, InputError
 from sss_vfx.io.features import check_features, read_features, resize_features
 from sss_vfx.io.images import MIN_SIDE, as_working_image, linear_to_srgb, read_image
+from sss_vfx.options import PlateOptions
 
 
 def write_rgb(path, rgb):
@@ -93,17 +94,31 @@ LINEAR = np.array([0.0, 0.0031308, 0.18, 1.0, 4.0, -1.0, 0.5, 0.001], np.float32
 
 
 def test_exr_linear_is_encoded_with_the_srgb_curve(tmp_path):
+    # Linear Rec.709 declared: OCIO's sRGB curve, within its float32 round-off (1e-5).
     ramp_row = np.tile(LINEAR, 2)  # 16 wide
     r = np.tile(ramp_row, (16, 1))
     path = write_exr(tmp_path / "lin.exr", {"R": r, "G": r * 0.5, "B": r[:, ::-1].copy()})
-    data = read_image(path)
+    data = read_image(path, plate=PlateOptions(colorspace="lin_rec709"))
     assert data.source_kind == "exr-linear" and not data.was_gray and not data.had_alpha
-    np.testing.assert_allclose(data.pixels[3, :, 0], srgb_reference(ramp_row), atol=1e-6)
-    np.testing.assert_allclose(data.pixels[3, :, 1], srgb_reference(ramp_row * 0.5), atol=1e-6)
+    assert data.colour_space == "Linear Rec.709 (sRGB)"
+    np.testing.assert_array_equal(data.values[..., 0], r)
+    np.testing.assert_allclose(data.pixels[3, :, 0], srgb_reference(ramp_row), atol=2e-5)
+    np.testing.assert_allclose(data.pixels[3, :, 1], srgb_reference(ramp_row * 0.5), atol=2e-5)
     # Known values of the curve, independent of the reference formula above.
     first = data.pixels[0, :8, 0]
-    np.testing.assert_allclose(first[:5], [0.0, 0.04044994, 0.46135613, 1.0, 1.0], atol=2e-6)
+    np.testing.assert_allclose(first[:5], [0.0, 0.04044994, 0.46135613, 1.0, 1.0], atol=2e-5)
     assert first[5] == 0.0
+
+
+def test_exr_without_metadata_is_the_configs_scene_linear(tmp_path):
+    # The built-in ACES config: scene_linear is ACEScg, converted (AP1 -> Rec.709, sRGB
+    # curve) to the working copy; the note says what was assumed.
+    r = np.full((16, 16), 0.18, np.float32)
+    data = read_image(write_exr(tmp_path / "cg.exr", {"R": r, "G": r * 0.2, "B": r * 0.1}))
+    assert data.colour_space == "ACEScg" and any("ACEScg" in n for n in data.notes)
+    declared = read_image(tmp_path / "cg.exr", plate=PlateOptions(colorspace="ACEScg"))
+    np.testing.assert_array_equal(data.pixels, declared.pixels)
+    assert data.pixels[0, 0, 0] > srgb_reference(np.float32(0.18))   # AP1 red is wider
 
 
 def test_linear_to_srgb_is_continuous_at_the_knee():

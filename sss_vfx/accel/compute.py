@@ -248,9 +248,14 @@ class Compute:
 
     def colours(self, plate, alphas):
         """Premultiplied layer colours ``(H, W, K, 3)`` float32 summing to the plate
-        (DESIGN step 8); see :func:`~sss_vfx.segments.colours.layer_colours`."""
-        from sss_vfx.segments.colours import layer_colours, premultiplied_colours
+        (DESIGN step 8); see :func:`~sss_vfx.segments.colours.layer_colours`. The
+        plate may hold any finite values (scene-linear, log): see
+        :func:`~sss_vfx.segments.colours.unit_range`."""
+        from sss_vfx.segments.colours import layer_colours, premultiplied_colours, unit_range
 
-        colours = self._run("colours", layer_colours, plate, alphas)
+        unit, low, scale = unit_range(plate)
+        colours = self._run("colours", layer_colours, unit, alphas)
+        if low is not None:
+            colours = colours * scale + low
         return premultiplied_colours(colours, alphas)
 

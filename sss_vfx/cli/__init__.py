@@ -16,6 +16,7 @@ import sys
 from sss_vfx.cli import batch, devices, farm, ofx, segment, serve, video
 from sss_vfx.cli.flags import HelpFormatter, epilog, to_flags
 from sss_vfx.errors import SssError
+from sss_vfx.io.folder_lock import release_folders
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build_parser", "main"]
 
@@ -108,6 +109,8 @@ def main(argv=None):
         print("sss-vfx: error: out of memory; lower --max-pixels (the working image) "
               "or --eigenvectors", file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        release_folders()       # the output folder's lock (sss_vfx.io.folder_lock)
     return status if isinstance(status, int) else 0
 
 

@@ -5,9 +5,11 @@ A LocalCluster on this machine by default (``--workers N``), or a running schedu
 same command computes only what is missing. Needs ``pip install 'sss_vfx[dask]'``.
 """
 
+from sss_vfx.cli.farm import semantic_kwargs
 from sss_vfx.cli.flags import (
     HelpFormatter,
     add_method_flags,
+    add_plate_flags,
     add_run_flags,
     add_temporal_flags,
     epilog,
@@ -15,6 +17,7 @@ from sss_vfx.cli.flags import (
     sections,
     temporal_options,
 )
+from sss_vfx.cli.semantic import add_semantic_flags
 from sss_vfx.errors import OptionError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES
 
@@ -35,7 +38,10 @@ def add_parser(subparsers):
                                   help="image sequences (shot.%%04d.exr) or video files")
     groups["inputs"].add_argument("--features", action="append",
                                   help="features pattern of each shot, in the order of "
-                                       "the shots (repeat once per shot)")
+                                       "the shots (repeat once per shot; 'person' for the "
+                                       "built-in person model)")
+    add_semantic_flags(parser, video=True)   # here --guides: once per shot, in order
+    add_plate_flags(parser)
     groups["outputs"].add_argument("-o", "--output", required=True,
                                    help="output root: each shot goes to "
                                         "OUTPUT/<shot name>")
@@ -69,6 +75,7 @@ def run(args):
         raise OptionError(f"workers must be at least 1; got {args.workers}")
     manifests = batch(args.shots, args.output, workers=args.workers,
                       scheduler=args.scheduler, features=args.features,
+                      **semantic_kwargs(args),
                       chunk_frames=args.chunk_frames, handles=args.handles,
                       options=method_options(args), temporal=temporal_options(args),
                       colours=not args.no_colours, device=args.device, force=args.force,

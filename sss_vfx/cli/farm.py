@@ -12,14 +12,18 @@ import sys
 from sss_vfx.cli.flags import (
     HelpFormatter,
     add_method_flags,
+    add_plate_flags,
     add_run_flags,
     add_temporal_flags,
+    add_wait_flag,
     epilog,
     flag_name,
     method_options,
+    plate_options,
     sections,
     temporal_options,
 )
+from sss_vfx.cli.semantic import add_semantic_flags
 from sss_vfx.cli.video import parse_frame_range
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES
 from sss_vfx.options import SegmentationOptions, TemporalOptions
@@ -36,7 +40,11 @@ def _add_shot_flags(parser):
     inputs.add_argument("--start", type=int, default=0,
                         help="number of a video file's first frame (default 0)")
     inputs.add_argument("--features", help="per-frame semantic features: a sequence "
-                                           "pattern numbered like the frames")
+                                           "pattern numbered like the frames; or "
+                                           "'person' for the built-in person model "
+                                           "(needs sss_vfx[people])")
+    add_semantic_flags(parser, video=True)
+    add_plate_flags(parser)
     inputs.add_argument("--allow-missing", action="store_true",
                         help="process the frames of a sequence that exist despite gaps")
     _add_output(parser, "the shot's output folder, shared by every step")
@@ -91,6 +99,7 @@ def add_parser(subparsers):
     which.add_argument("--frames", type=parse_frame_range, metavar="FIRST-LAST",
                        help="run the chunks owning frames in this range (a farm task's "
                             "frame range)")
+    add_wait_flag(chunk)
     add_run_flags(chunk)
     final = _step(steps, "finalise", "OUTPUT [options]",
                   "cross-fade the chunk joins and write manifest.json once every chunk "
@@ -117,7 +126,36 @@ def _shot_kwargs(args):
     return dict(features=args.features, frames=args.frames, start=args.start,
                 allow_missing=args.allow_missing, chunk_frames=args.chunk_frames,
                 handles=args.handles, options=options, temporal=linking,
-                colours=not args.no_colours)
+                colours=not args.no_colours, **semantic_kwargs(args))
+
+
+def semantic_kwargs(args):
+    """The guides, feature model and plate options of parsed arguments, as
+    :func:`~sss_vfx.farm.plan_shot` takes them."""
+    return dict(guides=args.guides, guide_names=args.guides_names,
+                feature_model=args.feature_model,
+                feature_model_mean=args.feature_model_mean,
+                feature_model_std=args.feature_model_std, plate=plate_options(args))
+
+
+def semantic_flags(kwargs):
+    """The flags giving the semantic inputs and plate options of ``kwargs`` (popped
+    from it), for the plan step of a job template."""
+    flags = []
+    for pattern in kwargs.pop("guides") or ():
+        flags += ["--guides", str(pattern)]
+    for key, flag in (("guide_names", "--guides-names"), ("feature_model", "--feature-model"),
+                      ("feature_model_mean", "--feature-model-mean"),
+                      ("feature_model_std", "--feature-model-std")):
+        value = kwargs.pop(key)
+        if value is not None:
+            flags += [flag, str(value)]
+    for name, value in kwargs.pop("plate").as_dict().items():
+        if value is not None:
+            flags += [flag_name(name), str(value)]
+    if kwargs.get("features") == "person":
+        flags += ["--features", kwargs.pop("features")]
+    return flags
 
 
 def run(args):
@@ -146,7 +184,8 @@ def _chunk(args):
                   file=sys.stderr, flush=True)
 
     for index in indices:
-        summary = run_chunk(args.output, index, device=args.device, progress=progress)
+        summary = run_chunk(args.output, index, device=args.device, progress=progress,
+                            wait=args.wait)
         print(json.dumps(summary) if args.progress == "json" else
               f"chunk {index}: " + ("finished already" if summary["skipped"] else
                                     f"{summary['computed']} frames computed in "
@@ -166,9 +205,10 @@ def _openjd(args):
     from sss_vfx.farm.openjd import write_job_template
     kwargs = _shot_kwargs(args)
     kwargs.pop("colours")
+    semantic = semantic_flags(kwargs)
     path = write_job_template(
         args.input, args.output, args.template, program=args.program,
-        plan_flags=option_flags(kwargs.pop("options"), kwargs.pop("temporal"))
+        plan_flags=option_flags(kwargs.pop("options"), kwargs.pop("temporal")) + semantic
         + (["--no-colours"] if args.no_colours else [])
         + (["--device", args.device] if args.device else []),
         chunk_flags=["--device", args.device] if args.device else [], **kwargs)

@@ -8,28 +8,29 @@ import re
 import textwrap
 
 from sss_vfx.errors import OptionError
-from sss_vfx.options import (COARSE_FEATURES, OPTION_GROUPS, SegmentationOptions,
-                             TemporalOptions)
+from sss_vfx.options import (COARSE_FEATURES, OPTION_GROUPS, PlateOptions,
+                             SegmentationOptions, TemporalOptions)
 
-__all__ = ["HELP_SECTIONS", "HelpFormatter", "add_method_flags", "add_run_flags",
-           "add_temporal_flags", "epilog", "flag_name", "method_options", "sections",
-           "temporal_options", "to_flags"]
+__all__ = ["HELP_SECTIONS", "HelpFormatter", "add_method_flags", "add_plate_flags",
+           "add_run_flags", "add_temporal_flags", "add_wait_flag", "epilog", "flag_name",
+           "method_options", "plate_options", "sections", "temporal_options", "to_flags"]
 
-_TYPES = {"count": int, "natural": int, "positive": float, "weight": float}
+_TYPES = {"count": int, "natural": int, "positive": float, "weight": float, "text": str}
 #: What ``--help`` shows for a value of each kind (choices list themselves).
-_METAVARS = {"count": "N", "natural": "N", "positive": "X", "weight": "W"}
+_METAVARS = {"count": "N", "natural": "N", "positive": "X", "weight": "W", "text": "NAME"}
 
 #: The headings of a sub-command's ``--help``, in order: key -> title. The option
 #: fields' own groups (:data:`~sss_vfx.options.OPTION_GROUPS`) sit among them.
 HELP_SECTIONS = {
     "inputs": "inputs",
+    "plate": OPTION_GROUPS["plate"],
     "outputs": "outputs",
     "artist": OPTION_GROUPS["artist"],
     "features": OPTION_GROUPS["features"],
     "farm": "farm and cluster",
     "run": "running",
     **{key: title for key, title in OPTION_GROUPS.items()
-       if key not in ("artist", "features")},
+       if key not in ("artist", "features", "plate")},
 }
 
 
@@ -87,9 +88,10 @@ def _add_fields(parser, options_class, skip=()):
         kind, choices = f.metadata["kind"], f.metadata["choices"]
         extra = {"choices": choices} if kind == "choice" else {
             "type": _TYPES[kind], "metavar": _METAVARS[kind]}
+        text = f.metadata["help"]
         groups[f.metadata["group"]].add_argument(
             flag_name(f.name), default=f.default,
-            help=f"{f.metadata['help']} (default {f.default})", **extra)
+            help=text if f.default is None else f"{text} (default {f.default})", **extra)
 
 
 def add_method_flags(parser):
@@ -112,6 +114,27 @@ def add_temporal_flags(parser):
         "--no-temporal", action="store_true",
         help="segment every frame on its own (the per-frame baseline)")
     _add_fields(parser, TemporalOptions, skip=("temporal",))
+
+
+def add_plate_flags(parser):
+    """One flag per field of :class:`PlateOptions`: ``--colorspace``, ``--ocio``,
+    ``--working-view``, ``--part``."""
+    _add_fields(parser, PlateOptions)
+
+
+def plate_options(args):
+    """The :class:`PlateOptions` of parsed arguments (their defaults where a command has
+    no plate flags)."""
+    return PlateOptions(**{f.name: getattr(args, f.name, None)
+                           for f in dataclasses.fields(PlateOptions)})
+
+
+def add_wait_flag(parser):
+    """``--wait``: wait for another run holding the output folder instead of refusing."""
+    sections(parser)["outputs"].add_argument(
+        "--wait", action="store_true",
+        help="when another sss-vfx run holds the output folder, wait for it to finish "
+             "instead of refusing (a killed run's lock is taken over at once)")
 
 
 def add_run_flags(parser):

@@ -9,9 +9,12 @@ import numpy as np
 from sss_vfx.cli.flags import (
     HelpFormatter,
     add_method_flags,
+    add_plate_flags,
     add_run_flags,
+    add_wait_flag,
     epilog,
     method_options,
+    plate_options,
     sections,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
@@ -26,7 +29,8 @@ from sss_vfx.progress import Progress, peak_rss_bytes
 __all__ = ["add_parser", "run"]
 
 #: Flags that do not change the results: left out of the run key.
-RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs")
+RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs",
+            "wait")
 
 
 def add_parser(subparsers):
@@ -40,8 +44,9 @@ def add_parser(subparsers):
             "sss-vfx segment sample_shots/strands.png "
             "--guides sample_shots/strands_roto.png -o out/strands", "guides/stills"))
     inputs, outputs = sections(parser)["inputs"], sections(parser)["outputs"]
-    inputs.add_argument("image", help="PNG, JPEG, TIFF (8/16 bit) or EXR (scene-linear) "
-                                      "image")
+    inputs.add_argument("image", help="EXR (scene-linear by default; --part for a "
+                                      "multi-part file), DPX, TIFF, PNG, JPEG or another "
+                                      "still format OpenImageIO reads")
     inputs.add_argument("--features", help="semantic features: image, .npy or .exr, any "
                                            "channel count, same size as the image; or "
                                            "'person' for the built-in person model "
@@ -53,11 +58,13 @@ def add_parser(subparsers):
     outputs.add_argument("--force", action="store_true",
                          help="replace the results of another run in the output "
                               "directory (its layer PNGs included)")
+    add_wait_flag(parser)
     outputs.add_argument("--no-pngs", action="store_true",
                          help="skip the per-layer PNG mattes")
     outputs.add_argument("--no-colours", action="store_true",
                          help="skip the layer colours: layers.exr holds the mattes (A) "
                               "only, no premultiplied R, G, B")
+    add_plate_flags(parser)
     add_method_flags(parser)
     add_run_flags(parser)
     return parser
@@ -71,26 +78,30 @@ def run(args):
     from sss_vfx.pipeline.still import segment_image
 
     options = method_options(args)
+    plate = plate_options(args)
     compute = Compute.resolve(args.device)
     model = feature_model(args, compute)     # a model that does not load: before any output
-    # An unreadable image, or more eigenvectors than it gives: before any output.
-    check_eigenvectors(options, read_image(args.image).pixels.shape[:2])
+    # An unreadable image, a colour space, config or part that does not exist, or more
+    # eigenvectors than the image gives: before any output.
+    check_eigenvectors(options, read_image(args.image, plate=plate).pixels.shape[:2])
     if args.features and not is_person(args.features):
         require_file(args.features, what="features")
     key = _run_key(args)
-    out = claim_still_dir(args.output, key, force=args.force)
+    out = claim_still_dir(args.output, key, force=args.force, wait=args.wait)
     started = time.perf_counter()
     progress = Progress(args.progress)
     try:
         seg = segment_image(args.image, args.features, guides=args.guides,
                             guide_names=args.guides_names, feature_model=model,
                             options=options, progress=progress, device=compute,
-                            colours=not args.no_colours)
+                            colours=not args.no_colours, plate=plate)
     finally:
         progress.finish()
     write_start = time.perf_counter()
-    outputs = write_still_outputs(out, seg, pngs=not args.no_pngs, attributes={
-        "sss_version": __version__, "sss_source": str(args.image)})
+    attributes = {"sss_version": __version__, "sss_source": str(args.image)}
+    if seg.plate_header is not None and seg.plate_header.frame is not None:
+        attributes["sss_frame"] = str(seg.plate_header.frame)   # as the file says (DPX)
+    outputs = write_still_outputs(out, seg, pngs=not args.no_pngs, attributes=attributes)
     timings = dict(seg.timings, write=round(time.perf_counter() - write_start, 4),
                    total=round(time.perf_counter() - started, 4))
     manifest = {
@@ -105,6 +116,7 @@ def run(args):
         "parameters": seg.options.as_dict(),
         "working_size": {"width": int(seg.working_image.shape[1]),
                          "height": int(seg.working_image.shape[0])},
+        "colour_space": (seg.plate_header.colour_space if seg.plate_header else None),
         "layers": layer_names(seg.alphas.shape[2]),
         "colours": seg.colours is not None,
         "layer_coverage": [float(c) for c in seg.alphas.mean(axis=(0, 1))],
@@ -127,6 +139,9 @@ def run(args):
 def _run_key(args):
     """What decides the results: the input files and every flag but the run-only ones
     (new flags count by default)."""
-    settings = {k: v for k, v in vars(args).items() if k not in RUN_ONLY}
+    plate = plate_options(args)
+    settings = {k: v for k, v in vars(args).items()
+                if k not in RUN_ONLY and k not in plate.as_dict()}
     inputs = {name: settings.pop(name) for name in ("image", "features")}
+    inputs.update(plate.record())
     return run_key(inputs, settings)

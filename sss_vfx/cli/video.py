@@ -18,10 +18,13 @@ import numpy as np
 from sss_vfx.cli.flags import (
     HelpFormatter,
     add_method_flags,
+    add_plate_flags,
+    add_wait_flag,
     add_run_flags,
     add_temporal_flags,
     epilog,
     method_options,
+    plate_options,
     sections,
     temporal_options,
 )
@@ -56,8 +59,9 @@ def add_parser(subparsers):
             "sss-vfx video 'plates/shot.%04d.exr' --frames 1001-1100 -o out/shot",
             "guides/video"))
     inputs, outputs = sections(parser)["inputs"], sections(parser)["outputs"]
-    inputs.add_argument("input", help="a video file FFmpeg decodes (MOV, MP4, MKV...) or "
-                                      "an image sequence: shot.%%04d.exr or shot.####.exr")
+    inputs.add_argument("input", help=("a video file FFmpeg decodes (MOV, MP4, MKV...) or "
+                                       "an image sequence in any still format OpenImageIO "
+                                       "reads: shot.%%04d.exr, shot.####.dpx"))
     # Parsed in run(), inside the error boundary: a bad range is one line, not usage.
     inputs.add_argument("--frames", metavar="FIRST-LAST",
                         help="frame range to process, inclusive, e.g. 1001-1100 or "
@@ -79,6 +83,8 @@ def add_parser(subparsers):
                               "no premultiplied R, G, B")
     outputs.add_argument("--force", action="store_true",
                          help="recompute every frame, replacing results in the folder")
+    add_wait_flag(parser)
+    add_plate_flags(parser)
     add_temporal_flags(parser)
     add_method_flags(parser)
     add_run_flags(parser)
@@ -134,10 +140,11 @@ class _Tally:
 
 
 def _inputs(args):
-    return {"source": os.path.abspath(args.input) if not is_sequence_pattern(args.input)
-            else args.input,
-            "features": args.features, "frames": args.frames, "start": args.start,
-            "allow_missing": args.allow_missing}
+    inputs = {"source": os.path.abspath(args.input) if not is_sequence_pattern(args.input)
+              else args.input,
+              "features": args.features, "frames": args.frames, "start": args.start,
+              "allow_missing": args.allow_missing}
+    return dict(inputs, **plate_options(args).record())
 
 
 def _preview_frame(plate, alphas):
@@ -167,11 +174,12 @@ def run(args):
     shot, options, objects = open_semantic_shot(
         args.input, args.features, guides=args.guides, guide_names=args.guides_names,
         feature_model=model, cache=cache, compute=compute, options=options,
-        frames=args.frames, start=args.start, allow_missing=args.allow_missing)
+        frames=args.frames, start=args.start, allow_missing=args.allow_missing,
+        plate=plate_options(args))
     parameters = {**options.as_dict(), **linking.as_dict(), "colours": not args.no_colours}
     inputs = dict(_inputs(args), **semantic_record(args, model, objects))
     outputs = ShotOutputs(args.output, run_key(inputs, parameters), options.layers,
-                          force=args.force, pngs=args.pngs)
+                          force=args.force, pngs=args.pngs, wait=args.wait)
     # Each frame's person mask or network features, kept for a resumed run.
     cache.attach(outputs.directory / FEATURES_FOLDER, outputs.key)
     _note_killed_run(outputs)
@@ -242,7 +250,8 @@ def _write_frames(frames, shot, outputs, args, tally, progress, version):
                 if not result.skipped:
                     outputs.write_frame(result.number, result.alphas, {
                         "sss_version": version, "sss_source": str(args.input),
-                        "sss_frame": str(result.number)}, colours=result.colours)
+                        "sss_frame": str(result.number)}, colours=result.colours,
+                        header=shot.plates.header(result.number))
                 tally.add(result)
                 progress.frame(result.number, skipped=result.skipped)
                 yield _preview_frame(result.plate, result.alphas)

@@ -18,6 +18,7 @@ import time
 
 from sss_vfx.errors import OptionError, SssError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
+from sss_vfx.features.sources import is_person
 from sss_vfx.io.shot import is_sequence_pattern, open_shot
 
 log = logging.getLogger("sss_vfx")
@@ -124,7 +125,7 @@ def _gpu_count():
 def batch(shots, output_root, *, workers=None, scheduler=None, features=None,
           chunk_frames=DEFAULT_CHUNK_FRAMES, handles=DEFAULT_HANDLES, options=None,
           temporal=None, colours=True, device=None, force=False, retries=1,
-          progress=True, **overrides):
+          progress=True, guides=None, **overrides):
     """Segment many shots on a Dask cluster, each cut into chunks.
 
     Parameters
@@ -141,11 +142,14 @@ def batch(shots, output_root, *, workers=None, scheduler=None, features=None,
     scheduler : str, optional
         Address of a running Dask scheduler, ``tcp://host:8786``.
     features : sequence of str or None, optional
-        Per-shot feature patterns, parallel to ``shots``.
+        Per-shot feature patterns (or ``'person'``), parallel to ``shots``.
+    guides : sequence of (str, sequence of str or None), optional
+        Per-shot guides (a sequence pattern, or several), parallel to ``shots``.
     chunk_frames, handles : int, optional
         As :func:`~sss_vfx.farm.plan_shot`.
     options, temporal, colours, force, **overrides
-        As :func:`~sss_vfx.farm.plan_shot`.
+        As :func:`~sss_vfx.farm.plan_shot` (also ``guide_names``, ``feature_model``,
+        ``feature_model_mean``, ``feature_model_std``, ``plate``, for every shot).
     device : str, optional
         Device spec for every task; on GPU workers None/'auto' means the worker's GPU.
     retries : int, optional
@@ -176,13 +180,19 @@ def batch(shots, output_root, *, workers=None, scheduler=None, features=None,
     if len(features) != len(shots):
         raise OptionError(f"features must give one pattern (or None) per shot: "
                           f"{len(features)} for {len(shots)} shots")
+    guides = list(guides) if guides is not None else [None] * len(shots)
+    if len(guides) != len(shots):
+        raise OptionError(f"guides must give one pattern (or None) per shot: "
+                          f"{len(guides)} for {len(shots)} shots")
     names = [shot_name(s) for s in shots]
     if len(set(names)) != len(names):
         raise OptionError(f"shots must have distinct names for their output folders; got "
                           f"{names}")
     sizes = []
     for source, feats in zip(shots, features):
-        shot = open_shot(source, features=feats)   # bad shots stop the batch early
+        # Bad shots stop the batch early (guides and models: at their shot's plan).
+        shot = open_shot(source, features=None if is_person(feats) else feats,
+                         plate=overrides.get("plate"))
         if shot.numbers is None:
             raise OptionError(f"{source} does not declare its frame count; convert it "
                               "to an image sequence first")
@@ -200,7 +210,8 @@ def batch(shots, output_root, *, workers=None, scheduler=None, features=None,
     stream = progress if progress not in (True, False, None) else None
     tracker = BatchProgress(len(shots), sum(c.frames for cs in sizes for c in cs), stream)
     try:
-        return _run(client, distributed, shots, names, features, sizes, output_root,
+        return _run(client, distributed, shots, names, list(zip(features, guides)), sizes,
+                    output_root,
                     dict(chunk_frames=chunk_frames, handles=handles, options=options,
                          temporal=temporal, colours=colours, force=force, **overrides),
                     device, resources, retries, tracker if progress else None)
@@ -213,9 +224,10 @@ def batch(shots, output_root, *, workers=None, scheduler=None, features=None,
 def _run(client, distributed, shots, names, features, sizes, output_root, plan_kwargs,
          device, resources, retries, tracker):
     finals, watched = [], {}
-    for source, name, feats, chunks in zip(shots, names, features, sizes):
+    for source, name, (feats, shot_guides), chunks in zip(shots, names, features, sizes):
         output = os.path.join(os.fspath(output_root), name)
-        plan = client.submit(_plan_task, source, output, dict(plan_kwargs, features=feats),
+        plan = client.submit(_plan_task, source, output,
+                             dict(plan_kwargs, features=feats, guides=shot_guides),
                              key=f"plan-{name}", pure=False, retries=retries)
         done = [client.submit(_chunk_task, output, c.index, device, plan,
                               key=f"chunk-{name}-{c.index}", pure=False, retries=retries,

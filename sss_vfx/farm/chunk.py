@@ -21,8 +21,9 @@ import numpy as np
 from sss_vfx.errors import OptionError, OutputError
 from sss_vfx.farm.chunks import Chunk
 from sss_vfx.farm.layout import FarmFolder
-from sss_vfx.io.shot import open_shot
-from sss_vfx.options import SegmentationOptions, TemporalOptions
+from sss_vfx.features.sources import literal_pattern, open_semantic_shot
+from sss_vfx.io.folder_lock import folder_lock
+from sss_vfx.options import PlateOptions, SegmentationOptions, TemporalOptions
 from sss_vfx.pipeline.layers import working_size
 from sss_vfx.pipeline.video import segment_video
 from sss_vfx.segments.upsample import downsample_layers
@@ -67,7 +68,7 @@ class _States:
         return self.folder.load_state(self.chunk.index, number)
 
 
-def run_chunk(output, index, *, device=None, progress=None):
+def run_chunk(output, index, *, device=None, progress=None, wait=False):
     """Compute one chunk of a planned shot (idempotent).
 
     Parameters
@@ -80,6 +81,9 @@ def run_chunk(output, index, *, device=None, progress=None):
         As :func:`~sss_vfx.segment_image`.
     progress : callable(number, skipped), optional
         Told after each frame of the chunk.
+    wait : bool, optional
+        When another process runs this chunk (a requeued task whose first attempt
+        still runs), wait for it instead of refusing; the chunk is then found finished.
 
     Returns
     -------
@@ -100,6 +104,14 @@ def run_chunk(output, index, *, device=None, progress=None):
         raise OptionError(f"chunk must be 0-{len(plan['chunks']) - 1} for this shot; "
                           f"got {index}")
     chunk = Chunk.from_dict(plan["chunks"][int(index)])
+    chunks = folder.farm / "chunks"
+    folder._mkdir(chunks)
+    # One process per chunk at a time (sss_vfx.io.folder_lock); other chunks run beside.
+    with folder_lock(chunks, wait=wait, name=f"c{chunk.index:04d}.lock"):
+        return _run_chunk(folder, plan, chunk, device, progress)
+
+
+def _run_chunk(folder, plan, chunk, device, progress):
     if folder.is_done(chunk.index):
         log.info("chunk %d is finished already", chunk.index)
         return {"chunk": chunk.index, "frames": chunk.frames, "computed": 0,
@@ -112,9 +124,7 @@ def run_chunk(output, index, *, device=None, progress=None):
         raise OutputError(f"the key frame {chunk.key} of chunk {chunk.index} is missing "
                           f"from {folder.farm / 'keys'}; rerun the plan step")
     inputs = plan["inputs"]
-    shot = open_shot(inputs["source"], frames=(chunk.key, chunk.last),
-                     start=inputs["start"], features=inputs["features"],
-                     allow_missing=inputs["allow_missing"])
+    shot = _chunk_shot(folder, inputs, chunk, opts, device)
     targets = _targets(folder, chunk)
     # The first chunk starts where one process starts, so it gives the planned first
     # frame itself; the others start from their planned key frame.
@@ -145,7 +155,8 @@ def run_chunk(output, index, *, device=None, progress=None):
                                 colours=plan["colours"], **shared):
         if not result.skipped:
             folder.write_layers(targets[result.number], result.alphas, result.colours,
-                                _attributes(result, chunk), chunk=chunk.index)
+                                _attributes(result, chunk), chunk=chunk.index,
+                                header=shot.plates.header(result.number))
             computed += 1
         if progress is not None:
             progress(result.number, result.skipped)
@@ -153,6 +164,32 @@ def run_chunk(output, index, *, device=None, progress=None):
                "seconds": round(time.perf_counter() - started, 3), "skipped": False}
     folder.mark_done(chunk.index, summary)
     return summary
+
+
+def _chunk_shot(folder, inputs, chunk, opts, device):
+    """The chunk's frames with the plan's semantic inputs: the same objects, in the same
+    order, as the plan fixed for the whole shot."""
+    from sss_vfx.farm.plan import model_cache, model_compute
+
+    objects = tuple(inputs.get("objects", ()))
+    names = inputs.get("guide_names")
+    if objects and names is None and "guides" in inputs:
+        # The shot's objects (an ID pass's labels over the whole shot) as literal names.
+        names = ",".join(literal_pattern(o) for o in (
+            objects[:-1] if objects[-1:] == ("person",) else objects))
+    shot, _, found = open_semantic_shot(
+        inputs["source"], inputs["features"], guides=inputs.get("guides"),
+        guide_names=names, feature_model=inputs.get("feature_model"),
+        mean=inputs.get("feature_model_mean"), std=inputs.get("feature_model_std"),
+        cache=model_cache(folder, inputs), options=opts,
+        compute=model_compute(device, inputs.get("feature_model")),
+        frames=(chunk.key, chunk.last), start=inputs["start"],
+        allow_missing=inputs["allow_missing"],
+        plate=PlateOptions(**inputs.get("plate", {})))
+    if tuple(found[:-1]) != objects:
+        raise OutputError(f"chunk {chunk.index} finds the objects {', '.join(found[:-1])} "
+                          f"but the plan fixed {', '.join(objects)}; plan the shot again")
+    return shot
 
 
 def _targets(folder, chunk):

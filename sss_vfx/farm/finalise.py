@@ -152,7 +152,8 @@ def _reorder(folder, path, order, layers):
                   and k != "sss_layers"}
     attributes[ORDER_ATTRIBUTE] = ",".join(map(str, order))
     folder.write_layers(path, alphas[:, :, order],
-                        None if colours is None else colours[:, :, order], attributes)
+                        None if colours is None else colours[:, :, order], attributes,
+                        header=read_layers_exr(path).plate_header)
 
 
 def _join_frame(folder, number, weight, layers, version):
@@ -175,5 +176,6 @@ def _join_frame(folder, number, weight, layers, version):
     folder.write_layers(path, alphas.astype(np.float32),
                         None if colours is None else colours.astype(np.float32),
                         {"sss_version": version, "sss_frame": str(number),
-                         "sss_farm": f"join w={weight:.3f}"})
+                         "sss_farm": f"join w={weight:.3f}"},
+                        header=read_layers_exr(folder.join_path("tail", number)).plate_header)
     return swapped

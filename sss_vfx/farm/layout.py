@@ -105,10 +105,12 @@ class FarmFolder:
             return None
         return result.alphas, result.colours
 
-    def write_layers(self, path, alphas, colours, attributes, *, chunk=None):
-        """Write a layers EXR atomically and note it in the chunk's journal."""
+    def write_layers(self, path, alphas, colours, attributes, *, chunk=None, header=None):
+        """Write a layers EXR atomically (with the plate's PlateHeader, if given) and
+        note it in the chunk's journal."""
         self._mkdir(path.parent)
-        write_layers_exr(path, alphas, colours=colours, attributes=attributes)
+        write_layers_exr(path, alphas, colours=colours, attributes=attributes,
+                         header=header)
         if chunk is not None:
             self._mkdir(self.journal_path(chunk).parent)
             with open(self.journal_path(chunk), "a") as journal:

@@ -16,15 +16,17 @@ import shutil
 from sss_vfx.errors import InputError, OutputError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
 from sss_vfx.farm.layout import PLAN_SCHEMA, FarmFolder
-from sss_vfx.features.sources import shot_projection
-from sss_vfx.io.shot import is_sequence_pattern, open_shot
+from sss_vfx.features.sources import (FrameCache, is_person, open_semantic_shot,
+                                     shot_projection)
+from sss_vfx.io.folder_lock import folder_lock
+from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import run_key
 from sss_vfx.pipeline.layers import fixed_layers
 from sss_vfx.pipeline.video import segment_video, shot_options
 
 log = logging.getLogger("sss_vfx")
 
-__all__ = ["plan_shot"]
+__all__ = ["model_cache", "model_compute", "plan_shot", "semantic_inputs"]
 
 
 def _source_name(source):
@@ -35,7 +37,9 @@ def _source_name(source):
 def plan_shot(source, output, *, features=None, frames=None, start=0,
               allow_missing=False, chunk_frames=DEFAULT_CHUNK_FRAMES,
               handles=DEFAULT_HANDLES, options=None, temporal=None, colours=True,
-              device=None, force=False, **overrides):
+              device=None, force=False, guides=None, guide_names=None,
+              feature_model=None, feature_model_mean=None, feature_model_std=None,
+              plate=None, **overrides):
     """Plan a chunked shot: write ``farm/plan.json`` and the key frames' layers.
 
     Parameters
@@ -46,7 +50,15 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
     output : str or os.PathLike
         The shot's output folder, shared by every step.
     features, frames, start, allow_missing
-        As :func:`~sss_vfx.segment_video` (``features`` a sequence pattern).
+        As :func:`~sss_vfx.segment_video` (``features`` a sequence pattern, or
+        ``'person'`` for the built-in person model).
+    guides, guide_names, feature_model
+        As :func:`~sss_vfx.segment_video`, as paths every machine reads (guides: one
+        sequence pattern per object file, or one ID pass / Cryptomatte sequence; the
+        model: a ``.pt`` or ``.onnx`` file). The objects are fixed by the plan, so
+        every chunk has the same layers.
+    feature_model_mean, feature_model_std : str or sequence of 3 float, optional
+        The feature model's input normalisation (default: the file's metadata).
     chunk_frames : int, optional
         Frames each chunk owns (:data:`~sss_vfx.farm.chunks.DEFAULT_CHUNK_FRAMES`).
     handles : int, optional
@@ -57,6 +69,8 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
         Store premultiplied layer colours in every EXR.
     device : str, optional
         Where the key frames are computed.
+    plate : PlateOptions, optional
+        Colour space, OCIO config, working view and EXR part of the plate files.
     force : bool, optional
         Replace a plan made with other inputs or parameters.
     **overrides
@@ -74,21 +88,31 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
         The folder holds a plan of another run and ``force`` is not set.
     """
     opts, linking = shot_options(options, temporal, **overrides)
-    shot = open_shot(source, frames=frames, start=start, features=features,
-                     allow_missing=allow_missing)
+    folder = FarmFolder(output)
+    inputs = {"source": _source_name(source),
+              "features": None if features is None else (
+                  "person" if is_person(features) else os.fspath(features)),
+              "frames": list(frames) if frames else None, "start": start,
+              "allow_missing": allow_missing, **semantic_inputs(
+                  guides, guide_names, feature_model, plate, feature_model_mean,
+                  feature_model_std)}
+    shot, opts, objects = open_semantic_shot(
+        source, features, guides=guides, guide_names=guide_names,
+        feature_model=feature_model, mean=feature_model_mean, std=feature_model_std,
+        cache=model_cache(folder, inputs),
+        options=opts, frames=frames, start=start, allow_missing=allow_missing,
+        plate=plate, compute=model_compute(device, feature_model))
     if shot.numbers is None:
         raise InputError(f"{shot.description} does not declare its frame count, which "
                          "chunking needs; convert it to an image sequence first")
     projection = None
-    if features is not None:
+    if not objects and (inputs["features"] is not None or feature_model is not None):
         projection = shot_projection(shot, opts.max_pixels)
         if opts.feature_classes == "auto" and projection.class_points is not None:
             opts = fixed_layers(opts, len(projection.class_points))
     chunks = chunk_ranges(shot.numbers, chunk_frames, handles)
-    inputs = {"source": _source_name(source),
-              "features": None if features is None else os.fspath(features),
-              "frames": list(frames) if frames else None, "start": start,
-              "allow_missing": allow_missing}
+    if objects:     # the guided objects, then "rest"
+        inputs["objects"] = list(objects[:-1])
     parameters = {**opts.as_dict(), **linking.as_dict(), "colours": bool(colours),
                   "chunk_frames": int(chunk_frames), "handles": int(handles)}
     plan = {"schema": PLAN_SCHEMA, "run_key": run_key(inputs, parameters),
@@ -97,28 +121,72 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
             "handles": int(handles), "numbers": list(shot.numbers),
             "missing_frames": shot.missing, "fps": str(shot.fps),
             "chunks": [c.as_dict() for c in chunks]}
-    folder = FarmFolder(output)
-    if folder.plan_path.exists() and not force:
-        previous = folder.read_plan()
-        if previous["run_key"] != plan["run_key"]:
-            raise OutputError(
-                f"{output} holds the plan of another input or other parameters (run key "
-                f"{previous['run_key']}, this plan {plan['run_key']}); pass force=True "
-                "to replace it or choose another output folder")
-    elif (folder.directory.exists() and not folder.plan_path.exists()
-          and any(folder.directory.glob("layers.*.exr")) and not force):
-        raise OutputError(f"{output} already holds layers EXRs of another run; pass "
-                          "force=True to replace them or choose another output folder")
-    if force and folder.farm.exists():
-        shutil.rmtree(folder.farm)
-        for path in folder.directory.glob("layers.*.exr"):
-            path.unlink()
-    folder.write_plan(plan)
-    if projection is not None:
-        folder.save_projection(projection)
-    _key_frames(shot, folder, sorted({c.key for c in chunks}), opts, linking, colours,
-                device)
+    # One plan step at a time in the folder (sss_vfx.io.folder_lock).
+    folder._mkdir(folder.directory)
+    with folder_lock(folder.directory):
+        if folder.plan_path.exists() and not force:
+            previous = folder.read_plan()
+            if previous["run_key"] != plan["run_key"]:
+                raise OutputError(
+                    f"{output} holds the plan of another input or other parameters (run "
+                    f"key {previous['run_key']}, this plan {plan['run_key']}); pass "
+                    "force=True to replace it or choose another output folder")
+        elif (folder.directory.exists() and not folder.plan_path.exists()
+              and any(folder.directory.glob("layers.*.exr")) and not force):
+            raise OutputError(f"{output} already holds layers EXRs of another run; pass "
+                              "force=True to replace them or choose another output "
+                              "folder")
+        if force and folder.farm.exists():
+            shutil.rmtree(folder.farm)
+            for path in folder.directory.glob("layers.*.exr"):
+                path.unlink()
+        folder.write_plan(plan)
+        if projection is not None:
+            folder.save_projection(projection)
+        _key_frames(shot, folder, sorted({c.key for c in chunks}), opts, linking,
+                    colours, device)
     return plan
+
+
+def semantic_inputs(guides, guide_names, feature_model, plate, mean=None, std=None):
+    """The plan's record of the semantic inputs and plate options (paths absolute, so
+    that chunks on other machines read the same files); empty entries left out, so a
+    plan without them keeps its run key."""
+    record = {}
+    if guides is not None:
+        patterns = [guides] if isinstance(guides, (str, os.PathLike)) else list(guides)
+        if not all(isinstance(g, (str, os.PathLike)) for g in patterns):
+            raise InputError("a farm shot's guides must be files every machine reads "
+                             "(sequence patterns), not arrays")
+        record["guides"] = [_source_name(g) for g in patterns]
+    if guide_names is not None:
+        record["guide_names"] = guide_names
+    if feature_model is not None:
+        if not isinstance(feature_model, (str, os.PathLike)):
+            raise InputError("a farm shot's feature model must be a file every machine "
+                             "reads (.pt or .onnx), not a loaded model")
+        record["feature_model"] = os.path.abspath(feature_model)
+        for key, value in (("feature_model_mean", mean), ("feature_model_std", std)):
+            if value is not None:
+                record[key] = value if isinstance(value, str) else [float(v) for v in value]
+    if plate is not None:
+        record.update(plate.record())
+    return record
+
+
+def model_cache(folder, inputs):
+    """Person masks and network features of every frame, shared by the steps."""
+    if inputs["features"] != "person" and "feature_model" not in inputs:
+        return None
+    return FrameCache(folder.farm / "features",
+                      run_key({k: v for k, v in inputs.items() if k != "objects"}, {}))
+
+
+def model_compute(device, feature_model):
+    """Where a feature model runs (None without one: nothing to resolve)."""
+    from sss_vfx.accel.compute import Compute
+
+    return Compute.resolve(device) if feature_model is not None else None
 
 
 def _subshot(shot, numbers):

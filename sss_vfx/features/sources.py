@@ -27,8 +27,9 @@ from sss_vfx.io.sequence import find_sequence
 from sss_vfx.io.shot import is_sequence_pattern
 
 __all__ = ["PERSON", "FrameCache", "check_sources", "frame_guides", "guided_shot",
-           "is_person", "model_device", "open_semantic_shot", "resolve_model",
-           "frame_projection", "shot_projection"]
+           "is_person", "literal_pattern", "model_device", "open_semantic_shot",
+           "resolve_model",
+           "frame_projection", "plate_canvas", "shot_projection"]
 
 #: The ``features`` value that runs the built-in person model.
 PERSON = "person"
@@ -82,7 +83,7 @@ def resolve_model(feature_model, compute=None, *, mean=None, std=None):
 
 
 def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
-                 person_mask=None, empty_ok=False, kind="auto"):
+                 person_mask=None, empty_ok=False, kind="auto", canvas=None):
     """The guides of one frame, checked and at the plate's size.
 
     Parameters
@@ -104,6 +105,9 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
         the objects have left, or not yet entered).
     kind : str, optional
         How guide files are read (:func:`~sss_vfx.io.guides.read_guides`).
+    canvas : (x, y, width, height), optional
+        The plate's canvas when it has windows (see
+        :func:`~sss_vfx.io.guides.read_guides`).
 
     Returns
     -------
@@ -131,7 +135,7 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
                                   empty_ok=empty_ok))
     elif guides is not None:
         parts.append(read_guides(guides, names=names, image_shape=shape, empty_ok=empty_ok,
-                                 kind=kind))
+                                 kind=kind, canvas=canvas))
     if person:
         if person_mask is None:
             from sss_vfx.features.person import person_mask as run_person
@@ -274,7 +278,8 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
         # frame (not yet entered, or gone) has an empty guide there.
         found = frame_guides(plate, None if by_frame is None else by_frame(number),
                              frame_names, person, number=number, person_mask=mask,
-                             empty_ok=True, kind=kind)
+                             empty_ok=True, kind=kind,
+                             canvas=plate_canvas(shot.plates.header(number)))
         if len(found.names) != len(objects):
             raise FeatureError(
                 f"the guides of frame {number} hold {len(found.names)} objects "
@@ -283,6 +288,13 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
         return dataclasses.replace(found, names=objects)
 
     return dataclasses.replace(shot, _read=read, _features=extra), objects
+
+
+def plate_canvas(header):
+    """The canvas of a plate with windows (overscan, an offset), for placing its EXR
+    guides; None for a plate without (guides of its size, or resized to it)."""
+    windows = None if header is None else header.windows
+    return None if windows is None or windows.plain else windows.canvas
 
 
 def _guides_by_frame(guides, shot):
@@ -371,10 +383,10 @@ def _shot_objects(shot, by_frame, names):
     if not objects:
         raise FeatureError("the guides hold no object on any frame; draw at least one "
                            "shape or check the guides names")
-    return objects, [_literal(n) for n in objects], kind
+    return objects, [literal_pattern(n) for n in objects], kind
 
 
-def _literal(name):
+def literal_pattern(name):
     """A shell-style pattern matching exactly ``name``."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
@@ -382,7 +394,7 @@ def _literal(name):
 def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
                        feature_model=None, cache=None, cache_key="", compute=None,
                        options=None, frames=None, start=0, allow_missing=False,
-                       mean=None, std=None):
+                       mean=None, std=None, plate=None):
     """Open a shot with its semantic inputs, checked before any frame is computed.
 
     Parameters
@@ -404,6 +416,8 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
         As :func:`~sss_vfx.io.shot.open_shot`.
     mean, std : sequence of 3 float, optional
         The feature model's input normalisation.
+    plate : PlateOptions, optional
+        As :func:`~sss_vfx.io.shot.open_shot`.
 
     Returns
     -------
@@ -420,7 +434,8 @@ def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
         shot = source
     else:
         shot = open_shot(source, frames=frames, start=start,
-                         features=None if person else features, allow_missing=allow_missing)
+                         features=None if person else features, allow_missing=allow_missing,
+                         plate=plate)
     model = None if feature_model is None else resolve_model(feature_model, compute,
                                                              mean=mean, std=std)
     keep = cache if isinstance(cache, FrameCache) else FrameCache(cache, cache_key) \

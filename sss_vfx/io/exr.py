@@ -8,6 +8,7 @@ lists the layer names in order, so readers need not rely on channel sorting.
 """
 
 import dataclasses
+import fractions
 import pathlib
 
 import numpy as np
@@ -32,7 +33,7 @@ HALF_MAX = 65504.0
 # Values this far outside [0, 1] are solver round-off and are clipped; anything
 # further is a bug upstream and is refused.
 ALPHA_TOLERANCE = 1e-3
-RESERVED_ATTRIBUTES = frozenset({
+RESERVED_ATTRIBUTES = frozenset({"colorSpace", "framesPerSecond", "timeCode",
     "channels", "chunkCount", "compression", "dataWindow", "displayWindow",
     "lineOrder", "name", "pixelAspectRatio", "screenWindowCenter",
     "screenWindowWidth", "tiles", "type", "version", LAYERS_ATTRIBUTE,
@@ -59,6 +60,9 @@ class LayersEXR:
         Compression name without suffix, e.g. ``'ZIP'``.
     pixel_types : dict of str to str
         Channel name to ``'HALF'``, ``'FLOAT'`` or ``'UINT'``.
+    plate_header : PlateHeader
+        The windows, pixel aspect, time code, frame rate and colour space the file
+        carries (for rewriting it with the same).
     """
 
     alphas: np.ndarray
@@ -68,6 +72,7 @@ class LayersEXR:
     channel_names: list
     compression: str
     pixel_types: dict
+    plate_header: object = None
 
 
 def layer_names(k):
@@ -133,7 +138,7 @@ def check_alphas(alphas, *, name="alphas"):
     return np.clip(alphas, 0.0, 1.0)
 
 
-def write_layers_exr(path, alphas, *, colours=None, attributes=None):
+def write_layers_exr(path, alphas, *, colours=None, attributes=None, header=None):
     """Write soft segments as one single-part, ZIP-compressed, half-float EXR.
 
     Parameters
@@ -146,6 +151,10 @@ def write_layers_exr(path, alphas, *, colours=None, attributes=None):
         Premultiplied RGB colour of each layer, finite.
     attributes : dict of str to str, optional
         Extra string header attributes, e.g. the program version.
+    header : PlateHeader, optional
+        The plate's windows (the file's data window is the plate's canvas, its display
+        window the plate's), pixel aspect, time code, frame rate and colour space (of
+        the colours, as ``colorSpace``), carried into the header.
 
     Raises
     ------
@@ -175,16 +184,17 @@ def write_layers_exr(path, alphas, *, colours=None, attributes=None):
                 channels[f"{name}.{letter}"] = np.ascontiguousarray(
                     colours[:, :, index, c], dtype=np.float16)
 
-    header = {
+    exr_header = {
         "compression": OpenEXR.ZIP_COMPRESSION,
         "type": OpenEXR.scanlineimage,
         LAYERS_ATTRIBUTE: ",".join(names),
+        **_plate_attributes(header, (height, width)),
         **extra,
     }
     final = pathlib.Path(path)
     with atomic_path(final) as tmp:
         try:
-            OpenEXR.File(header, channels).write(str(tmp))
+            OpenEXR.File(exr_header, channels).write(str(tmp))
         except (RuntimeError, OSError) as exc:
             raise OutputError(
                 f"cannot write {final}: {exc}; choose another -o or fix its permissions"
@@ -254,7 +264,76 @@ def read_layers_exr(path):
         channel_names=sorted(channels),
         compression=header["compression"].name.removesuffix("_COMPRESSION"),
         pixel_types={name: ch.type().name for name, ch in channels.items()},
+        plate_header=_plate_header(header),
     )
+
+
+def _plate_attributes(header, shape_hw):
+    """The EXR header attributes of a PlateHeader (none when it is None)."""
+    if header is None:
+        return {}
+    attributes = {}
+    windows = header.windows
+    if windows is not None and not windows.plain:
+        x, y, width, height = windows.canvas
+        if (height, width) != tuple(shape_hw):
+            raise OptionError(f"the layers are {shape_hw[1]}x{shape_hw[0]} but the plate's "
+                              f"canvas is {width}x{height}; write them with that plate's "
+                              "header")
+        attributes["dataWindow"] = _box(x, y, width, height)
+        attributes["displayWindow"] = _box(*windows.display)
+    if header.pixel_aspect and header.pixel_aspect != 1.0:
+        attributes["pixelAspectRatio"] = float(header.pixel_aspect)
+    if header.timecode is not None:
+        attributes["timeCode"] = _timecode(*header.timecode)
+    if header.fps:
+        attributes["framesPerSecond"] = fractions.Fraction(header.fps)
+    if header.colour_space:
+        attributes["colorSpace"] = str(header.colour_space)
+    return attributes
+
+
+def _timecode(time_and_flags, user_data=0):
+    """An OpenEXR TimeCode from the SMPTE 12M (TV60) packed word OpenImageIO reads."""
+    def bcd(shift, tens_bits):
+        word = int(time_and_flags) >> shift
+        return (word & 0xF) + 10 * ((word >> 4) & ((1 << tens_bits) - 1))
+
+    code = OpenEXR.TimeCode()
+    code.hours, code.minutes, code.seconds, code.frame = (bcd(24, 2), bcd(16, 3),
+                                                          bcd(8, 3), bcd(0, 2))
+    code.dropFrame = bool(int(time_and_flags) >> 6 & 1)
+    code.userData = int(user_data)
+    return code
+
+
+def _plate_header(header):
+    """The PlateHeader of an OpenEXR header (what :func:`_plate_attributes` wrote)."""
+    from sss_vfx.io.plates import PlateHeader, windows_of_header
+
+    windows = windows_of_header(header)
+    code = header.get("timeCode")
+    timecode = None
+    if code is not None:
+        timecode = (_packed_timecode(code), int(code.userData))
+    fps = header.get("framesPerSecond")
+    return PlateHeader(windows=None if windows.plain else windows,
+                       pixel_aspect=float(header.get("pixelAspectRatio", 1.0)),
+                       timecode=timecode,
+                       fps=fractions.Fraction(fps) if fps is not None else None,
+                       colour_space=header.get("colorSpace"))
+
+
+def _packed_timecode(code):
+    def bcd(value, shift):
+        return (value % 10 | (value // 10) << 4) << shift
+
+    return (bcd(code.hours, 24) | bcd(code.minutes, 16) | bcd(code.seconds, 8)
+            | bcd(code.frame, 0) | int(bool(code.dropFrame)) << 6)
+
+
+def _box(x, y, width, height):
+    return (np.array([x, y], np.int32), np.array([x + width - 1, y + height - 1], np.int32))
 
 
 def read_exr_channels(path):
@@ -269,7 +348,9 @@ def read_exr_channels(path):
     -------
     dict of str to ndarray
         Channel name to a new ``(H, W)`` float32 array, values as stored (not
-        clipped; may hold NaN/inf, which callers check).
+        clipped; may hold NaN/inf, which callers check), on the canvas of the data and
+        display windows (:func:`~sss_vfx.io.plates.on_canvas`: a bounding box lands
+        where the display window has it, 0 around it).
 
     Raises
     ------
@@ -277,8 +358,15 @@ def read_exr_channels(path):
         If the file is missing, not an EXR, corrupt, multi-part, deep, or has
         subsampled channels.
     """
+    from sss_vfx.io.plates import on_canvas, windows_of_header
+
     exr_file = _open_exr(path)
-    channels = {name: _as_float32(ch.pixels) for name, ch in exr_file.channels().items()}
+    windows = windows_of_header(exr_file.header())
+    full = (windows.data[3], windows.data[2])
+    # Subsampled channels are left as they are (and refused below).
+    channels = {name: on_canvas(pixels, windows) if pixels.shape == full else pixels
+                for name, pixels in ((name, _as_float32(ch.pixels))
+                                     for name, ch in exr_file.channels().items())}
     shapes = {array.shape for array in channels.values()}
     if len(shapes) > 1:
         raise InputError(

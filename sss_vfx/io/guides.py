@@ -31,6 +31,7 @@ from sss_vfx.io.cryptomatte import cryptomatte_layers, object_mattes, parse_patt
 from sss_vfx.io.exr import _open_exr
 from sss_vfx.io.features import check_features
 from sss_vfx.io.images import read_raster, require_file
+from sss_vfx.io.plates import on_canvas, windows_of_header
 
 __all__ = ["GUIDE_EXTENSIONS", "GUIDE_KINDS", "MAX_OBJECTS", "Guides", "check_guides",
            "label_names", "read_guides"]
@@ -66,7 +67,8 @@ class Guides:
     kind: str
 
 
-def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=False):
+def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=False,
+                canvas=None):
     """Read guides from one or several files.
 
     Parameters
@@ -93,6 +95,10 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=Fa
         Accept guides without any object, and names matching nothing (each then an
         empty matte): a shot's frame the objects have left, or not yet entered. A
         still's guides must hold one, and every name must match.
+    canvas : (x, y, width, height), optional
+        The plate's canvas when it has windows (overscan): EXR guides are placed on it
+        by their data window's coordinates. Default: each EXR on its own canvas (the
+        union of its windows).
 
     Returns
     -------
@@ -122,7 +128,8 @@ def read_guides(paths, *, names=None, kind="auto", image_shape=None, empty_ok=Fa
     if not paths:
         raise OptionError("guides: give at least one file")
     patterns = None if names is None else parse_patterns(names, parameter="guides names")
-    pieces = [_read_one(path, kind, patterns if len(paths) == 1 else None, empty_ok)
+    pieces = [_read_one(path, kind, patterns if len(paths) == 1 else None, empty_ok,
+                        canvas)
               for path in paths]
     shapes = {masks.shape[:2] for masks, _, _ in pieces}
     if len(shapes) > 1:
@@ -191,7 +198,7 @@ def check_guides(masks, image_shape=None, *, names=None, kind="array", source="g
     return Guides(masks=masks.astype(np.float32), names=tuple(names), kind=kind)
 
 
-def _read_one(path, kind, patterns, empty_ok=False):
+def _read_one(path, kind, patterns, empty_ok=False, canvas=None):
     """(masks (H, W, O) float32, names, kind) of one file; with ``empty_ok`` a pattern
     matching nothing gives an empty matte (an object absent from this frame)."""
     path = require_file(path, error=FeatureError, what="guides")
@@ -200,7 +207,7 @@ def _read_one(path, kind, patterns, empty_ok=False):
         raise FeatureError(f"{path}: unsupported guides type '{path.suffix}'; save them as "
                            f"one of {', '.join(GUIDE_EXTENSIONS)}")
     if extension == ".exr":
-        channels, header = _exr_channels(path)
+        channels, header = _exr_channels(path, canvas)
         crypto = cryptomatte_layers(header, path)
         if kind == "cryptomatte" or (kind == "auto" and crypto):
             return _cryptomatte(path, channels, crypto, patterns, empty_ok)
@@ -224,7 +231,7 @@ def _read_one(path, kind, patterns, empty_ok=False):
     return masks.astype(np.float32), names, "mattes"
 
 
-def _exr_channels(path):
+def _exr_channels(path, canvas=None):
     try:
         exr_file = _open_exr(path)
     except InputError as exc:
@@ -232,7 +239,11 @@ def _exr_channels(path):
     channels = {n: np.array(c.pixels, np.float32) for n, c in exr_file.channels().items()}
     if len({c.shape for c in channels.values()}) > 1:
         raise FeatureError(f"{path} has subsampled channels; write full-resolution channels")
-    return channels, exr_file.header()
+    # A Roto's bounding box (Nuke stores it as the data window) lands where the plate
+    # has it: on the canvas of the data and display windows, 0 around it.
+    header = exr_file.header()
+    windows = windows_of_header(header)
+    return {n: on_canvas(c, windows, canvas) for n, c in channels.items()}, header
 
 
 def label_names(paths):

@@ -1,8 +1,13 @@
-"""Reading still images into the working image: (H, W, 3) float32 display-referred RGB.
+"""Reading still images: the working image, (H, W, 3) float32 display-referred RGB, and the
+plate's own values.
 
 The segmentation works on display-referred values in [0, 1], as the images the method
-was designed on. 8- and 16-bit files are scaled, float files are clipped, and
-scene-linear EXRs are clamped to [0, 1] and encoded with the sRGB transfer curve.
+was designed on. Files are read through OpenImageIO (:mod:`sss_vfx.io.plates`): EXR
+(a part chosen by name, data and display windows), DPX, TIFF, PNG, JPEG and the other
+still formats it reads. The working copy is made from the plate by OpenColorIO
+(:mod:`sss_vfx.colour`): 8- and 16-bit sRGB files are scaled and used as they are, a
+scene-linear EXR or a log DPX is converted to the config's sRGB-encoded colour space and
+clipped to [0, 1].
 """
 
 import contextlib
@@ -12,8 +17,10 @@ import pathlib
 import cv2
 import numpy as np
 
-from sss_vfx.errors import InputError
-from sss_vfx.io.exr import read_exr_channels
+from sss_vfx import colour
+from sss_vfx.colour import linear_to_srgb
+from sss_vfx.errors import InputError, OptionError
+from sss_vfx.io.plates import PlateHeader, read_raster_plate, still_extensions
 
 __all__ = [
     "MIN_SIDE",
@@ -28,7 +35,9 @@ __all__ = [
 
 MIN_SIDE = 16
 RASTER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-SUPPORTED_EXTENSIONS = RASTER_EXTENSIONS + (".exr",)
+#: Still formats read as plates (what OpenImageIO reads; movies go to PyAV).
+SUPPORTED_EXTENSIONS = tuple(sorted(set(RASTER_EXTENSIONS + (".exr", ".dpx"))
+                                    | set(still_extensions())))
 # Python arrays may carry round-off from earlier processing; beyond this it is
 # a scale mistake (0-255 data, scene-linear data) and is refused.
 RANGE_TOLERANCE = 1e-3
@@ -41,15 +50,26 @@ class ImageData:
     Attributes
     ----------
     pixels : ndarray, shape (H, W, 3), float32
-        Display-referred RGB in [0, 1].
+        The working copy: display-referred RGB in [0, 1].
     path : str
         The file it was read from.
     source_kind : str
-        ``'8-bit'``, ``'16-bit'``, ``'float'`` (float TIFF) or ``'exr-linear'``.
+        ``'8-bit'``, ``'10-bit'``, ``'12-bit'``, ``'16-bit'``, ``'float'`` (float
+        TIFF...) or ``'exr-linear'`` (any EXR).
     had_alpha : bool
         The file had an alpha channel, which was dropped.
     was_gray : bool
         The file had one grey channel, replicated to RGB.
+    values : ndarray, shape (H, W, 3), float32, or None
+        The plate in its own colour space (or in ``layers_colorspace``), not clipped:
+        what the layer colours sum to; None for arrays given in memory.
+    colour_space : str or None
+        The plate's colour space (a name of the OCIO config).
+    header : PlateHeader
+        Windows, pixel aspect, time code, frame rate and the colour space of the layer
+        colours, for the outputs.
+    notes : tuple of str
+        Things the caller should know (the colour space assumed...).
     """
 
     pixels: np.ndarray
@@ -57,56 +77,108 @@ class ImageData:
     source_kind: str
     had_alpha: bool
     was_gray: bool
+    values: object = None
+    colour_space: object = None
+    header: PlateHeader = PlateHeader()
+    notes: tuple = ()
 
 
-def read_image(path):
-    """Read a PNG, JPEG, TIFF or EXR file as the working image.
+def read_image(path, *, plate=None):
+    """Read an image file as the working image and the plate's own values.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The image file. PNG/JPEG/TIFF at 8 or 16 bits, float TIFF (clipped to
-        [0, 1]), or EXR holding scene-linear R, G, B (or Y, or one grey channel).
+        The image file: EXR (scene-linear by default; a part by name), DPX (8/10/12/16
+        bit; log where its header says), PNG/JPEG/TIFF at 8 or 16 bits or float, or
+        another still format OpenImageIO reads.
+    plate : PlateOptions, optional
+        The plate's colour space, the OCIO config, the working view and the EXR part
+        (:class:`~sss_vfx.options.PlateOptions`; its defaults when None).
 
     Returns
     -------
     ImageData
-        ``pixels`` is a new ``(H, W, 3)`` float32 array in [0, 1].
+        ``pixels`` is a new ``(H, W, 3)`` float32 array in [0, 1], on the canvas of the
+        file's windows (:mod:`sss_vfx.io.plates`).
 
     Raises
     ------
     InputError
         If the path is missing or not a file, the extension is unsupported, the file
-        cannot be decoded, it has an unusable channel layout, holds NaN/inf, or is
-        smaller than ``MIN_SIDE`` pixels on a side.
+        cannot be decoded, it has an unusable channel layout or no such part, holds
+        NaN/inf, or is smaller than ``MIN_SIDE`` pixels on a side.
+    OptionError
+        If the colour space, config or working view is unknown or does not load.
 
     Examples
     --------
     >>> data = read_image("plate.exr")  # doctest: +SKIP
-    >>> data.pixels.shape, data.source_kind  # doctest: +SKIP
-    ((1080, 1920, 3), 'exr-linear')
+    >>> data.pixels.shape, data.colour_space  # doctest: +SKIP
+    ((1080, 1920, 3), 'ACEScg')
     """
+    from sss_vfx.options import PlateOptions
+
+    plate = plate or PlateOptions()
     path = require_file(path)
     extension = path.suffix.lower()
     if extension not in SUPPORTED_EXTENSIONS:
         raise InputError(
             f"{path}: unsupported image type '{path.suffix}'; "
-            f"convert it to one of {', '.join(SUPPORTED_EXTENSIONS)}"
+            "convert it to one of .png, .jpg, .tif, .exr, .dpx (or another still "
+            "format OpenImageIO reads)"
         )
-    if extension == ".exr":
-        rgb, had_alpha, was_gray = _exr_rgb(path)
-        pixels = linear_to_srgb(rgb)
+    # The config and names first: a bad flag is reported before the file is decoded.
+    config = colour.load_config(plate.ocio)
+    colour.check_working_view(config, plate.working_view)
+    for name, flag in ((plate.colorspace, "--colorspace"),
+                       (plate.layers_colorspace, "--layers-colorspace")):
+        if name is not None:
+            colour.resolve_colour_space(config, name, what=flag)
+    raster = read_raster_plate(path, part=plate.part)
+    if raster.format == "openexr":
+        rgb, had_alpha, was_gray = _exr_rgb(raster, path)
         kind = "exr-linear"
     else:
-        raster = read_raster(path)
-        kind = _source_kind(raster.dtype, path)
-        if kind == "float":
-            _require_finite(raster, path)
-        pixels, had_alpha, was_gray = _to_rgb(to_unit_float(raster), path)
-        pixels = np.clip(pixels, 0.0, 1.0)
-    _require_min_side(pixels.shape, path)
+        rgb, had_alpha, was_gray = _to_rgb(raster.pixels, path)
+        kind = "float" if raster.is_float else f"{raster.bits}-bit"
+    _require_finite(rgb, path)
+    _require_min_side(rgb.shape, path)
+    space, notes = _colour_space(config, plate.colorspace, raster)
+    pixels = colour.to_working(rgb, config, space, working_view=plate.working_view)
+    values, layers_space = rgb, space
+    if plate.layers_colorspace is not None:
+        layers_space = colour.resolve_colour_space(config, plate.layers_colorspace,
+                                                   what="--layers-colorspace")
+        values = colour.convert(rgb, config, space, layers_space)
+    header = dataclasses.replace(raster.header, colour_space=str(layers_space))
     return ImageData(pixels=pixels, path=str(path), source_kind=kind,
-                     had_alpha=had_alpha, was_gray=was_gray)
+                     had_alpha=had_alpha, was_gray=was_gray, values=values,
+                     colour_space=str(space), header=header, notes=tuple(notes))
+
+
+def _colour_space(config, asked, raster):
+    """(colour space, notes): as asked, else as the file says, else by the file's kind."""
+    if asked is not None:
+        return colour.resolve_colour_space(config, asked), []
+    if raster.format == "openexr":
+        kind = colour.SCENE_LINEAR
+    elif raster.format == "dpx" and raster.log:
+        kind = colour.COMPOSITING_LOG
+    else:
+        kind = colour.SRGB
+    notes = []
+    if raster.file_colour_space:
+        try:
+            return colour.resolve_colour_space(config, raster.file_colour_space), []
+        except OptionError:
+            notes.append(f"the file says colour space {raster.file_colour_space!r}, "
+                         "which the OCIO config lacks; assumed its default")
+    space = colour.default_colour_space(config, kind)
+    if kind != colour.SRGB:
+        notes.append(f"colour space {space} assumed ({kind.replace('_', '-')} "
+                     "default); pass --colorspace if it is another")
+    return space, notes
 
 
 def as_working_image(array):
@@ -156,24 +228,6 @@ def as_working_image(array):
     pixels, _, _ = _to_rgb(to_unit_float(array), source)
     _require_min_side(pixels.shape, source)
     return np.clip(pixels, 0.0, 1.0)
-
-
-def linear_to_srgb(linear):
-    """Clamp scene-linear values to [0, 1] and apply the sRGB transfer curve.
-
-    Parameters
-    ----------
-    linear : array_like
-        Linear values, any shape; must be finite.
-
-    Returns
-    -------
-    ndarray, same shape, float32
-        ``12.92 x`` for ``x <= 0.0031308``, else ``1.055 x**(1/2.4) - 0.055``.
-    """
-    x = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
-    encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
-    return encoded.astype(np.float32)
 
 
 def require_file(path, *, error=InputError, what="image"):
@@ -264,18 +318,6 @@ def _quiet_opencv():
         cv2.utils.logging.setLogLevel(level)
 
 
-def _source_kind(dtype, path):
-    if dtype == np.uint8:
-        return "8-bit"
-    if dtype == np.uint16:
-        return "16-bit"
-    if np.issubdtype(dtype, np.floating):
-        return "float"
-    raise InputError(
-        f"{path} stores {dtype} samples; convert it to 8-bit, 16-bit or float"
-    )
-
-
 def to_unit_float(array):
     """Integer samples scaled to [0, 1] (8-bit by 255, 16-bit by 65535), as new float32;
     float samples are copied as they are."""
@@ -305,24 +347,31 @@ def _to_rgb(array, source):
     return np.array(rgb, dtype=np.float32, copy=True), had_alpha, was_gray
 
 
-def _exr_rgb(path):
-    channels = read_exr_channels(path)
+def _exr_rgb(raster, path):
+    channels = {name: raster.pixels[:, :, i] for i, name in enumerate(raster.channels)}
     names = set(channels)
-    colour = [name for name in names if name != "A"]
+    colour_names = [name for name in names if name != "A"]
+    if not {"R", "G", "B"} <= names:
+        # A part whose channels carry its layer's name (Nuke: 'beauty.R').
+        layers = {n.rsplit(".", 1)[0] for n in names if n.endswith((".R", ".G", ".B"))}
+        if len(layers) == 1:
+            layer = layers.pop()
+            channels = {n[len(layer) + 1:]: a for n, a in channels.items()
+                        if n.startswith(layer + ".")}
+            names = set(channels)
     if {"R", "G", "B"} <= names:
         rgb = np.stack([channels["R"], channels["G"], channels["B"]], axis=-1)
         was_gray = False
-    elif "Y" in names or len(colour) == 1:
-        grey = channels["Y"] if "Y" in names else channels[colour[0]]
+    elif "Y" in names or len(colour_names) == 1:
+        grey = channels["Y"] if "Y" in names else channels[colour_names[0]]
         rgb = np.repeat(grey[:, :, np.newaxis], 3, axis=2)
         was_gray = True
     else:
         raise InputError(
             f"{path} has channels {', '.join(sorted(names))} but no R, G, B or Y; "
-            "shuffle the image into R, G, B before exporting"
+            "shuffle the image into R, G, B before exporting (or pass --part NAME)"
         )
-    _require_finite(rgb, path)
-    return rgb, "A" in names, was_gray
+    return np.ascontiguousarray(rgb, dtype=np.float32), "A" in names, was_gray
 
 
 def _require_finite(array, source):

@@ -16,6 +16,7 @@ import numpy as np
 from sss_vfx.errors import InputError, OptionError, OutputError
 from sss_vfx.io.atomic import atomic_path, atomic_write_text
 from sss_vfx.io.exr import check_alphas
+from sss_vfx.io.folder_lock import hold_folder
 from sss_vfx.io.images import as_working_image, require_file
 
 __all__ = [
@@ -93,7 +94,7 @@ def prepare_output_dir(path):
     return directory
 
 
-def claim_output_dir(path, key, results, *, force=False):
+def claim_output_dir(path, key, results, *, force=False, wait=False):
     """Prepare an output folder for a run without silently mixing two runs' results.
 
     The folder may hold results (files matching ``results``) only of a run with the
@@ -111,6 +112,9 @@ def claim_output_dir(path, key, results, *, force=False):
         Glob patterns of the result files, relative to the folder.
     force : bool
         Replace another run's results.
+    wait : bool
+        When another run holds the folder (:mod:`~sss_vfx.io.folder_lock`), wait for
+        it instead of refusing.
 
     Returns
     -------
@@ -121,10 +125,13 @@ def claim_output_dir(path, key, results, *, force=False):
     Raises
     ------
     OutputError
-        The folder cannot be written, or holds another run's results (or results
-        without a readable manifest) and ``force`` is not set.
+        The folder cannot be written, another run holds it (``wait`` not set), or it
+        holds another run's results (or results without a readable manifest) and
+        ``force`` is not set.
     """
     directory = prepare_output_dir(path)
+    # One run at a time: what follows reads and replaces the folder's results.
+    hold_folder(directory, wait=wait)
     previous = sorted(p for pattern in results for p in directory.glob(pattern))
     if force:
         for stale in previous:

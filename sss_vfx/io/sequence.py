@@ -147,13 +147,15 @@ def require_complete(info):
     )
 
 
-def iter_sequence(info):
+def iter_sequence(info, *, plate=None):
     """Read the existing frames of a sequence in order.
 
     Parameters
     ----------
     info : SequenceInfo
         From :func:`find_sequence`; missing frames are skipped.
+    plate : PlateOptions, optional
+        Colour space, OCIO config, working view and EXR part of every frame.
 
     Yields
     ------
@@ -170,7 +172,7 @@ def iter_sequence(info):
     """
     first_shape = first_number = None
     for number, path in zip(info.frames, info.paths):
-        image = read_image(path)
+        image = read_image(path, plate=plate)
         shape = image.pixels.shape[:2]
         if first_shape is None:
             first_shape = shape

@@ -19,7 +19,45 @@ from sss_vfx.io.images import SUPPORTED_EXTENSIONS, as_working_image, read_image
 from sss_vfx.io.sequence import find_sequence, iter_sequence, require_complete
 from sss_vfx.io.video import iter_video, video_info
 
-__all__ = ["Shot", "is_sequence_pattern", "open_shot"]
+__all__ = ["PlateStore", "Shot", "is_sequence_pattern", "open_shot"]
+
+#: Frames whose values a store keeps at most (the frames in flight in a window).
+VALUES_KEPT = 32
+
+
+class PlateStore:
+    """Each frame's own values and :class:`~sss_vfx.io.plates.PlateHeader` between its
+    reading and its outputs.
+
+    Values are kept only where they differ from the working copy (scene-linear, log
+    plates), taken once, and at most :data:`VALUES_KEPT` frames of them; headers
+    (small) are kept for every frame.
+    """
+
+    def __init__(self):
+        self._values = {}
+        self.headers = {}
+
+    def keep(self, number, image):
+        """Keep the values and header of `image` (an ImageData) for frame `number`."""
+        self.headers[number] = image.header
+        if image.values is not None and not np.array_equal(image.values, image.pixels):
+            self.keep_values(number, image.values)
+
+    def keep_values(self, number, values):
+        """Keep frame `number`'s own values ``(H, W, 3)`` for its layer colours."""
+        self._values[number] = values
+        while len(self._values) > VALUES_KEPT:
+            self._values.pop(next(iter(self._values)))
+
+    def take_values(self, number, plate):
+        """Frame `number`'s values (removed from the store), else `plate`."""
+        return self._values.pop(number, plate)
+
+    def header(self, number):
+        """Frame `number`'s PlateHeader, or None (video files, arrays)."""
+        return self.headers.get(number)
+
 
 #: Preview frame rate of sequences and in-memory frames, which carry none.
 DEFAULT_FPS = fractions.Fraction(24)
@@ -47,6 +85,9 @@ class Shot:
         Frame rate for the preview (24 for sequences and arrays).
     missing : list of int
         Frame numbers skipped because their files are absent (``allow_missing``).
+    plates : PlateStore
+        Each frame's own values and header, kept from its reading until its layer
+        colours and files are made.
     """
 
     description: str
@@ -56,6 +97,12 @@ class Shot:
     missing: list
     _read: object
     _features: object
+    plates: object = dataclasses.field(default_factory=lambda: PlateStore())
+
+    def values(self, number, plate):
+        """Frame `number`'s own values (its colour space), for its layer colours: taken
+        from :attr:`plates` (once), else `plate`, the working copy."""
+        return self.plates.take_values(number, plate)
 
     @property
     def total(self):
@@ -81,7 +128,8 @@ class Shot:
             yield number, plate, self._features(number, plate.shape[:2])
 
 
-def open_shot(source, *, frames=None, start=0, features=None, allow_missing=False):
+def open_shot(source, *, frames=None, start=0, features=None, allow_missing=False,
+              plate=None):
     """Check a shot and its features before any work starts.
 
     Parameters
@@ -99,6 +147,9 @@ def open_shot(source, *, frames=None, start=0, features=None, allow_missing=Fals
         one per frame.
     allow_missing : bool, optional
         Process the frames of a sequence that exist instead of refusing gaps.
+    plate : PlateOptions, optional
+        Colour space, OCIO config, working view and EXR part of image files
+        (:class:`~sss_vfx.options.PlateOptions`).
 
     Returns
     -------
@@ -115,11 +166,11 @@ def open_shot(source, *, frames=None, start=0, features=None, allow_missing=Fals
     """
     if isinstance(source, (str, os.PathLike)):
         if is_sequence_pattern(source):
-            shot = _sequence_shot(str(source), frames, allow_missing)
+            shot = _sequence_shot(str(source), frames, allow_missing, plate)
         elif os.path.splitext(str(source))[1].lower() in SUPPORTED_EXTENSIONS:
-            shot = _image_shot(str(source), frames, start)
+            shot = _image_shot(str(source), frames, start, plate)
         else:
-            shot = _video_shot(str(source), frames, start)
+            shot = _video_shot(str(source), frames, start, plate)
     else:
         shot = _array_shot(source, frames, start)
     shot._features = _feature_reader(features, shot)
@@ -136,21 +187,29 @@ def _in_range(frames):
     return lambda number: first <= number <= last
 
 
-def _sequence_shot(pattern, frames, allow_missing):
+def _sequence_shot(pattern, frames, allow_missing, plate):
     info = find_sequence(pattern, frames)
     if not allow_missing:
         require_complete(info)
+    # The first frame read now: a bad colour space, config or part is refused before
+    # any output (and the frame rate its header says is the shot's).
+    first = read_image(info.paths[0], plate=plate)
+    store = PlateStore()
 
     def read():
-        for number, image in iter_sequence(info):
+        for number, image in iter_sequence(info, plate=plate):
+            store.keep(number, image)
             yield number, image.pixels
 
     return Shot(description=pattern, kind="sequence", numbers=list(info.frames),
-                fps=DEFAULT_FPS, missing=list(info.missing), _read=read, _features=None)
+                fps=first.header.fps or DEFAULT_FPS, missing=list(info.missing),
+                _read=read, _features=None, plates=store)
 
 
-def _video_shot(path, frames, start):
+def _video_shot(path, frames, start, plate):
     info = video_info(path)
+    convert = _movie_colour(plate)
+    store = PlateStore()
     wanted = _in_range(frames)
     numbers = None
     if info.frame_count:
@@ -165,24 +224,61 @@ def _video_shot(path, frames, start):
             if last is not None and number > last:
                 return
             if wanted(number):
+                if convert is not None:
+                    image = convert(pixels, path)
+                    store.keep(number, image)
+                    pixels = image.pixels
                 yield number, pixels
 
     return Shot(description=path, kind="video", numbers=numbers,
-                fps=info.frame_rate or DEFAULT_FPS, missing=[], _read=read, _features=None)
+                fps=info.frame_rate or DEFAULT_FPS, missing=[], _read=read, _features=None,
+                plates=store)
 
 
-def _image_shot(path, frames, start):
+def _movie_colour(plate):
+    """For a movie file (decoded to 8-bit RGB) whose colour space, working view or
+    layers' colour space is given: a function (pixels, path) -> ImageData with the OCIO
+    working copy; else None (the decoded pixels are the working copy, sRGB)."""
+    if plate is None or (plate.colorspace is None and plate.working_view is None
+                         and plate.layers_colorspace is None):
+        return None
+    from sss_vfx import colour
+    from sss_vfx.io.images import ImageData
+    from sss_vfx.io.plates import PlateHeader
+
+    config = colour.load_config(plate.ocio)
+    colour.check_working_view(config, plate.working_view)
+    space = (colour.resolve_colour_space(config, plate.colorspace)
+             if plate.colorspace is not None else colour.srgb_space(config))
+    layers_space = space if plate.layers_colorspace is None else \
+        colour.resolve_colour_space(config, plate.layers_colorspace,
+                                    what="--layers-colorspace")
+
+    def convert(pixels, path):
+        working = colour.to_working(pixels, config, space, working_view=plate.working_view)
+        return ImageData(pixels=working, path=path, source_kind="8-bit", had_alpha=False,
+                         was_gray=False,
+                         values=colour.convert(pixels, config, space, layers_space),
+                         colour_space=str(space),
+                         header=PlateHeader(colour_space=str(layers_space)))
+
+    return convert
+
+
+def _image_shot(path, frames, start, plate):
     """One image file: the checks of a still (:func:`~sss_vfx.io.images.read_image`)."""
-    pixels = read_image(path).pixels
+    image = read_image(path, plate=plate)
     if not _in_range(frames)(start):
         raise InputError(f"{path} is one frame, numbered {start}; the range "
                          f"{frames[0]}-{frames[1]} does not hold it")
+    store = PlateStore()
 
     def read():
-        yield start, pixels
+        store.keep(start, image)
+        yield start, image.pixels
 
     return Shot(description=path, kind="image", numbers=[start], fps=DEFAULT_FPS,
-                missing=[], _read=read, _features=None)
+                missing=[], _read=read, _features=None, plates=store)
 
 
 def _array_shot(arrays, frames, start):
@@ -195,13 +291,21 @@ def _array_shot(arrays, frames, start):
     if not chosen:
         raise InputError("the frame range holds none of the given frames")
 
+    store = PlateStore()
+
     def read():
         for number, array in chosen:
+            # A frame object that knows its own values (the OpenFX server's scene-linear
+            # frames) has its layer colours made in them, as a file's are.
+            values = getattr(array, "plate_values", None)
+            values = values() if values is not None else None
+            if values is not None:
+                store.keep_values(number, values)
             yield number, as_working_image(array)
 
     return Shot(description=f"{len(arrays)} frames in memory", kind="arrays",
                 numbers=[n for n, _ in chosen], fps=DEFAULT_FPS, missing=[], _read=read,
-                _features=None)
+                _features=None, plates=store)
 
 
 def _feature_reader(features, shot):

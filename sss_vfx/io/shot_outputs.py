@@ -81,6 +81,8 @@ class ShotOutputs:
         Recompute every frame even where results exist.
     pngs : bool
         Also write one 16-bit PNG matte per layer and frame.
+    wait : bool
+        Wait for another run holding the folder instead of refusing.
 
     Attributes
     ----------
@@ -99,10 +101,10 @@ class ShotOutputs:
         is not set.
     """
 
-    def __init__(self, directory, key, layers, *, force=False, pngs=False):
+    def __init__(self, directory, key, layers, *, force=False, pngs=False, wait=False):
         # With force, results are not removed: a frame is replaced when rewritten.
         self.directory, self.previous = claim_output_dir(
-            directory, key, [] if force else ["layers.*.exr"], force=force)
+            directory, key, [] if force else ["layers.*.exr"], force=force, wait=wait)
         self.resuming = self.previous is not None
         self.key = key
         self.names = layer_names(layers)
@@ -126,7 +128,7 @@ class ShotOutputs:
             return None
         return result.alphas
 
-    def write_frame(self, number, alphas, attributes, *, colours=None):
+    def write_frame(self, number, alphas, attributes, *, colours=None, header=None):
         """Write a frame's EXR (and PNG mattes); each file atomically.
 
         Parameters
@@ -136,6 +138,8 @@ class ShotOutputs:
         attributes : dict of str to str, extra EXR header attributes
         colours : (H, W, K, 3) float array, optional
             Premultiplied layer colours, stored as ``sss_layerNN.R/.G/.B``.
+        header : PlateHeader, optional
+            The frame's windows, pixel aspect, time code, frame rate, colour space.
 
         Returns
         -------
@@ -155,7 +159,7 @@ class ShotOutputs:
                 written.append(str(pathlib.Path(MATTES) / path.name))
         # The EXR last: its presence marks the frame finished for a resumed run.
         write_layers_exr(self.exr_path(number), alphas, colours=colours,
-                         attributes=attributes)
+                         attributes=attributes, header=header)
         return written
 
 

@@ -14,7 +14,7 @@ __all__ = ["STILL_RESULTS", "claim_still_dir", "write_still_outputs"]
 STILL_RESULTS = ("layers.exr", "sss_layer*.png", "preview.png", "manifest.json")
 
 
-def claim_still_dir(directory, key, *, force=False):
+def claim_still_dir(directory, key, *, force=False, wait=False):
     """Prepare a still's output folder (see :func:`~sss_vfx.io.outputs.claim_output_dir`).
 
     Parameters
@@ -25,6 +25,8 @@ def claim_still_dir(directory, key, *, force=False):
     force : bool
         Replace another run's results; all of them are removed first, so no matte of
         a run with more layers is left behind.
+    wait : bool
+        Wait for another run holding the folder instead of refusing.
 
     Returns
     -------
@@ -36,7 +38,7 @@ def claim_still_dir(directory, key, *, force=False):
         The folder cannot be written, or holds another run's results and ``force``
         is not set.
     """
-    return claim_output_dir(directory, key, STILL_RESULTS, force=force)[0]
+    return claim_output_dir(directory, key, STILL_RESULTS, force=force, wait=wait)[0]
 
 
 def write_still_outputs(directory, segmentation, *, attributes, pngs=True):
@@ -64,7 +66,8 @@ def write_still_outputs(directory, segmentation, *, attributes, pngs=True):
     """
     alphas = segmentation.alphas
     write_layers_exr(directory / "layers.exr", alphas, colours=segmentation.colours,
-                     attributes=attributes)
+                     attributes=attributes,
+                     header=getattr(segmentation, "plate_header", None))
     written = ["layers.exr"]
     if pngs:
         for k, name in enumerate(layer_names(alphas.shape[2])):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sss_vfx.errors import InputError
-from sss_vfx.ofx.colour import working_image
+from sss_vfx.ofx.colour import frame_is_linear, working_image
 from sss_vfx.ofx.runtime import FRAMES, OUT, private_dir
 
 __all__ = ["FrameFile", "frame_path", "missing_frames", "write_result"]
@@ -80,13 +80,22 @@ class FrameFile:
         return data.reshape(self.height, self.width, 4)[::-1]
 
     def __array__(self, dtype=None, copy=None):
-        rgb = self.rgba()[:, :, :3]
+        pixels = working_image(self._rgb(), self.colourspace, self.linear)
+        return pixels if dtype is None else pixels.astype(dtype)
+
+    def plate_values(self):
+        """The scene-linear RGB as the host holds it, in which the layer colours are
+        made (as ``sss-vfx video`` makes them in a plate's values); None for a
+        display-referred frame (its working image is its values)."""
+        return self._rgb() if frame_is_linear(self.colourspace, self.linear) else None
+
+    def _rgb(self):
+        rgb = np.array(self.rgba()[:, :, :3], dtype=np.float32)
         bad = np.count_nonzero(~np.isfinite(rgb))
         if bad:
             raise InputError(f"source frame {self.number} holds {bad} NaN/inf values; "
                              "clamp or fill them before this effect")
-        pixels = working_image(rgb, self.colourspace, self.linear)
-        return pixels if dtype is None else pixels.astype(dtype)
+        return rgb
 
 
 def write_result(spool, rgba):

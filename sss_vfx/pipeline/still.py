@@ -10,6 +10,7 @@ from sss_vfx.features.sources import (
     check_sources,
     frame_guides,
     is_person,
+    plate_canvas,
     resolve_model,
 )
 from sss_vfx.io.features import check_features, read_features, resize_features
@@ -76,6 +77,9 @@ class Segmentation:
     objects : tuple of str
         With guides (or the person model): the name of each layer, the objects in the
         guides' order then ``'rest'``; empty otherwise.
+    plate_header : PlateHeader or None
+        A file's windows, pixel aspect, time code and colour space (the colour space
+        of ``colours``), for the outputs; None for an array.
     """
 
     alphas: np.ndarray
@@ -98,11 +102,12 @@ class Segmentation:
     stage_devices: dict = field(default_factory=dict)
     gpu_peak_bytes: dict = field(default_factory=dict)
     objects: tuple = ()
+    plate_header: object = None
 
 
 def segment_image(image, features=None, *, guides=None, guide_names=None,
                   feature_model=None, options=None, device=None, progress=None,
-                  colours=True, **overrides):
+                  colours=True, plate=None, **overrides):
     """Split an image into soft layers (Semantic Soft Segmentation).
 
     Parameters
@@ -135,7 +140,11 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
     progress : callable(stage: str, done: int, total: int), optional
         Told as each stage starts.
     colours : bool, optional
-        Also compute the premultiplied layer colours (``Segmentation.colours``).
+        Also compute the premultiplied layer colours (``Segmentation.colours``), in
+        the plate's own colour space (they sum to the file's values).
+    plate : PlateOptions, optional
+        For a path: its colour space, the OCIO config, the working view, the EXR part
+        (:class:`~sss_vfx.options.PlateOptions`).
     **overrides
         Fields of :class:`~sss_vfx.options.SegmentationOptions` replacing those of
         ``options``.
@@ -169,10 +178,10 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
     check_sources(features, guides, feature_model)
     compute = Compute.resolve(device)
     notes = []
-    plate = _load_plate(image, notes)
+    plate, values, header = _load_plate(image, notes, plate)
     check_eigenvectors(opts, plate.shape[:2])
     person = is_person(features)
-    found = frame_guides(plate, guides, guide_names, person)
+    found = frame_guides(plate, guides, guide_names, person, canvas=plate_canvas(header))
     if found is not None:
         opts = fixed_layers(opts, len(found.names) + 1,
                             f"{len(found.names)} guided object(s) and the rest", notes)
@@ -183,21 +192,26 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
     else:
         feats = _load_features(None if person else features, plate.shape[:2], notes)
     seg = _segment(plate, feats, opts, notes, StageClock(STAGES, progress), compute,
-                   colours, None if found is None else found.masks)
+                   colours, None if found is None else found.masks, values=values)
+    seg.plate_header = header
     if found is not None:
         seg.objects = tuple(found.names) + ("rest",)
     return seg
 
 
-def _load_plate(image, notes):
+def _load_plate(image, notes, plate):
+    """(working copy, the plate's own values, PlateHeader) of an array or a file."""
     if isinstance(image, np.ndarray):
-        return as_working_image(image)
-    data = read_image(image)
+        pixels = as_working_image(image)
+        return pixels, pixels, None
+    data = read_image(image, plate=plate)
     if data.had_alpha:
         notes.append("the input's alpha channel was ignored")
-    if data.source_kind == "exr-linear":
-        notes.append("scene-linear EXR: affinities computed on a clamped sRGB-encoded copy")
-    return data.pixels
+    notes.extend(data.notes)
+    if not np.array_equal(data.pixels, data.values):
+        notes.append(f"plate in {data.colour_space}: affinities computed on an OCIO "
+                     "working copy, layer colours in the plate's colour space")
+    return data.pixels, data.values, data.header
 
 
 def _load_features(features, shape_hw, notes):
@@ -214,7 +228,8 @@ def _load_features(features, shape_hw, notes):
     return raw
 
 
-def _segment(plate, raw_features, opts, notes, clock, compute, colours, guides=None):
+def _segment(plate, raw_features, opts, notes, clock, compute, colours, guides=None, *,
+             values=None):
     frame = working_frame(plate, raw_features, opts.max_pixels, guides=guides,
                           classes=opts.feature_classes == "auto")
     if guides is None and frame.probabilities is not None:
@@ -236,7 +251,7 @@ def _segment(plate, raw_features, opts, notes, clock, compute, colours, guides=N
     premultiplied = None
     if colours:
         with clock.stage("colours"):
-            premultiplied = compute.colours(plate, alphas)
+            premultiplied = compute.colours(plate if values is None else values, alphas)
     return Segmentation(
         alphas=alphas, image=plate, working_image=frame.image, features=frame.features,
         laplacian=lap, eigenvalues=result.eigenvalues, eigenvectors=result.eigenvectors,

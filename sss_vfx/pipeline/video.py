@@ -241,6 +241,7 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
     runner = _WindowRunner(opts, linking, compute, StageClock(VIDEO_STAGES, progress),
                            finished, shot.total, colours, checkpoint)
     runner.projection = projection
+    runner.values = shot.values     # the plate's own values, for the layer colours
     yield from runner.run(shot.frames())
 
 
@@ -253,6 +254,7 @@ class _WindowRunner:
         self.finished = finished or (lambda number: None)
         self.total = total
         self.colours = colours
+        self.values = lambda number, plate: plate
         self.checkpoint = checkpoint
         self.previous = None    # (h*w, K) layers given to the last emitted frame
         self.projection = None  # FeatureProjection of the shot
@@ -480,7 +482,8 @@ class _WindowRunner:
             alphas = final_layers(entry.given, frame, self.opts, self.compute, self.clock)
             if self.colours:
                 with self.clock.stage("colours"):
-                    colours = self.compute.colours(frame.plate, alphas)
+                    colours = self.compute.colours(self.values(entry.number, frame.plate),
+                                                   alphas)
         return FrameLayers(number=entry.number, alphas=alphas, plate=frame.plate,
                            index=entry.index, total=self.total, skipped=entry.done,
                            colours=colours, timings=dict(self.clock.timings),

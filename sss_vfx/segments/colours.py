@@ -36,7 +36,7 @@ import scipy.sparse
 
 from sss_vfx.errors import OptionError
 
-__all__ = ["layer_colours", "premultiplied_colours"]
+__all__ = ["layer_colours", "premultiplied_colours", "unit_range"]
 
 #: Pixels of the copy the system is solved on. The colours are smooth and the exact
 #: correction at the plate's resolution restores the detail, so this is a quarter of
@@ -125,6 +125,40 @@ def layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothness=1.0,
         rows = slice(top, top + BAND_ROWS)
         _sum_to_plate(colours[rows], alphas[rows], image[rows])
     return colours
+
+
+def unit_range(plate):
+    """A plate of any finite values mapped to [0, 1] for :func:`layer_colours`.
+
+    The colour problem is equivariant under a per-channel affine map of the plate when
+    the alphas sum to 1 (constant colours solve it for a constant plate), so colours
+    solved on ``(I - low) / scale`` and mapped back by ``F * scale + low`` sum to
+    ``I``; clipping to [0, 1] there is clipping to ``[low, low + scale]`` here, a range
+    that holds the plate. Used for scene-linear and log plates, whose layer colours
+    stay in the plate's own colour space.
+
+    Parameters
+    ----------
+    plate : (H, W, 3) array_like, finite
+
+    Returns
+    -------
+    unit : (H, W, 3) float32 ndarray in [0, 1]
+        `plate` itself (as float32) when it already lies in [0, 1].
+    low, scale : (3,) float32 ndarray, or None
+        Per channel ``low = min(0, min I)``, ``scale = max(1, max I) - low``; None when
+        the plate lies in [0, 1] (no map: the layer colours are bit for bit those of a
+        display-referred plate).
+    """
+    plate = np.asarray(plate, dtype=np.float32)
+    if plate.size == 0 or (plate.min() >= 0.0 and plate.max() <= 1.0):
+        return plate, None, None
+    if not np.isfinite(plate).all():
+        raise OptionError("the plate holds NaN/inf values; remove them first")
+    low = np.minimum(0.0, plate.min(axis=(0, 1))).astype(np.float32)
+    scale = (np.maximum(1.0, plate.max(axis=(0, 1))) - low).astype(np.float32)
+    unit = np.clip((plate - low) / scale, 0.0, 1.0)
+    return unit, low, scale
 
 
 def premultiplied_colours(colours, alphas):
