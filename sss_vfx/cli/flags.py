@@ -23,10 +23,10 @@ _METAVARS = {"count": "N", "natural": "N", "positive": "X", "weight": "W", "text
 #: fields' own groups (:data:`~sss_vfx.options.OPTION_GROUPS`) sit among them.
 HELP_SECTIONS = {
     "inputs": "inputs",
-    "plate": OPTION_GROUPS["plate"],
     "outputs": "outputs",
     "artist": OPTION_GROUPS["artist"],
     "features": OPTION_GROUPS["features"],
+    "plate": OPTION_GROUPS["plate"],
     "farm": "farm and cluster",
     "run": "running",
     **{key: title for key, title in OPTION_GROUPS.items()
