@@ -11,7 +11,8 @@ premultiplied layers sum to the plate in its colour space.
 
 The config is ``$OCIO`` as in Nuke, else the built-in ACES CG config
 (:data:`BUILTIN_CONFIG`). A plate whose file does not say its colour space is taken as
-the config's ``scene_linear`` role for EXR (ACEScg in the built-in config), its
+the config's ``scene_linear`` role for EXR (with the built-in config, Linear Rec.709,
+Nuke's default linear space, rather than its ACEScg role), its
 ``compositing_log`` role for a DPX whose header says logarithmic (ACEScct), and sRGB for
 the other files (8/16-bit rasters, float TIFF).
 """
@@ -168,8 +169,14 @@ def default_colour_space(config, kind):
     -------
     ColourSpace
         The role's colour space, or the sRGB-encoded space (also when the config lacks
-        the role).
+        the role); for EXR with the built-in config, Linear Rec.709 rather than its
+        scene_linear role (ACEScg).
     """
+    if kind == SCENE_LINEAR and config is _load(BUILTIN_CONFIG):
+        # The built-in config's scene_linear is ACEScg, but an EXR without a colour
+        # space is most often Nuke's (and Blender's) linear Rec.709: the rule before
+        # colour management, which keeps those plates' working copies as they were.
+        return ColourSpace(config.getColorSpace(LINEAR_REC709).getName())
     if kind != SRGB:
         found = config.getColorSpace(kind)
         if found is not None:

@@ -380,9 +380,10 @@ class PlateOptions(_Options):
 
     colorspace: object = _option(
         None, "colour space of the plate, a name, alias or role of the OCIO config "
-              "(default: the file's metadata where it says, else the config's scene_linear "
-              "role for EXR, its compositing_log role for a DPX whose header says "
-              "logarithmic, sRGB for other files)", kind="text",
+              "(default: the file's metadata where it says, else for EXR Linear Rec.709 "
+              "with the built-in config or the scene_linear role of a config given, the "
+              "compositing_log role for a DPX whose header says logarithmic, sRGB for "
+              "other files)", kind="text",
         group="plate")
     ocio: object = _option(
         None, "OpenColorIO config: a .ocio file or a built-in ocio:// name (default: "

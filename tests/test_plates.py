@@ -152,10 +152,10 @@ def test_declared_colour_space_wins_over_the_default(tmp_path):
     linear = srgb_plate().astype(np.float32) / 255.0
     path = write_exr(tmp_path / "plate.exr", linear)       # no metadata
     default = read_image(path)
-    declared = read_image(path, plate=PlateOptions(colorspace="lin_rec709"))
-    assert (default.colour_space, declared.colour_space) == ("ACEScg",
-                                                             "Linear Rec.709 (sRGB)")
-    np.testing.assert_allclose(declared.pixels, colour.linear_to_srgb(linear), atol=2e-5)
+    declared = read_image(path, plate=PlateOptions(colorspace="ACEScg"))
+    assert (default.colour_space, declared.colour_space) == ("Linear Rec.709 (sRGB)",
+                                                             "ACEScg")
+    np.testing.assert_allclose(default.pixels, colour.linear_to_srgb(linear), atol=2e-5)
     assert not np.allclose(default.pixels, declared.pixels, atol=1e-3)
 
 
@@ -176,7 +176,7 @@ def test_plate_is_the_sum_of_its_layers_in_its_colour_space(tmp_path):
     srgb = srgb_plate(seed=3).astype(np.float32) / 255.0
     config = colour.load_config()
     plate = colour.convert(srgb, config, "srgb_tx", "ACEScg") * 6.0 - 0.05
-    path = write_exr(tmp_path / "plate.exr", plate)
+    path = write_exr(tmp_path / "plate.exr", plate, colour_space="ACEScg")
     out = tmp_path / "out"
     assert main(["segment", str(path), "-o", str(out), *TINY_FLAGS]) == 0
     layers = read_layers_exr(out / "layers.exr")
