@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from sss_vfx.cli.flags import (
+    GIVEN,
     HelpFormatter,
     add_method_flags,
     add_run_flags,
@@ -26,7 +27,8 @@ from sss_vfx.progress import Progress, peak_rss_bytes
 __all__ = ["add_parser", "run"]
 
 #: Flags that do not change the results: left out of the run key.
-RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs")
+RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs",
+            GIVEN)
 
 
 def add_parser(subparsers):
@@ -103,6 +105,8 @@ def run(args):
                    **semantic_record(args, model, seg.objects),
                    "width": int(seg.image.shape[1]), "height": int(seg.image.shape[0])},
         "parameters": seg.options.as_dict(),
+        "paper": args.paper,
+        "departures_from_paper": seg.options.departures(),
         "working_size": {"width": int(seg.working_image.shape[1]),
                          "height": int(seg.working_image.shape[0])},
         "layers": layer_names(seg.alphas.shape[2]),
