@@ -21,8 +21,9 @@ uhd-2160-default       docia photo and features resized to          total <= 40 
 
 "total" is the wall time of the ``segment_image`` call (all stages plus feature
 preparation and the working-resolution downscale), not counting reading the PNG.
-"peak RSS" is the process's peak resident memory after the outputs are written
-(imports and input data included). After ``segment_image`` each configuration writes
+"peak RSS" is the process's peak resident memory, from the start to the outputs
+written (imports and input data included); per stage, where Linux tells it, the peak
+during that stage alone (``VmHWM`` reset at each stage's start), else the running peak. After ``segment_image`` each configuration writes
 what ``sss-vfx segment`` writes (layers.exr with colours, one PNG per layer, the preview)
 into a temporary folder: the ``write`` stage.
 
@@ -146,8 +147,12 @@ def run_config(name, args):
         write_still_outputs(Path(folder), seg, attributes={"sss_source": name})
         timings = dict(seg.timings, write=time.perf_counter() - write_start)
         cpu["write"] = time.process_time() - write_cpu
-    peak_by_stage = dict(seg.peak_rss, write=peak_rss_bytes())
-    peak = max(peak_by_stage.values())
+    # Each stage's own peak where the kernel tells it, else the running peak.
+    own = dict(clock.peaks, write=own_peak_bytes(reset=False))
+    peak_by_stage = {stage: own.get(stage) or value
+                     for stage, value in dict(seg.peak_rss, write=peak_rss_bytes()).items()}
+    peak = max([segment_peak, rss_before, clock.before or 0, *clock.peaks.values(),
+                *peak_by_stage.values()])
 
     coverage = _common.layer_coverage(seg.alphas)
     result = {
@@ -184,21 +189,49 @@ def run_config(name, args):
     return result
 
 
+def own_peak_bytes(reset=True):
+    """The process's peak resident memory since the last reset (Linux ``VmHWM``), then
+    reset it (``/proc/self/clear_refs``), so each stage's own peak shows; None where
+    the kernel offers neither."""
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) * 1024 for line in status
+                        if line.startswith("VmHWM:"))
+        if reset:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")
+        return peak
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
 class StageCpu:
-    """``progress`` callback that records the process's CPU time (all threads) at each
-    stage's start, passing the call on; :meth:`stop` gives CPU seconds per stage."""
+    """``progress`` callback that records the process's CPU time (all threads) and its
+    own-peak memory (:func:`own_peak_bytes`) at each stage's start, passing the call
+    on; :meth:`stop` gives CPU seconds and peak bytes per stage."""
 
     def __init__(self, report=None):
         self.report = report
         self.starts = []
+        self.peaks = {}
+        self.before = own_peak_bytes()
 
     def __call__(self, stage, done, total):
+        self._close()
         self.starts.append((stage, time.process_time()))
         if self.report is not None:
             self.report(stage, done, total)
 
+    def _close(self):
+        peak = own_peak_bytes()
+        if peak is not None:    # before the first stage: preparing the working frame
+            stage = self.starts[-1][0] if self.starts else "prepare"
+            self.peaks[stage] = max(self.peaks.get(stage, 0), peak)
+
     def stop(self):
-        """``{stage: CPU seconds}``, a stage ending where the next starts."""
+        """``{stage: CPU seconds}``, a stage ending where the next starts; the peaks
+        are in :attr:`peaks`."""
+        self._close()
         ends = [t for _, t in self.starts[1:]] + [time.process_time()]
         cpu = {}
         for (stage, begin), end in zip(self.starts, ends):

@@ -267,8 +267,9 @@ class SegmentationOptions(_Options):
         for name, value in overrides.items():
             if name in PAPER and value != PAPER[name]:
                 raise OptionError(
-                    f"paper=True sets {name}={PAPER[name]!r}, the paper's value, but "
-                    f"{name}={value!r} was asked; drop one of the two")
+                    f"the paper's configuration has {name}={PAPER[name]!r}, but "
+                    f"{name}={value!r} was asked; drop it, or build "
+                    "SegmentationOptions(...) without paper()")
         return cls.from_kwargs(**{**PAPER, **overrides})
 
     def departures(self):

@@ -78,7 +78,7 @@ def test_flag_gives_the_options_of_the_long_list():
     (["--gram-stride", "4", "--refine-band", "8"], "--gram-stride 4, --refine-band 8"),
 ])
 def test_flag_refuses_an_explicit_conflicting_flag(flags, named):
-    with pytest.raises(OptionError, match=f"--paper sets .*{named} was asked"):
+    with pytest.raises(OptionError, match=f"--paper sets .*asks for {named}; drop --paper"):
         parse("--paper", *flags)
 
 

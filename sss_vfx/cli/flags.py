@@ -196,8 +196,8 @@ def method_options(args):
                 args, "coarse_features", False) and set(conflicts) & set(COARSE_FEATURES) \
                 else ""
             raise OptionError(f"--paper sets {_recipe({n: PAPER[n] for n in conflicts})}, "
-                              f"the paper's values, but {asked} was asked{source}; drop "
-                              "one of the two")
+                              f"the paper's values, but the command asks for {asked}"
+                              f"{source}; drop --paper or those flags")
         return SegmentationOptions.paper(**{name: values[name] for name in given})
     return SegmentationOptions.from_kwargs(**values)
 
@@ -211,7 +211,7 @@ def temporal_options(args):
 
 #: Library phrases that stand for a flag on the command line.
 _PHRASES = {"temporal=False": "--no-temporal", "force=True": "--force",
-            "sss_vfx.COARSE_FEATURES": "--coarse-features", "paper=True": "--paper",
+            "sss_vfx.COARSE_FEATURES": "--coarse-features",
             "allow_missing=True": "--allow-missing", "feature_model": "--feature-model",
             "guides names": "--guides-names"}
 _FIELDS = sorted({f.name for cls in (SegmentationOptions, TemporalOptions)
