@@ -12,6 +12,10 @@ name                   input                                       target
 =====================  ==========================================  =====================
 docia-320-faithful     docia halved to 320x320 (INTER_AREA), the    total <= 90 s
                        MATLAB demo's input; ``max_pixels=0``
+docia-320-paper        the same, the paper's whole configuration     (none)
+                       (``sss_vfx.PAPER``: also ARPACK, every pixel
+                       in the Gram products, float64 constrained
+                       step, feature classes off)
 docia-640-default      docia at 640x640, default options            total <= 45 s
 hd-1080-default        docia photo and features resized to          total <= 120 s and
                        1920x1080 (INTER_CUBIC), default options     peak RSS <= 6 GB
@@ -96,6 +100,7 @@ CONFIGS = {
     c.name: c for c in [
         Config("docia-320-faithful", (320, 320), cv2.INTER_AREA, {"max_pixels": 0},
                max_seconds=90, preview="docia_320_preview.png"),
+        Config("docia-320-paper", (320, 320), cv2.INTER_AREA, dict(sss_vfx.PAPER)),
         Config("docia-640-default", (640, 640), cv2.INTER_AREA, {}, max_seconds=45),
         Config("hd-1080-default", (1920, 1080), cv2.INTER_CUBIC, {}, max_seconds=120,
                max_peak_gb=6.0),
@@ -105,7 +110,7 @@ CONFIGS = {
 }
 
 # --quick: same names and code paths, tiny plates, cheap options, no targets.
-QUICK_SIZES = {"docia-320-faithful": (64, 64), "docia-640-default": (128, 128),
+QUICK_SIZES = {"docia-320-faithful": (64, 64), "docia-320-paper": (64, 64), "docia-640-default": (128, 128),
                "hd-1080-default": (192, 108), "uhd-2160-default": (384, 216)}
 QUICK_MAX_PIXELS = 4096  # so the "default" quick configs still downscale and upsample
 
