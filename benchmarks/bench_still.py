@@ -27,13 +27,14 @@ uhd-2160-default       docia photo and features resized to          total <= 40 
 preparation and the working-resolution downscale), not counting reading the PNG.
 "peak RSS" is the process's peak resident memory, from the start to the outputs
 written (imports and input data included); per stage, where Linux tells it, the peak
-during that stage alone (``VmHWM`` reset at each stage's start), else the running peak. After ``segment_image`` each configuration writes
-what ``sss-vfx segment`` writes (layers.exr with colours, one PNG per layer, the preview)
-into a temporary folder: the ``write`` stage.
+during that stage alone (``VmHWM`` reset at each stage's start), else the running peak.
+After ``segment_image`` each configuration writes what ``sss-vfx segment`` writes
+(layers.exr with colours, one PNG per layer, the preview) into a temporary folder: the
+``write`` stage.
 
 A second table lists the full-resolution stages (upsampling, refinement when on,
 colours, write): wall seconds, CPU seconds of the process (all threads) and the peak
-RSS after the stage; when two configurations of different plate sizes ran, the ratios
+RSS during the stage; when two configurations of different plate sizes ran, the ratios
 of their times against the ratio of their pixels (a stage that scales linearly has
 ratios near the pixel ratio). Every result records the load average
 (``os.getloadavg``) before and after: on a busy machine wall times are not speed.
@@ -110,7 +111,8 @@ CONFIGS = {
 }
 
 # --quick: same names and code paths, tiny plates, cheap options, no targets.
-QUICK_SIZES = {"docia-320-faithful": (64, 64), "docia-320-paper": (64, 64), "docia-640-default": (128, 128),
+QUICK_SIZES = {"docia-320-faithful": (64, 64), "docia-320-paper": (64, 64),
+               "docia-640-default": (128, 128),
                "hd-1080-default": (192, 108), "uhd-2160-default": (384, 216)}
 QUICK_MAX_PIXELS = 4096  # so the "default" quick configs still downscale and upsample
 

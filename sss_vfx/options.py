@@ -150,7 +150,8 @@ class SegmentationOptions(_Options):
         DEFAULT_MAX_PIXELS,
         "run the spectral stages on a copy of at most this many pixels and upsample the "
         f"layers edge-aware; 0 = never downscale, as the paper (--paper for its whole "
-        f"configuration); else at least {MIN_MAX_PIXELS}", kind="natural", group="artist", paper=0)
+        f"configuration); else at least {MIN_MAX_PIXELS}", kind="natural", group="artist",
+        paper=0)
     layers: int = _option(5, "number of layers after grouping", kind="count",
                           group="artist")
     eigenvectors: int = _option(100, "eigenvectors of the Laplacian", kind="count")

@@ -189,7 +189,7 @@ def method_options(args):
             if name not in given:
                 values[name], given = value, given | {name}
     if getattr(args, "paper", False):
-        conflicts = [name for name in PAPER if name in given and values[name] != PAPER[name]]
+        conflicts = [n for n in PAPER if n in given and values[n] != PAPER[n]]
         if conflicts:
             asked = ", ".join(f"{flag_name(n)} {values[n]}" for n in conflicts)
             source = " (from --coarse-features)" if getattr(

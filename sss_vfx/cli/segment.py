@@ -105,7 +105,7 @@ def run(args):
                    **semantic_record(args, model, seg.objects),
                    "width": int(seg.image.shape[1]), "height": int(seg.image.shape[0])},
         "parameters": seg.options.as_dict(),
-        "paper": args.paper,
+        "paper": getattr(args, "paper", False),
         "departures_from_paper": seg.options.departures(),
         "working_size": {"width": int(seg.working_image.shape[1]),
                          "height": int(seg.working_image.shape[0])},
