@@ -12,15 +12,32 @@ name                   input                                       target
 =====================  ==========================================  =====================
 docia-320-faithful     docia halved to 320x320 (INTER_AREA), the    total <= 90 s
                        MATLAB demo's input; ``max_pixels=0``
+docia-320-paper        the same, the paper's whole configuration     (none)
+                       (``sss_vfx.PAPER``: also ARPACK, every pixel
+                       in the Gram products, float64 constrained
+                       step, feature classes off)
 docia-640-default      docia at 640x640, default options            total <= 45 s
 hd-1080-default        docia photo and features resized to          total <= 120 s and
                        1920x1080 (INTER_CUBIC), default options     peak RSS <= 6 GB
+uhd-2160-default       docia photo and features resized to          total <= 40 s and
+                       3840x2160 (INTER_CUBIC), default options     peak RSS <= 6 GB
 =====================  ==========================================  =====================
 
 "total" is the wall time of the ``segment_image`` call (all stages plus feature
 preparation and the working-resolution downscale), not counting reading the PNG.
-"peak RSS" is the process's peak resident memory when ``segment_image`` returns
-(imports and input data included).
+"peak RSS" is the process's peak resident memory, from the start to the outputs
+written (imports and input data included); per stage, where Linux tells it, the peak
+during that stage alone (``VmHWM`` reset at each stage's start), else the running peak.
+After ``segment_image`` each configuration writes what ``sss-vfx segment`` writes
+(layers.exr with colours, one PNG per layer, the preview) into a temporary folder: the
+``write`` stage.
+
+A second table lists the full-resolution stages (upsampling, refinement when on,
+colours, write): wall seconds, CPU seconds of the process (all threads) and the peak
+RSS during the stage; when two configurations of different plate sizes ran, the ratios
+of their times against the ratio of their pixels (a stage that scales linearly has
+ratios near the pixel ratio). Every result records the load average
+(``os.getloadavg``) before and after: on a busy machine wall times are not speed.
 
 Usage::
 
@@ -32,7 +49,9 @@ Usage::
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,19 +62,24 @@ from _common import GB, cv2  # noqa: E402
 
 import sss_vfx  # noqa: E402
 from sss_vfx.io.outputs import write_preview_png  # noqa: E402
+from sss_vfx.io.still_outputs import write_still_outputs  # noqa: E402
 from _common import peak_rss_bytes  # noqa: E402
 
 # The pipeline's stages in order (sss_vfx.pipeline.still.STAGES); a stage the library
 # does not report shows as "-", one it reports beyond these is kept in the JSON.
 STAGES = ("superpixels", "affinities", "eigenvectors", "initial_segments",
-          "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling")
+          "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling",
+          "colours", "write")
 
 STAGE_LABELS = {
     "superpixels": "superpix", "affinities": "affin", "eigenvectors": "eigvec",
     "initial_segments": "init", "constrained_sparsification": "constr",
     "grouping": "group", "relaxed_sparsification": "relax", "upsampling": "upsamp",
-    "refinement": "refine", "colours": "colours",
+    "refinement": "refine", "colours": "colours", "write": "write",
 }
+
+#: The stages that run at the plate's resolution, in order (``write``: the outputs).
+FULL_RESOLUTION = ("upsampling", "refinement", "colours", "write")
 
 # Cheap settings for --quick: the point is that every code path of the script runs.
 QUICK_OPTIONS = dict(eigenvectors=20, initial_segments=8, superpixels=200,
@@ -77,15 +101,19 @@ CONFIGS = {
     c.name: c for c in [
         Config("docia-320-faithful", (320, 320), cv2.INTER_AREA, {"max_pixels": 0},
                max_seconds=90, preview="docia_320_preview.png"),
+        Config("docia-320-paper", (320, 320), cv2.INTER_AREA, dict(sss_vfx.PAPER)),
         Config("docia-640-default", (640, 640), cv2.INTER_AREA, {}, max_seconds=45),
         Config("hd-1080-default", (1920, 1080), cv2.INTER_CUBIC, {}, max_seconds=120,
+               max_peak_gb=6.0),
+        Config("uhd-2160-default", (3840, 2160), cv2.INTER_CUBIC, {}, max_seconds=40,
                max_peak_gb=6.0),
     ]
 }
 
 # --quick: same names and code paths, tiny plates, cheap options, no targets.
-QUICK_SIZES = {"docia-320-faithful": (64, 64), "docia-640-default": (128, 128),
-               "hd-1080-default": (192, 108)}
+QUICK_SIZES = {"docia-320-faithful": (64, 64), "docia-320-paper": (64, 64),
+               "docia-640-default": (128, 128),
+               "hd-1080-default": (192, 108), "uhd-2160-default": (384, 216)}
 QUICK_MAX_PIXELS = 4096  # so the "default" quick configs still downscale and upsample
 
 
@@ -113,12 +141,25 @@ def run_config(name, args):
     features = _common.resize(feats, size_wh, config.interpolation)
     load_s = time.perf_counter() - t0
     rss_before = peak_rss_bytes()
+    load_before = os.getloadavg()
 
+    clock = StageCpu(_common.StageLogger(name))
     start = time.perf_counter()
-    seg = sss_vfx.segment_image(image, features, progress=_common.StageLogger(name),
-                                **options)
+    seg = sss_vfx.segment_image(image, features, progress=clock, **options)
     total = time.perf_counter() - start
-    peak = max([peak_rss_bytes(), *seg.peak_rss.values()])
+    cpu = clock.stop()
+    segment_peak = max([peak_rss_bytes(), *seg.peak_rss.values()])
+    with tempfile.TemporaryDirectory(prefix="bench_still_") as folder:
+        write_start, write_cpu = time.perf_counter(), time.process_time()
+        write_still_outputs(Path(folder), seg, attributes={"sss_source": name})
+        timings = dict(seg.timings, write=time.perf_counter() - write_start)
+        cpu["write"] = time.process_time() - write_cpu
+    # Each stage's own peak where the kernel tells it, else the running peak.
+    own = dict(clock.peaks, write=own_peak_bytes(reset=False))
+    peak_by_stage = {stage: own.get(stage) or value
+                     for stage, value in dict(seg.peak_rss, write=peak_rss_bytes()).items()}
+    peak = max([segment_peak, rss_before, clock.before or 0, *clock.peaks.values(),
+                *peak_by_stage.values()])
 
     coverage = _common.layer_coverage(seg.alphas)
     result = {
@@ -128,14 +169,17 @@ def run_config(name, args):
         "working_size": list(seg.working_image.shape[1::-1]),
         "options": seg.options.as_dict(),
         "explicit_options": options,
-        "timings_s": {**{s: seg.timings.get(s) for s in STAGES}, **seg.timings},
+        "timings_s": {**{s: timings.get(s) for s in STAGES}, **timings},
+        "cpu_s": cpu,
         "stage_sum_s": sum(v for v in seg.timings.values() if v is not None),
         "total_s": total,
         "load_s": load_s,
-        "peak_rss_by_stage_bytes": {**{s: seg.peak_rss.get(s) for s in STAGES},
-                                    **seg.peak_rss},
+        "peak_rss_by_stage_bytes": {**{s: peak_by_stage.get(s) for s in STAGES},
+                                    **peak_by_stage},
         "rss_before_bytes": rss_before,
+        "segment_peak_rss_bytes": segment_peak,
         "peak_rss_bytes": peak,
+        "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
         "peak_rss_gb": peak / GB,
         "layers": int(seg.alphas.shape[2]),
         "coverage": coverage,
@@ -150,6 +194,56 @@ def run_config(name, args):
         write_preview_png(path, seg.image, seg.alphas)
         result["preview"] = str(path)
     return result
+
+
+def own_peak_bytes(reset=True):
+    """The process's peak resident memory since the last reset (Linux ``VmHWM``), then
+    reset it (``/proc/self/clear_refs``), so each stage's own peak shows; None where
+    the kernel offers neither."""
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) * 1024 for line in status
+                        if line.startswith("VmHWM:"))
+        if reset:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")
+        return peak
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+class StageCpu:
+    """``progress`` callback that records the process's CPU time (all threads) and its
+    own-peak memory (:func:`own_peak_bytes`) at each stage's start, passing the call
+    on; :meth:`stop` gives CPU seconds and peak bytes per stage."""
+
+    def __init__(self, report=None):
+        self.report = report
+        self.starts = []
+        self.peaks = {}
+        self.before = own_peak_bytes()
+
+    def __call__(self, stage, done, total):
+        self._close()
+        self.starts.append((stage, time.process_time()))
+        if self.report is not None:
+            self.report(stage, done, total)
+
+    def _close(self):
+        peak = own_peak_bytes()
+        if peak is not None:    # before the first stage: preparing the working frame
+            stage = self.starts[-1][0] if self.starts else "prepare"
+            self.peaks[stage] = max(self.peaks.get(stage, 0), peak)
+
+    def stop(self):
+        """``{stage: CPU seconds}``, a stage ending where the next starts; the peaks
+        are in :attr:`peaks`."""
+        self._close()
+        ends = [t for _, t in self.starts[1:]] + [time.process_time()]
+        cpu = {}
+        for (stage, begin), end in zip(self.starts, ends):
+            cpu[stage] = cpu.get(stage, 0.0) + end - begin
+        return cpu
 
 
 def judge(result, config, quick):
@@ -203,7 +297,43 @@ def print_table(results):
                      target_text(config), r["verdict"]])
     print(_common.format_table(headers, rows, align="lll" + "r" * (len(headers) - 5) + "ll"))
     print("stage times in seconds; total = wall time of segment_image; "
-          "peak GB = process peak RSS (GiB)")
+          "peak GB = process peak RSS (GiB) after writing the outputs")
+
+
+def print_full_resolution(results):
+    """The full-resolution stages of each result, and the ratios of the largest plate's
+    times to the smallest's beside their pixel ratio."""
+    done = [r for r in results if "error" not in r]
+    if not done:
+        return
+    headers = ["config", "stage", "s", "CPU s", "peak GB", "load before/after"]
+    rows = []
+    for r in done:
+        load = r.get("load_average", {})
+        load_text = "/".join(f"{v[0]:.1f}" for v in (load.get("before"), load.get("after"))
+                             if v) or "-"
+        for stage in FULL_RESOLUTION:
+            if r["timings_s"].get(stage) is None:
+                continue
+            peak = r["peak_rss_by_stage_bytes"].get(stage)
+            rows.append([r["config"], stage, f"{r['timings_s'][stage]:.2f}",
+                         f"{r.get('cpu_s', {}).get(stage, float('nan')):.2f}",
+                         f"{peak / GB:.2f}" if peak else "-", load_text])
+    print(_common.format_table(headers, rows, align="llrrrl"))
+    by_size = sorted(done, key=lambda r: r["size"][0] * r["size"][1])
+    small, large = by_size[0], by_size[-1]
+    pixels = (large["size"][0] * large["size"][1]) / (small["size"][0] * small["size"][1])
+    if pixels <= 1:
+        return
+    ratios = []
+    for stage in FULL_RESOLUTION:
+        a, b = small["timings_s"].get(stage), large["timings_s"].get(stage)
+        ca, cb = small.get("cpu_s", {}).get(stage), large.get("cpu_s", {}).get(stage)
+        if a and b:
+            cpu_text = f", CPU x{cb / ca:.2f}" if ca and cb else ""
+            ratios.append(f"{stage} x{b / a:.2f}{cpu_text}")
+    print(f"{large['config']} / {small['config']}: pixels x{pixels:.2f}; "
+          + "; ".join(ratios))
 
 
 def print_coverage(results):
@@ -231,6 +361,7 @@ def main(argv=None):
             _common.write_json(args.result, result)
         else:
             print_table([result])
+            print_full_resolution([result])
             print_coverage([result])
             suffix = "_quick" if args.quick else ""
             path = _common.write_json(args.out / f"bench_still_{args.config}{suffix}.json",
@@ -249,6 +380,7 @@ def main(argv=None):
     results = [run_in_subprocess(name, args) for name in names]
     print()
     print_table(results)
+    print_full_resolution(results)
     print_coverage(results)
     suffix = "_quick" if args.quick else ""
     path = _common.write_json(args.out / f"bench_still{suffix}.json",

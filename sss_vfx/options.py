@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from sss_vfx.errors import OptionError
 
 __all__ = [
-    "COARSE_FEATURES", "DEFAULT_MAX_PIXELS", "MIN_MAX_PIXELS", "OPTION_GROUPS",
+    "COARSE_FEATURES", "DEFAULT_MAX_PIXELS", "MIN_MAX_PIXELS", "OPTION_GROUPS", "PAPER",
     "AffinityWeights", "ConstrainedOptions", "PlateOptions", "RefineOptions",
     "RelaxedOptions", "SegmentationOptions", "TemporalOptions", "option_help",
 ]
 
 #: Working-resolution cap of the default configuration, in pixels (0 = never
-#: downscale, the faithful configuration).
+#: downscale, as the paper; see :data:`PAPER`).
 DEFAULT_MAX_PIXELS = 65_536
 #: Smallest non-zero working-resolution cap.
 MIN_MAX_PIXELS = 1024
@@ -52,19 +52,26 @@ OPTION_GROUPS = {
 }
 
 
-def _option(default, help, *, kind, choices=None, group="method"):
+_NOT_PAPER = object()
+
+
+def _option(default, help, *, kind, choices=None, group="method", paper=_NOT_PAPER):
     """A dataclass field with its help text, range check and heading.
 
     ``kind`` is one of ``'count'`` (integer >= 1), ``'natural'`` (integer >= 0),
     ``'positive'`` (finite number > 0), ``'weight'`` (finite number >= 0), ``'flag'``
     (bool), ``'choice'`` (one of ``choices``) or ``'text'`` (None or a non-empty str);
-    ``group`` is a key of :data:`OPTION_GROUPS`.
+    ``group`` is a key of :data:`OPTION_GROUPS`. ``paper``, for an option with a value
+    other than the paper's (a speed-up or an extension), is the paper's value:
+    :data:`PAPER` holds them all.
     """
     if group not in OPTION_GROUPS:
         raise OptionError(f"unknown option group {group!r}; known: "
                           f"{', '.join(OPTION_GROUPS)}")
-    return field(default=default, metadata={"help": help, "kind": kind,
-                                            "choices": choices, "group": group})
+    metadata = {"help": help, "kind": kind, "choices": choices, "group": group}
+    if paper is not _NOT_PAPER:
+        metadata["paper"] = paper
+    return field(default=default, metadata=metadata)
 
 
 def _check_field(name, value, meta):
@@ -145,8 +152,9 @@ class SegmentationOptions(_Options):
     max_pixels: int = _option(
         DEFAULT_MAX_PIXELS,
         "run the spectral stages on a copy of at most this many pixels and upsample the "
-        f"layers edge-aware; 0 = never downscale, the faithful configuration; else at "
-        f"least {MIN_MAX_PIXELS}", kind="natural", group="artist")
+        f"layers edge-aware; 0 = never downscale, as the paper (--paper for its whole "
+        f"configuration); else at least {MIN_MAX_PIXELS}", kind="natural", group="artist",
+        paper=0)
     layers: int = _option(5, "number of layers after grouping", kind="count",
                           group="artist")
     eigenvectors: int = _option(100, "eigenvectors of the Laplacian", kind="count")
@@ -155,7 +163,7 @@ class SegmentationOptions(_Options):
                  "SuperLU solves at a time (residuals about 1e-11); arpack = ARPACK one "
                  "solve at a time, as MATLAB's eigs in the paper's code (about 1e-13; "
                  "slower, above all on a busy machine)", kind="choice",
-        choices=("block", "arpack"), group="speed")
+        choices=("block", "arpack"), group="speed", paper="arpack")
     initial_segments: int = _option(40, "k-means segments that start the sparsification",
                                     kind="count")
     superpixels: int = _option(2500, "approximate SLIC superpixel count", kind="count")
@@ -171,16 +179,17 @@ class SegmentationOptions(_Options):
         0.0, "0 = initial segments from the features alone (the paper); above 0 the "
              "spectral embedding (eigenvectors 2..21 scaled by 1/sqrt|lambda|) joins them "
              "with this weight, for coarse features such as a network's masks",
-        kind="weight", group="features")
+        kind="weight", group="features", paper=0.0)
     grouping_colour_weight: float = _option(
         0.0, "0 = segments grouped by their mean features alone (the paper); above 0 "
              "their mean colour joins with this weight, for coarse features such as a "
-             "network's masks", kind="weight", group="features")
+             "network's masks", kind="weight", group="features", paper=0.0)
     feature_classes: str = _option(
         "auto", "auto = when the features are a few classes (a network's masks or "
                 "softmax), one layer per class, each soft segment joining the class its "
                 "mass lies in (layers then ignored); off = the paper's grouping by mean "
-                "features", kind="choice", choices=("auto", "off"), group="features")
+                "features", kind="choice", choices=("auto", "off"), group="features",
+        paper="off")
     class_layers: str = _option(
         "segments", "with classes (feature classes or guides), where the relaxed "
                     "sparsification starts: segments = each soft segment added to the "
@@ -190,7 +199,8 @@ class SegmentationOptions(_Options):
                     "decide where a class ends and a soft segment straddling two classes "
                     "is split along them (the initial segments and the constrained "
                     "sparsification, unused then, are skipped); both = the mean of the two",
-        kind="choice", choices=("segments", "fit", "both"), group="features")
+        kind="choice", choices=("segments", "fit", "both"), group="features",
+        paper="segments")
     sparsity: float = _option(0.8, "constrained sparsification exponent, in (0, 2)",
                               kind="positive")
     sparsity_weight: float = _option(0.3, "weight of the sparsity terms", kind="positive")
@@ -203,18 +213,18 @@ class SegmentationOptions(_Options):
            "1 = every pixel at every iteration, the faithful configuration. 4: the "
            "stage about 2.4x faster at 65,536 px (alpha_stills mean SAD +0.8 percent, "
            "MSE +2.3); 8: about 4x, but SAD +4.5 and MSE +10 percent", kind="count",
-        group="speed")
+        group="speed", paper=1)
     constrained_precision: str = _option(
         "float32", "float32 (fast: weights clamped at 1e-4, float32 sums) or float64 (the "
                    "reference code's 1e-10 clamp, about 1.5-2x slower)",
-        kind="choice", choices=("float32", "float64"), group="speed")
+        kind="choice", choices=("float32", "float64"), group="speed", paper="float64")
     relaxed_rounds: int = _option(20, "relaxed sparsification rounds", kind="natural")
     cg_steps: int = _option(100, "conjugate-gradient steps per relaxed round at most",
                             kind="count")
     refine_band: int = _option(
         0, "after upsampling, solve the relaxed sparsification again at the plate's "
            "resolution over the layers' soft transitions dilated by this many px; "
-           "0 = off", kind="natural", group="artist")
+           "0 = off", kind="natural", group="artist", paper=0)
     seed: int = _option(0, "k-means seed", kind="natural")
     max_memory: float = _option(
         2.5, "GB the constrained sparsification's pairwise eigenvector products may hold; "
@@ -231,6 +241,47 @@ class SegmentationOptions(_Options):
         if 0 < self.max_pixels < MIN_MAX_PIXELS:
             raise OptionError(f"max_pixels must be 0 (never downscale) or at least "
                               f"{MIN_MAX_PIXELS}, got {self.max_pixels}")
+
+    @classmethod
+    def paper(cls, **overrides):
+        """The paper's configuration: :data:`PAPER` over the defaults.
+
+        Parameters
+        ----------
+        **overrides
+            Other fields (``layers``, ``eigenvectors``...). A field of :data:`PAPER`
+            may be given only with the paper's value.
+
+        Returns
+        -------
+        SegmentationOptions
+
+        Raises
+        ------
+        OptionError
+            An unknown option, or a field of :data:`PAPER` asked with another value
+            (``paper()`` would then not be the paper's configuration).
+
+        Examples
+        --------
+        >>> opts = SegmentationOptions.paper(layers=3)
+        >>> opts.max_pixels, opts.eigensolver, opts.layers, opts.departures()
+        (0, 'arpack', 3, {})
+        """
+        for name, value in overrides.items():
+            if name in PAPER and value != PAPER[name]:
+                raise OptionError(
+                    f"the paper's configuration has {name}={PAPER[name]!r}, but "
+                    f"{name}={value!r} was asked; drop it, or build "
+                    "SegmentationOptions(...) without paper()")
+        return cls.from_kwargs(**{**PAPER, **overrides})
+
+    def departures(self):
+        """``{name: value}`` of the fields of :data:`PAPER` not at the paper's value:
+        the speed-ups and extensions these options use; empty for the paper's
+        configuration."""
+        return {name: getattr(self, name) for name, value in PAPER.items()
+                if getattr(self, name) != value}
 
     def affinity_weights(self):
         """The :class:`AffinityWeights` of these options."""
@@ -255,6 +306,28 @@ class SegmentationOptions(_Options):
     def refine(self):
         """The :class:`RefineOptions` of these options."""
         return RefineOptions(band=self.refine_band, eps=self.matting_eps)
+
+
+#: The paper's configuration, where the defaults depart from it (each field's
+#: ``paper`` metadata): ``segment_image(image, features, **PAPER)``, or
+#: :meth:`SegmentationOptions.paper`, or ``sss-vfx segment --paper``. What each
+#: changes against the default:
+#:
+#: * ``max_pixels=0``: the spectral stages at the plate's resolution, no downscale,
+#:   no guided upsampling (default: at most 65,536 px, layers upsampled edge-aware);
+#: * ``eigensolver='arpack'``: ARPACK shift-invert, one solve at a time, as MATLAB's
+#:   ``eigs`` (default: block Lanczos, residuals about 1e-11 instead of 1e-13);
+#: * ``gram_stride=1``: every IRLS iteration of the constrained sparsification sums its
+#:   Gram matrices over every pixel (default 4: over one pixel in four);
+#: * ``constrained_precision='float64'``: float64 sums, weights clamped at 1e-10 as
+#:   in the paper's code (default float32, clamp 1e-4);
+#: * ``feature_classes='off'``: layers grouped by mean features even when the features
+#:   are a few classes (default auto: one layer per class then);
+#: * ``class_layers='segments'``, ``embedding_weight=0``, ``grouping_colour_weight=0``,
+#:   ``refine_band=0``: the defaults already; fixed so that a conflicting request
+#:   (``--coarse-features``, a refinement band) is refused rather than mixed in.
+PAPER = {f.name: f.metadata["paper"] for f in dataclasses.fields(SegmentationOptions)
+         if "paper" in f.metadata}
 
 
 @dataclass(frozen=True)

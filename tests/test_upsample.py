@@ -65,3 +65,27 @@ def test_upsample_affine_layers_to_full_size():
     got = upsample_layers(affine_layers(small, seed=4), small, full, eps=1e-10)
     expected = affine_layers(full, seed=4)
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_upsample_is_bit_identical_to_the_plain_formulas():
+    """Upsampling without full-size temporaries gives the bits of the plain formulas
+    (fast guided filter, then clip and renormalise)."""
+    from sss_vfx.filters.guided import guided_coefficients
+
+    full, _ = two_region_image((45, 61), edge_width=5)
+    full = full.astype(np.float32)
+    small = cv2.resize(full, (23, 17), interpolation=cv2.INTER_AREA).astype(np.float64)
+    layers = np.random.default_rng(3).random((17, 23, 4)) ** 3
+    layers[0, 0] = 0.0                                  # an empty pixel: uniform
+    a, b = guided_coefficients(small, layers, 2, 1e-5)
+    a_full = cv2.resize(a.reshape(17, 23, 12), (61, 45),
+                        interpolation=cv2.INTER_LINEAR).reshape(45, 61, 4, 3)
+    b_full = cv2.resize(b, (61, 45), interpolation=cv2.INTER_LINEAR)
+    up = np.einsum("hwkc,hwc->hwk", a_full, full.astype(np.float64)) + b_full
+    clipped = np.clip(up, 0.0, 1.0)
+    total = clipped.sum(axis=-1, keepdims=True)
+    expected = np.where(total > 1e-8, clipped / np.where(total > 1e-8, total, 1.0),
+                        0.25).astype(np.float32)
+    got = upsample_layers(layers, small, full)
+    assert np.array_equal(got, expected)
+    assert np.array_equal(normalise_layers(up), expected)

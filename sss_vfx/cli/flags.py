@@ -8,12 +8,13 @@ import re
 import textwrap
 
 from sss_vfx.errors import OptionError
-from sss_vfx.options import (COARSE_FEATURES, OPTION_GROUPS, PlateOptions,
+from sss_vfx.options import (COARSE_FEATURES, OPTION_GROUPS, PAPER, PlateOptions,
                              SegmentationOptions, TemporalOptions)
 
-__all__ = ["HELP_SECTIONS", "HelpFormatter", "add_method_flags", "add_plate_flags",
-           "add_run_flags", "add_temporal_flags", "add_wait_flag", "epilog", "flag_name",
-           "method_options", "plate_options", "sections", "temporal_options", "to_flags"]
+__all__ = ["GIVEN", "HELP_SECTIONS", "HelpFormatter", "add_method_flags",
+           "add_plate_flags", "add_run_flags", "add_temporal_flags", "add_wait_flag",
+           "epilog", "flag_name", "method_options", "plate_options", "sections",
+           "temporal_options", "to_flags"]
 
 _TYPES = {"count": int, "natural": int, "positive": float, "weight": float, "text": str}
 #: What ``--help`` shows for a value of each kind (choices list themselves).
@@ -80,6 +81,31 @@ def flag_name(field_name):
     return "--" + field_name.replace("_", "-")
 
 
+#: The attribute of parsed arguments listing the option fields given on the command line
+#: (the presets fill only the others).
+GIVEN = "given_options"
+
+
+class _StoreGiven(argparse.Action):
+    """Store the value and note the field as given on the command line (:data:`GIVEN`):
+    a value equal to the default, given explicitly, still counts."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, GIVEN, sorted({*getattr(namespace, GIVEN, ()), self.dest}))
+
+
+#: The fields of PAPER whose default is not the paper's, and those whose default is.
+_DEPARTING = {k: v for k, v in PAPER.items() if getattr(SegmentationOptions, k) != v}
+_KEPT = {k: v for k, v in PAPER.items() if k not in _DEPARTING}
+
+
+def _recipe(preset):
+    """``{'max_pixels': 0}`` -> ``'--max-pixels 0'``."""
+    return " ".join(f"{flag_name(k)} {v if isinstance(v, str) else format(v, 'g')}"
+                    for k, v in preset.items())
+
+
 def _add_fields(parser, options_class, skip=()):
     groups = sections(parser)
     for f in dataclasses.fields(options_class):
@@ -88,21 +114,28 @@ def _add_fields(parser, options_class, skip=()):
         kind, choices = f.metadata["kind"], f.metadata["choices"]
         extra = {"choices": choices} if kind == "choice" else {
             "type": _TYPES[kind], "metavar": _METAVARS[kind]}
+        paper = f", --paper {f.metadata['paper']}" if "paper" in f.metadata else ""
         text = f.metadata["help"]
         groups[f.metadata["group"]].add_argument(
-            flag_name(f.name), default=f.default,
-            help=text if f.default is None else f"{text} (default {f.default})", **extra)
+            flag_name(f.name), default=f.default, action=_StoreGiven,
+            help=text if f.default is None else f"{text} (default {f.default}{paper})",
+            **extra)
 
 
 def add_method_flags(parser):
     """One flag per field of :class:`SegmentationOptions`, under its group's heading,
-    and ``--coarse-features``."""
-    recipe = " ".join(f"{flag_name(k)} {v if isinstance(v, str) else format(v, 'g')}"
-                      for k, v in COARSE_FEATURES.items())
+    ``--coarse-features`` and ``--paper``."""
     sections(parser)["features"].add_argument(
         "--coarse-features", action="store_true",
         help="the features are a segmentation network's masks (a few flat classes): "
-             f"shorthand for {recipe}, for those of these options left at their default")
+             f"shorthand for {_recipe(COARSE_FEATURES)}, for those of these options not "
+             "given")
+    sections(parser)["method"].add_argument(
+        "--paper", action="store_true",
+        help="the paper's configuration, none of this project's speed-ups: shorthand for "
+             f"{_recipe(_DEPARTING)}, with {_recipe(_KEPT)} kept (their defaults); one of "
+             "these flags given with another value is refused. Far slower and larger "
+             "than the default: the spectral stages run at the plate's resolution")
     _add_fields(parser, SegmentationOptions)
 
 
@@ -158,17 +191,39 @@ def add_run_flags(parser):
 
 
 def method_options(args):
-    """The :class:`SegmentationOptions` of parsed arguments, with ``--coarse-features``
-    applied to the options it names that were left at their default."""
+    """The :class:`SegmentationOptions` of parsed arguments.
+
+    ``--coarse-features`` sets the options it names that were not given on the command
+    line; ``--paper`` sets those of :data:`~sss_vfx.options.PAPER` and refuses one
+    given (or set by ``--coarse-features``) with another value.
+
+    Raises
+    ------
+    OptionError
+        ``--coarse-features`` without features; ``--paper`` with a conflicting flag; an
+        option out of range.
+    """
     names = [f.name for f in dataclasses.fields(SegmentationOptions)]
     values = {name: getattr(args, name) for name in names}
+    given = set(getattr(args, GIVEN, ()))
     if getattr(args, "coarse_features", False):
         if not getattr(args, "features", None):
             raise OptionError("--coarse-features describes the features, but none were "
                               "given; add --features PATH or drop --coarse-features")
         for name, value in COARSE_FEATURES.items():
-            if values[name] == getattr(SegmentationOptions, name):
-                values[name] = value
+            if name not in given:
+                values[name], given = value, given | {name}
+    if getattr(args, "paper", False):
+        conflicts = [n for n in PAPER if n in given and values[n] != PAPER[n]]
+        if conflicts:
+            asked = ", ".join(f"{flag_name(n)} {values[n]}" for n in conflicts)
+            source = " (from --coarse-features)" if getattr(
+                args, "coarse_features", False) and set(conflicts) & set(COARSE_FEATURES) \
+                else ""
+            raise OptionError(f"--paper sets {_recipe({n: PAPER[n] for n in conflicts})}, "
+                              f"the paper's values, but the command asks for {asked}"
+                              f"{source}; drop --paper or those flags")
+        return SegmentationOptions.paper(**{name: values[name] for name in given})
     return SegmentationOptions.from_kwargs(**values)
 
 

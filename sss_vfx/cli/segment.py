@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from sss_vfx.cli.flags import (
+    GIVEN,
     HelpFormatter,
     add_method_flags,
     add_plate_flags,
@@ -30,7 +31,7 @@ __all__ = ["add_parser", "run"]
 
 #: Flags that do not change the results: left out of the run key.
 RUN_ONLY = ("command", "output", "force", "progress", "verbose", "device", "no_pngs",
-            "wait")
+            "wait", GIVEN)
 
 
 def add_parser(subparsers):
@@ -114,6 +115,8 @@ def run(args):
                    **semantic_record(args, model, seg.objects),
                    "width": int(seg.image.shape[1]), "height": int(seg.image.shape[0])},
         "parameters": seg.options.as_dict(),
+        "paper": getattr(args, "paper", False),
+        "departures_from_paper": seg.options.departures(),
         "working_size": {"width": int(seg.working_image.shape[1]),
                          "height": int(seg.working_image.shape[0])},
         "colour_space": (seg.plate_header.colour_space if seg.plate_header else None),

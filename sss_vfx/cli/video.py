@@ -185,6 +185,8 @@ def run(args):
     _note_killed_run(outputs)
     manifest = {"command": "video", "version": __version__, "inputs": inputs,
                 "parameters": parameters, "run_key": outputs.key,
+                "paper": getattr(args, "paper", False),
+                "departures_from_paper": options.departures(),
                 "layers": outputs.names, "colours": not args.no_colours,
                 "status": "running", "missing_frames": shot.missing,
                 "process": {"host": platform.node(), "pid": os.getpid()},

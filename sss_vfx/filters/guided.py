@@ -96,5 +96,7 @@ def guided_upsample(guide_small, source_small, guide_full, radius=2, eps=1e-4):
     k = b.shape[2]
     a_full = cv2.resize(a.reshape(a.shape[0], a.shape[1], 3 * k), (w, h),
                         interpolation=cv2.INTER_LINEAR).reshape(h, w, k, 3)
-    b_full = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, k)
-    return np.einsum("hwkc,hwc->hwk", a_full, np.asarray(guide_full, np.float64)) + b_full
+    out = np.einsum("hwkc,hwc->hwk", a_full, np.asarray(guide_full, np.float64))
+    del a_full      # the largest array: (H, W, C, 3) float64
+    out += cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, k)
+    return out

@@ -251,7 +251,7 @@ def render_preview(image, alphas):
             f"{image.shape[1]}x{image.shape[0]}; pass mattes of the image's size"
         )
     palette = layer_palette(alphas.shape[2])
-    overlay = np.tensordot(alphas, palette, axes=([2], [0]))
+    overlay = alphas @ palette      # not tensordot: 100x slower on (H, W, K) @ (K, 3)
     luminance = (image @ LUMA_WEIGHTS)[:, :, np.newaxis]
     right = OVERLAY_WEIGHT * overlay + (1.0 - OVERLAY_WEIGHT) * luminance
     both = np.concatenate([image, right], axis=1)

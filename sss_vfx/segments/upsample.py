@@ -17,10 +17,16 @@ def normalise_layers(alphas):
     -------
     (..., K) float32
     """
-    a = np.clip(np.asarray(alphas, np.float64), 0.0, 1.0)
+    return _normalised(np.clip(np.asarray(alphas, np.float64), 0.0, 1.0))
+
+
+def _normalised(a):
+    """:func:`normalise_layers` of float64 layers already clipped, overwriting them
+    (no full-size temporaries: a 4K plate's five layers are 0.33 GB each)."""
     total = a.sum(axis=-1, keepdims=True)
-    k = a.shape[-1]
-    a = np.where(total > 1e-8, a / np.where(total > 1e-8, total, 1.0), 1.0 / k)
+    empty = total[..., 0] <= 1e-8
+    a /= np.where(empty[..., None], 1.0, total)
+    a[empty] = 1.0 / a.shape[-1]
     return a.astype(np.float32)
 
 
@@ -43,7 +49,7 @@ def upsample_layers(alphas_small, image_small, image_full, *, radius=2, eps=1e-5
     (H, W, K) float32, in [0, 1], summing to 1
     """
     up = guided_upsample(image_small, alphas_small, image_full, radius=radius, eps=eps)
-    return normalise_layers(up)
+    return _normalised(np.clip(up, 0.0, 1.0, out=up))
 
 
 def downsample_layers(alphas, shape_hw):
