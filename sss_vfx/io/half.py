@@ -25,7 +25,7 @@ def to_half(values):
     Parameters
     ----------
     values : array_like of float32 (other real types are converted to float32 first)
-        Finite values within the half range (|x| <= 65504).
+        Finite values within the half range (``abs(x) <= 65504``).
 
     Returns
     -------
