@@ -437,6 +437,11 @@ class TemporalOptions(_Options):
         return self.overlap if self.temporal else 0
 
 
+def _plate_option(help):
+    """A :class:`PlateOptions` field: a name, unset (None) by default."""
+    return _option(None, help, kind="text", group="plate")
+
+
 @dataclass(frozen=True)
 class PlateOptions(_Options):
     """How a plate is read and colour-managed (not parameters of the method: they say
@@ -451,31 +456,26 @@ class PlateOptions(_Options):
     'ACEScg'
     """
 
-    colorspace: object = _option(
-        None, "colour space of the plate, a name, alias or role of the OCIO config "
-              "(default: the file's metadata where it says, else for EXR Linear Rec.709 "
-              "with the built-in config or the scene_linear role of a config given, the "
-              "compositing_log role for a DPX whose header says logarithmic, sRGB for "
-              "other files)", kind="text",
-        group="plate")
-    ocio: object = _option(
-        None, "OpenColorIO config: a .ocio file or a built-in ocio:// name (default: "
-              "$OCIO, else ocio://cg-config-latest, the ACES CG config)", kind="text",
-        group="plate")
-    working_view: object = _option(
-        None, "make the working copy the affinities see through a display/view transform, "
-              "'DISPLAY/VIEW' or 'VIEW' of the config's default display (default: a plain "
-              "conversion to the config's sRGB-encoded colour space)", kind="text",
-        group="plate")
-    part: object = _option(
-        None, "part of a multi-part EXR to read, by name (default: the first part holding "
-              "R, G, B)", kind="text",
-        group="plate")
-    layers_colorspace: object = _option(
-        None, "colour space of the layer colours, e.g. scene_linear so that the layers of "
-              "a log scan merge to the plate as a linear comp reads it (default: the "
-              "plate's own colour space)", kind="text",
-        group="plate")
+    colorspace: object = _plate_option(
+        "colour space of the plate, a name, alias or role of the OCIO config "
+        "(default: the file's metadata where it says, else for EXR Linear Rec.709 "
+        "with the built-in config or the scene_linear role of a config given, the "
+        "compositing_log role for a DPX whose header says logarithmic, sRGB for "
+        "other files)")
+    ocio: object = _plate_option(
+        "OpenColorIO config: a .ocio file or a built-in ocio:// name (default: "
+        "$OCIO, else ocio://cg-config-latest, the ACES CG config)")
+    working_view: object = _plate_option(
+        "make the working copy the affinities see through a display/view transform, "
+        "'DISPLAY/VIEW' or 'VIEW' of the config's default display (default: a plain "
+        "conversion to the config's sRGB-encoded colour space)")
+    part: object = _plate_option(
+        "part of a multi-part EXR to read, by name (default: the first part holding "
+        "R, G, B)")
+    layers_colorspace: object = _plate_option(
+        "colour space of the layer colours, e.g. scene_linear so that the layers of "
+        "a log scan merge to the plate as a linear comp reads it (default: the "
+        "plate's own colour space)")
 
     def record(self):
         """What decides the results, for a run key and a manifest: ``{'plate': {...}}``
