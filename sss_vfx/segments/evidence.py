@@ -12,10 +12,10 @@ minimises, at the plate's resolution,
 with ``L`` the plate's matting Laplacian, ``l`` the object's soft layer (weight ``c``)
 and the sparsity term reweighted as in the relaxed sparsification, over the *uncertain*
 pixels only: those within ``2 r`` of the guide's edge, ``r`` the guide's error scale,
-and those outside the guide where the layer holds some of the object within ``4 r``
-(hair and strands beyond the roto). Every other pixel is fixed to the guide: 1 in its
-interior, 0 far outside it; where the guide is thinner than the band (a neck, a strand
-the roto holds), its middle half is fixed too. ``r`` is estimated per object from how far
+and those outside the guide where the layer holds some of the object connected to the
+band (hair and strands beyond the roto, however long; never a solid blob). Every other
+pixel is fixed to the guide: 1 in its interior, 0 far outside it; where the guide is
+thinner than the band (a neck, a strand the roto holds), its middle half is fixed too. ``r`` is estimated per object from how far
 from the guide's edge the layer, where it is decided, disagrees with the guide.
 """
 
@@ -31,11 +31,11 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
            "signed_distance"]
 
 #: Parameters of the evidence solve: error scale bounds (px, and quantile of the
-#: disagreement distances), width of the uncertain band and of the hair reach in error
-#: scales, the layer's weight within the band and beyond it, the sparsity weight and its reweighting rounds, and the
+#: disagreement distances), width of the uncertain band in error scales, the layer's
+#: weight within the band and beyond it, the sparsity weight and its reweighting rounds, and the
 #: layer value above which a pixel outside the guide may belong to the object.
-EVIDENCE = {"scale_min": 3.0, "scale_max": 10.0, "quantile": 75.0, "band": 2.0,
-            "hair": 4.0, "weight": 0.01, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 3, "hold": 0.05}
+EVIDENCE = {"scale_min": 3.0, "scale_max": 15.0, "quantile": 50.0, "band": 2.0,
+            "weight": 1.0, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05}
 
 
 def signed_distance(mask):
@@ -63,7 +63,7 @@ def guide_error_scale(distance, layer, *, low=EVIDENCE["scale_min"],
     The pixels where the layer is decided (below 0.2 or above 0.8) and says the opposite
     of the guide are where the image disagrees with the guide; the ``quantile`` of their
     distances to the guide's edge, clipped to ``[low, high]``, is the error scale.
-    Disagreements farther than ``high`` are not edge errors (a lost part, a blob) and
+    Disagreements apart from the guide's edge are not edge errors (a blob, a hole) and
     are left out.
 
     Parameters
@@ -79,8 +79,12 @@ def guide_error_scale(distance, layer, *, low=EVIDENCE["scale_min"],
     """
     inside = distance > 0
     disagree = ((layer > 0.8) & ~inside) | ((layer < 0.2) & inside)
-    far = np.abs(distance[disagree])
-    far = far[far < high]
+    # Only disagreements that reach the guide's edge are errors of the edge.
+    count, labels = cv2.connectedComponents(disagree.astype(np.uint8), connectivity=8)
+    edge = np.zeros(count, bool)
+    edge[np.unique(labels[disagree & (np.abs(distance) <= 1.5)])] = True
+    edge[0] = False
+    far = np.abs(distance[edge[labels]])
     if far.size == 0:
         return float(low)
     return float(np.clip(np.percentile(far, quantile), low, high))
@@ -125,8 +129,7 @@ def object_evidence(plate, layer, guide, *, eps=1e-7, scale=None, **params):
     outside = (distance <= -band).astype(np.uint8)
     blob = cv2.morphologyEx(((layer > 0.8) & (outside > 0)).astype(np.uint8),
                             cv2.MORPH_OPEN, disc).astype(bool)
-    reach = (layer > p["hold"]) & (distance > -p["hair"] * scale) & ~blob
-    reach = cv2.dilate(reach.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    reach = hair_reach((layer > p["hold"]) & ~blob, distance > -band - 2)
     unknown = ~solid & ((distance > -band) | reach)
     fixed = solid.astype(np.float64)
     if not unknown.any():
@@ -148,6 +151,18 @@ def object_evidence(plate, layer, guide, *, eps=1e-7, scale=None, **params):
     out = fixed.ravel().copy()
     out[inside] = alpha
     return np.clip(out, 0.0, 1.0).reshape(fixed.shape), scale
+
+
+def hair_reach(held, near):
+    """The parts of ``held`` (the layer's support outside the guide) connected to the
+    guide's band ``near``, dilated by 2 px: hair and strands that grow out of the object,
+    however far, but nothing that lies apart from it. (H, W) bool arrays in and out."""
+    count, labels = cv2.connectedComponents(held.astype(np.uint8), connectivity=8)
+    touching = np.zeros(count, bool)
+    touching[np.unique(labels[held & near])] = True
+    touching[0] = False
+    reach = touching[labels]
+    return cv2.dilate(reach.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
 
 
 def evidence_layers(plate, alphas, guides, *, eps=1e-7, **params):
