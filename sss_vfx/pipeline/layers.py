@@ -310,7 +310,7 @@ def stack_work(frames, opts):
 def final_layers(working, frame, opts, compute, clock):
     """The tail shared by stills and frames: working-resolution layers brought to the
     plate (guided upsampling), optionally refined over their transition band, and, with
-    guides or feature classes, held to them where they are sure
+    guides, held to them where they are sure
     (``opts.guide_evidence``, :func:`~sss_vfx.segments.evidence.evidence_layers`).
 
     Parameters
@@ -333,23 +333,7 @@ def final_layers(working, frame, opts, compute, clock):
     if frame.downscaled and opts.refine_band:
         with clock.stage("refinement"):
             alphas = compute.refine(frame.plate, alphas, opts.refine())
-    evidence = plate_evidence(frame) if opts.guide_evidence == "scaled" else None
-    if evidence is not None:
+    if frame.guides is not None and opts.guide_evidence == "scaled":
         with clock.stage("refinement"):
-            alphas = evidence_layers(frame.plate, alphas, evidence, eps=opts.matting_eps)
+            alphas = evidence_layers(frame.plate, alphas, frame.guides, eps=opts.matting_eps)
     return alphas
-
-
-def plate_evidence(frame):
-    """What the objects' layers are held to at the plate's size: the guides, else the
-    feature classes' probabilities upsampled (the objects' columns; None without
-    either)."""
-    if frame.guides is not None:
-        return frame.guides
-    if frame.probabilities is None:
-        return None
-    height, width = frame.plate.shape[:2]
-    objects = np.ascontiguousarray(frame.probabilities[..., :-1], np.float32)
-    if frame.downscaled:
-        objects = cv2.resize(objects, (width, height), interpolation=cv2.INTER_LINEAR)
-    return objects.reshape(height, width, -1)
