@@ -58,7 +58,6 @@ from sss_vfx.synthetic import strands_shot  # noqa: E402
 
 IMAGES = tuple(f"GT{i:02d}" for i in range(1, 12))
 METHODS = ("guide", "closed_form", "knn", "soft_layers")
-BASELINES = METHODS[:3]
 TRIMAP_RADIUS = 10
 POLYGON_POINTS, HAIR_WIDTH, OFFSET_PX = 32, 15, (5.0, 10.0)
 #: Tight recipe: polygon tolerance, opening width, grow/shrink range and shift range, px.
@@ -78,20 +77,12 @@ def hurried_guide(alpha, seed, *, points=POLYGON_POINTS, hair=HAIR_WIDTH, offset
     range) in a uniform random direction.
     """
     rng = np.random.default_rng(seed)
-    binary = (np.asarray(alpha) > 0.5).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (hair, hair))
-    body = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
-    contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    guide = np.zeros(binary.shape, np.uint8)
+    contours = _outlines(alpha, hair)
+    guide = np.zeros(np.shape(alpha), np.uint8)
     for contour in contours:
-        if cv2.contourArea(contour) > 0.002 * binary.size:
-            index = np.linspace(0, len(contour), points, endpoint=False).astype(int)
-            cv2.fillPoly(guide, [contour[index]], 1)
-    angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(*offset)
-    shift = np.float32([[1, 0, length * np.cos(angle)], [0, 1, length * np.sin(angle)]])
-    guide = cv2.warpAffine(guide, shift, guide.shape[::-1], flags=cv2.INTER_NEAREST,
-                           borderMode=cv2.BORDER_REPLICATE)
-    return guide.astype(np.float32)
+        index = np.linspace(0, len(contour), points, endpoint=False).astype(int)
+        cv2.fillPoly(guide, [contour[index]], 1)
+    return _shifted(guide, rng, offset)
 
 
 def tight_guide(alpha, seed, *, tolerance=TIGHT["tolerance_px"], opening=TIGHT["opening_px"],
@@ -104,17 +95,28 @@ def tight_guide(alpha, seed, *, tolerance=TIGHT["tolerance_px"], opening=TIGHT["
     by ``offset`` px (uniform in the range) in a uniform random direction.
     """
     rng = np.random.default_rng(seed)
-    binary = (np.asarray(alpha) > 0.5).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening, opening))
-    body = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
-    contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    guide = np.zeros(binary.shape, np.uint8)
-    polygons = [cv2.approxPolyDP(c, tolerance, True) for c in contours
-                if cv2.contourArea(c) > 0.002 * binary.size]
-    cv2.fillPoly(guide, polygons, 1)
+    guide = np.zeros(np.shape(alpha), np.uint8)
+    cv2.fillPoly(guide, [cv2.approxPolyDP(c, tolerance, True)
+                         for c in _outlines(alpha, opening)], 1)
     radius = int(rng.integers(grow[0], grow[1] + 1))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
     guide = (cv2.dilate if rng.random() < 0.5 else cv2.erode)(guide, disc)
+    return _shifted(guide, rng, offset)
+
+
+def _outlines(alpha, width):
+    """Outer contours of the true alpha > 0.5 opened by an ellipse ``width`` px wide,
+    those enclosing at least 0.2 % of the image."""
+    binary = (np.asarray(alpha) > 0.5).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width))
+    body = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
+    contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return [c for c in contours if cv2.contourArea(c) > 0.002 * binary.size]
+
+
+def _shifted(guide, rng, offset):
+    """``guide`` (uint8) moved by ``offset`` px (uniform in the range) in a uniform random
+    direction, as float32."""
     angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(*offset)
     shift = np.float32([[1, 0, length * np.cos(angle)], [0, 1, length * np.sin(angle)]])
     guide = cv2.warpAffine(guide, shift, guide.shape[::-1], flags=cv2.INTER_NEAREST,
