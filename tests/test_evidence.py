@@ -55,7 +55,7 @@ def test_a_thin_structure_of_the_background_colour_stays_in_the_object_layer():
     neck = np.zeros((h, w), bool)
     neck[27:29, 32:56] = True
     img = paint(body)
-    guide = (body | np.pad(neck, 0)).astype(float)
+    guide = (body | neck).astype(float)
     guide[26:30, 32:57] = 1  # the roto holds the neck with a px to spare each side
     layer = body.astype(float)
     out = evidence_layers(img, two_layers(layer), guide[..., None])

@@ -1,22 +1,24 @@
 """Guides as evidence with an error scale (DESIGN section 2): each object's layer re-solved
 at the plate's resolution, held to its guide where the guide is sure.
 
-A guide (roto, ID pass, network mask) is right in its interior and far outside it, and
-uncertain within a few pixels of its edge. The soft layers found from the image alone
-may disagree with it anywhere (a thin part of the background's colour lost, a grey smear
-inside a solid object, a background blob joined to it). Here each object's matte ``a``
-minimises, at the plate's resolution,
+A guide (roto, ID pass, Cryptomatte, the person model) is right in its interior and far
+outside it, and uncertain within a few pixels of its edge. The soft layers found from the
+image alone may disagree with it anywhere (a thin part of the background's colour lost, a
+grey smear inside a solid object, a background blob joined to it). Here each object's
+matte ``a`` minimises, at the plate's resolution,
 
-    a^T L a + sum_p c_p (a_p - l_p)^2 + s sum_p |a_p|^0.9 + |1 - a_p|^0.9
+    a^T L a + sum_p c (a_p - l_p)^2  (+ optionally s sum_p |a_p|^0.9 + |1 - a_p|^0.9)
 
-with ``L`` the plate's matting Laplacian, ``l`` the object's soft layer (weight ``c``)
-and the sparsity term reweighted as in the relaxed sparsification, over the *uncertain*
-pixels only: those within ``2 r`` of the guide's edge, ``r`` the guide's error scale,
-and those outside the guide where the layer holds some of the object connected to the
-band (hair and strands beyond the roto, however long; never a solid blob). Every other
-pixel is fixed to the guide: 1 in its interior, 0 far outside it; where the guide is
-thinner than the band (a neck, a strand the roto holds), its middle half is fixed too. ``r`` is estimated per object from how far
-from the guide's edge the layer, where it is decided, disagrees with the guide.
+with ``L`` the plate's matting Laplacian and ``l`` the object's soft layer, over the
+*uncertain* pixels only: those within ``2 r`` of the guide's edge, ``r`` the guide's
+error scale, and those outside the guide where the layer holds some of the object
+connected to that band (hair and strands beyond the roto, however long; never a solid
+blob). Every other pixel is fixed to the guide: 1 in its interior, 0 far outside it;
+where the guide is thinner than the band (a neck, a strand the roto holds), its middle
+is fixed too. ``r`` is estimated per object from how far from the guide's edge the
+layer, where it is decided, disagrees with the guide. The sparsity term (reweighted as
+in the relaxed sparsification) is off by default: on the alpha_stills photos it changed
+no score by more than a few percent and took four times as long.
 """
 
 import cv2
@@ -32,8 +34,8 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
 
 #: Parameters of the evidence solve: error scale bounds (px, and quantile of the
 #: disagreement distances), width of the uncertain band in error scales, the layer's
-#: weight within the band and beyond it, the sparsity weight and its reweighting rounds, and the
-#: layer value above which a pixel outside the guide may belong to the object.
+#: weight within the band and beyond it, the sparsity weight and its reweighting rounds
+#: (0: off), and the layer value above which a pixel outside the guide may be hair.
 EVIDENCE = {"scale_min": 3.0, "scale_max": 15.0, "quantile": 50.0, "band": 2.0,
             "weight": 1.0, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05}
 
