@@ -36,7 +36,7 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
 #: disagreement distances), width of the uncertain band in error scales, the layer's
 #: weight within the band and beyond it, the sparsity weight and its reweighting rounds
 #: (0: off), and the layer value above which a pixel outside the guide may be hair.
-EVIDENCE = {"scale_min": 3.0, "scale_max": 15.0, "quantile": 50.0, "band": 3.0,
+EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 3.0,
             "weight": 1.0, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05}
 
 
