@@ -201,6 +201,17 @@ class SegmentationOptions(_Options):
                     "sparsification, unused then, are skipped); both = the mean of the two",
         kind="choice", choices=("segments", "fit", "both"), group="features",
         paper="segments")
+    guide_evidence: str = _option(
+        "scaled", "with guides (roto, ID pass, Cryptomatte, person model): scaled = each "
+                  "object's layer solved again at the plate's resolution on the matting "
+                  "Laplacian, held to its guide in the guide's interior and far outside it, "
+                  "free within an error scale of the guide's edge (estimated per object "
+                  "from where the layer disagrees with the guide) and where the layer "
+                  "reaches beyond it (hair), so a layer is never worse than its guide; off "
+                  "= the guide only as features and in the grouping (the paper's use of "
+                  "semantics). Feature classes (a network's masks) are not held: there it "
+                  "measured worse",
+        kind="choice", choices=("scaled", "off"), group="features", paper="off")
     sparsity: float = _option(0.8, "constrained sparsification exponent, in (0, 2)",
                               kind="positive")
     sparsity_weight: float = _option(0.3, "weight of the sparsity terms", kind="positive")

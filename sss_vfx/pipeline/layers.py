@@ -18,6 +18,7 @@ from sss_vfx.features.preprocess import apply_feature_projection, preprocess_fea
 from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
+from sss_vfx.segments.evidence import evidence_layers
 from sss_vfx.segments.grouping import collapse_note, group_segments, grouping_descriptors
 from sss_vfx.segments.identity import match_layers, pad_layers
 from sss_vfx.segments.objects import fit_class_layers, group_by_objects
@@ -66,6 +67,9 @@ class WorkingFrame:
     probabilities : (h, w, O + 1) float64 or None
         Per-pixel probability of each guided object, then of the rest (guides only):
         the layers are then one per object, in the guides' order, the rest last.
+    guides : (H, W, O) float32 or None
+        The guides at the plate's size (guides only), the evidence the final layers are
+        held to (:mod:`sss_vfx.segments.evidence`).
     """
 
     plate: np.ndarray
@@ -73,6 +77,7 @@ class WorkingFrame:
     features: object
     downscaled: bool
     probabilities: object = None
+    guides: object = None
 
 
 def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
@@ -104,9 +109,9 @@ def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
     downscaled = (h, w) != plate.shape[:2]
     small = (cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA) if downscaled
              else plate).astype(np.float64)
-    feats = probabilities = None
+    feats = probabilities = full = None
     if guides is not None:
-        masks = np.asarray(guides, np.float32)
+        masks = full = np.asarray(guides, np.float32)
         masks = masks.reshape(masks.shape[:2] + (-1,))
         if downscaled:
             masks = cv2.resize(masks, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, -1)
@@ -126,7 +131,8 @@ def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
             probs = class_probabilities(points, resized).astype(np.float64)
             probabilities = np.concatenate([probs[..., 1:], probs[..., :1]], axis=2)
     return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled,
-                        probabilities=probabilities)
+                        probabilities=probabilities,
+                        guides=None if full is None else full.reshape(plate.shape[:2] + (-1,)))
 
 
 def frame_laplacian(frame, opts, compute, clock):
@@ -303,7 +309,9 @@ def stack_work(frames, opts):
 
 def final_layers(working, frame, opts, compute, clock):
     """The tail shared by stills and frames: working-resolution layers brought to the
-    plate (guided upsampling), optionally refined over their transition band.
+    plate (guided upsampling), optionally refined over their transition band, and, with
+    guides, held to them where they are sure
+    (``opts.guide_evidence``, :func:`~sss_vfx.segments.evidence.evidence_layers`).
 
     Parameters
     ----------
@@ -325,4 +333,7 @@ def final_layers(working, frame, opts, compute, clock):
     if frame.downscaled and opts.refine_band:
         with clock.stage("refinement"):
             alphas = compute.refine(frame.plate, alphas, opts.refine())
+    if frame.guides is not None and opts.guide_evidence == "scaled":
+        with clock.stage("refinement"):
+            alphas = evidence_layers(frame.plate, alphas, frame.guides, eps=opts.matting_eps)
     return alphas
