@@ -5,7 +5,7 @@ A guide (roto, ID pass, Cryptomatte, the person model) is right in its interior 
 outside it, and uncertain within a few pixels of its edge. The soft layers found from the
 image alone may disagree with it anywhere (a thin part of the background's colour lost, a
 grey smear inside a solid object, a background blob joined to it). Here each object's
-matte ``a`` minimises, at the plate's resolution,
+matte ``a`` minimises, at the plate's resolution::
 
     a^T L a + sum_p c (a_p - l_p)^2  (+ optionally s sum_p |a_p|^0.9 + |1 - a_p|^0.9)
 
