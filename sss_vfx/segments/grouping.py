@@ -72,6 +72,54 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
     return layers, assignment
 
 
+def group_by_reference(segments, descriptors, reference, layers):
+    """Give each soft segment to the layer it overlaps most in a reference: a window's
+    segments grouped by the layers the shot already gave (DESIGN section 2).
+
+    Unlike :func:`group_segments`, which clusters the segments afresh (and whose
+    clusters a change of eigenvector basis or round-off can move), the grouping
+    follows the reference: a segment joins the layer that holds most of its
+    (weighted) mass there, whatever other segments survived. A segment the reference
+    does not see (its weighted mass there is nil, e.g. all in occluded pixels) joins
+    the non-empty reference layer of nearest mean descriptor.
+
+    Parameters
+    ----------
+    segments : (N, S) float array, soft segments summing to 1 per pixel
+    descriptors : (N, D) float array, per-pixel descriptors (see
+        :func:`grouping_descriptors`)
+    reference : (rows (P,) int array, values (P, K) float array in [0, 1], weights (P,)
+        float array >= 0)
+        The layers already given (or carried along the flow) on some pixels, and how
+        much each pixel counts.
+    layers : int, K
+
+    Returns
+    -------
+    layers : (N, K) float64, column k the segments given to reference layer k
+    assignment : (S,) int64, the layer of each segment
+    """
+    seg = np.clip(np.asarray(segments, np.float64), 0.0, None)
+    rows, values, weights = reference
+    values = np.clip(np.asarray(values, np.float64), 0.0, None)
+    weights = np.asarray(weights, np.float64)
+    score = seg[rows].T @ (values * weights[:, None])       # (S, K) overlapping mass
+    seen = seg[rows].T @ weights                             # (S,) mass the reference sees
+    assignment = np.argmax(score, axis=1)
+    blind = seen <= 1e-9 * max(float(seen.max(initial=0.0)), 1e-300)
+    if blind.any():
+        layer_means = segment_descriptors(values * weights[:, None],
+                                          np.asarray(descriptors)[rows])
+        present = (values * weights[:, None]).sum(axis=0) > 0
+        means = segment_descriptors(seg[:, blind], descriptors)
+        dist = ((means[:, None, :] - layer_means[None, :, :]) ** 2).sum(axis=2)
+        assignment[blind] = np.argmin(np.where(present, dist, np.inf), axis=1)
+    grouped = np.zeros((seg.shape[0], layers))
+    for k, g in enumerate(assignment):
+        grouped[:, g] += np.asarray(segments, np.float64)[:, k]
+    return grouped, assignment.astype(np.int64)
+
+
 def collapse_note(kept, has_features, opts):
     """A warning when the constrained sparsification kept fewer segments than the layers
     asked for, with the likely cause; None otherwise.
