@@ -32,7 +32,7 @@ linked by flow, ``perframe`` = ``temporal=False``):
     frames resized to ``--identity-size``, features ``coarse_features(mask)``) and on
     rendered shots ``sss_vfx.synthetic.regions_shot`` of ``--seeds`` (12 frames,
     160x120, five flat feature colours), temporal and per-frame, with each
-    ``--solvers`` eigensolver; SAD and dtSSD of the object's matte, its layers chosen
+    ``--solvers`` eigensolver (``--rendered-size``, ``--modes`` to change); SAD and dtSSD of the object's matte, its layers chosen
     on the first frame (``fixed``) or per frame (``each``). Done when temporal has no
     identity change, SAD fixed <= 1.10 x per-frame's SAD each and dtSSD fixed <= 0.70 x
     per-frame's dtSSD each.
@@ -175,6 +175,10 @@ def parse_args(argv):
     p.add_argument("--seeds", default="0-9",
                    help="rendered identity shots: seeds, 'A-B' or comma-separated "
                         "(default: %(default)s; '' for none)")
+    p.add_argument("--rendered-size", default="160x120", metavar="WxH",
+                   help="plate size of the rendered identity shots (default: %(default)s)")
+    p.add_argument("--modes", default="temporal,perframe",
+                   help="modes of the identity runs (default: %(default)s)")
     p.add_argument("--davis", default="all",
                    help="DAVIS identity shots: 'all', 'none' or comma-separated names "
                         "(car-shadow, camel, ...)")
@@ -195,9 +199,11 @@ def parse_args(argv):
     args.lengths = lengths
     try:
         args.identity_size = tuple(int(v) for v in args.identity_size.lower().split("x"))
+        args.rendered_size = tuple(int(v) for v in args.rendered_size.lower().split("x"))
         args.seeds = parse_seeds(args.seeds)
     except ValueError:
-        p.error("--identity-size takes WxH and --seeds 'A-B' or 'A,B,...'")
+        p.error("--identity-size and --rendered-size take WxH, --seeds 'A-B' or "
+                "'A,B,...'")
     return args
 
 
@@ -585,7 +591,9 @@ def length_verdict(results, quick):
 def identity_shots(args):
     """(name, images, features, masks) of every identity shot, rendered ones first."""
     for seed in args.seeds:
-        clip = regions_shot(frames=args.identity_frames, seed=seed)
+        w, h = args.rendered_size
+        clip = regions_shot(frames=args.identity_frames, shape=(h, w), seed=seed,
+                            speed=4.0 * w / 160)
         yield (f"rendered-{seed}", [s.image for s in clip], [s.features for s in clip],
                [s.alpha for s in clip])
     root = args.data / "davis" / "JPEGImages" / "480p"
@@ -659,8 +667,8 @@ def run_identity(args, argv):
     try:
         for name, images, feats, masks in identity_shots(args):
             for solver in args.solvers.split(","):
-                for temporal in (True, False):
-                    mode = "temporal" if temporal else "perframe"
+                for mode in args.modes.split(","):
+                    temporal = mode == "temporal"
                     result = identity_run(images, feats, masks, temporal, solver, options)
                     rows.append({"shot": name, "solver": solver, "mode": mode, **result})
                     print(f"  [{name} {solver} {mode}] changes {result['changes']} "

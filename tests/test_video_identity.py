@@ -124,3 +124,28 @@ def test_uncertain_handovers_flags_an_exchange_and_not_a_small_spill():
     spill = a.copy()
     spill[:20] = [0.0, 1.0, 0.0]               # 40 % of layer 0 moves to layer 1
     assert uncertain_handovers(a, spill) == []
+
+
+def test_a_swapped_handover_is_noted_for_its_frame(monkeypatch):
+    """A window whose layers exchange their mass on the shared frame (forced here by
+    swapping two of its layers) leaves a note naming that frame, which every later
+    frame (and so the manifest) carries."""
+    from sss_vfx.pipeline.video import _WindowRunner
+
+    segment = _WindowRunner._segment
+
+    def swapped(self, entries):
+        layers, anchored = segment(self, entries)
+        if anchored:
+            layers = layers[:, :, [1, 0]]
+        return layers, anchored
+
+    monkeypatch.setattr(_WindowRunner, "_segment", swapped)
+    clip = regions_shot(frames=4, shape=(32, 40), seed=0)
+    results = list(segment_video([s.image for s in clip], [s.features for s in clip],
+                                 start=10, layers=2, eigenvectors=10, initial_segments=4,
+                                 superpixels=40, colours=False))
+    assert not any("hand-over" in n for n in results[1].notes)
+    notes = [n for n in results[-1].notes if "hand-over" in n]
+    assert notes and all(n.startswith("frame 12: ") for n in notes), notes
+    assert "layer 01" in notes[0] and "layer 02" in notes[0]
