@@ -671,9 +671,8 @@ def run_identity(args, argv):
                     temporal = mode == "temporal"
                     result = identity_run(images, feats, masks, temporal, solver, options)
                     rows.append({"shot": name, "solver": solver, "mode": mode, **result})
-                    print(f"  [{name} {solver} {mode}] changes {result['changes']} "
-                          f"{result['s_per_frame']:.1f} s/frame", file=sys.stderr,
-                          flush=True)
+                    print(f"  [{name} {solver} {mode}] {json.dumps(result)}",
+                          file=sys.stderr, flush=True)
     except KeyError as exc:
         print(f"unknown DAVIS shot {exc.args[0]}", file=sys.stderr)
         return 2

@@ -4,8 +4,12 @@
 Frames stream through windows of ``window`` consecutive frames that share ``overlap``
 frames with the next. In a window, every frame's Laplacian is joined to the next
 frame's by the temporal affinity along the optical flow, and the method runs once on
-the joined graph, so the window's frames share their layers. Each window's layers are
-matched to the layers already given on the shared frames and cross-fade across them.
+the joined graph, so the window's frames share their layers. A window after the first
+groups its soft segments by the shot's layers over the whole window (those given to the
+shared frames, carried along the flow over the later ones), not by clustering them
+afresh, so an object keeps its layer whatever basis the eigensolver returned; its layers
+cross-fade from the given ones across the shared frames, and a shared frame where a
+layer hands most of its mass to another gets a note (the manifest's).
 Only one window of frames is held at a time: memory does not grow with the shot.
 
 A resumed run gives the same bits as an uninterrupted one: at every window boundary
