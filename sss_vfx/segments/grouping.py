@@ -72,16 +72,22 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
     return layers, assignment
 
 
-def group_by_reference(segments, descriptors, reference, layers):
-    """Give each soft segment to the layer it overlaps most in a reference: a window's
-    segments grouped by the layers the shot already gave (DESIGN section 2).
+#: Reference layers whose mean descriptors lie within this share of the descriptors'
+#: spread of a segment's nearest one are equally near: the overlap chooses among them.
+REFERENCE_MARGIN = 0.1
 
-    Unlike :func:`group_segments`, which clusters the segments afresh (and whose
-    clusters a change of eigenvector basis or round-off can move), the grouping
-    follows the reference: a segment joins the layer that holds most of its
-    (weighted) mass there, whatever other segments survived. A segment the reference
-    does not see (its weighted mass there is nil, e.g. all in occluded pixels) joins
-    the non-empty reference layer of nearest mean descriptor.
+
+def group_by_reference(segments, descriptors, reference, layers):
+    """Give each soft segment to a layer of a reference: a window's segments grouped
+    by the layers the shot already gave (DESIGN section 2).
+
+    :func:`group_segments` clusters the segments afresh, so a change of eigenvector
+    basis or round-off (which moves the k-means seeding) can split or merge its
+    groups. Here the groups are seeded by the reference: a segment joins the
+    reference layer whose mean descriptor is nearest its own, as the grouping by
+    features does, and among layers about as near (within :data:`REFERENCE_MARGIN`
+    of the descriptors' spread: an object split over two layers of the same
+    features), the one holding most of its weighted mass in the reference.
 
     Parameters
     ----------
@@ -99,24 +105,26 @@ def group_by_reference(segments, descriptors, reference, layers):
     layers : (N, K) float64, column k the segments given to reference layer k
     assignment : (S,) int64, the layer of each segment
     """
-    seg = np.clip(np.asarray(segments, np.float64), 0.0, None)
+    seg = np.asarray(segments, np.float64)
+    descriptors = np.asarray(descriptors, np.float64)
     rows, values, weights = reference
-    values = np.clip(np.asarray(values, np.float64), 0.0, None)
-    weights = np.asarray(weights, np.float64)
-    score = seg[rows].T @ (values * weights[:, None])       # (S, K) overlapping mass
-    seen = seg[rows].T @ weights                             # (S,) mass the reference sees
+    held = np.clip(np.asarray(values, np.float64), 0.0, None) * \
+        np.asarray(weights, np.float64)[:, None]
+    present = held.sum(axis=0) > 0
+    layer_means = segment_descriptors(held, descriptors[rows])
+    means = segment_descriptors(seg, descriptors)
+    dist = np.sqrt(((means[:, None, :] - layer_means[None, :, :]) ** 2).sum(axis=2))
+    dist[:, ~present] = np.inf
+    spread = np.sqrt(descriptors.var(axis=0).sum())
+    near = dist <= dist.min(axis=1, keepdims=True) + REFERENCE_MARGIN * spread
+    overlap = np.clip(seg[rows], 0.0, None).T @ held          # (S, K) mass in each layer
+    # Among the near layers the overlap decides; a segment the reference does not
+    # see (all its mass where the flow is lost) takes the nearest.
+    score = np.where(near, overlap, -1.0) - 1e-12 * dist.clip(max=1e300)
     assignment = np.argmax(score, axis=1)
-    blind = seen <= 1e-9 * max(float(seen.max(initial=0.0)), 1e-300)
-    if blind.any():
-        layer_means = segment_descriptors(values * weights[:, None],
-                                          np.asarray(descriptors)[rows])
-        present = (values * weights[:, None]).sum(axis=0) > 0
-        means = segment_descriptors(seg[:, blind], descriptors)
-        dist = ((means[:, None, :] - layer_means[None, :, :]) ** 2).sum(axis=2)
-        assignment[blind] = np.argmin(np.where(present, dist, np.inf), axis=1)
     grouped = np.zeros((seg.shape[0], layers))
     for k, g in enumerate(assignment):
-        grouped[:, g] += np.asarray(segments, np.float64)[:, k]
+        grouped[:, g] += seg[:, k]
     return grouped, assignment.astype(np.int64)
 
 
