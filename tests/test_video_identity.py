@@ -149,3 +149,23 @@ def test_a_swapped_handover_is_noted_for_its_frame(monkeypatch):
     notes = [n for n in results[-1].notes if "hand-over" in n]
     assert notes and all(n.startswith("frame 12: ") for n in notes), notes
     assert "layer 01" in notes[0] and "layer 02" in notes[0]
+
+
+def test_group_by_reference_lets_the_features_overrule_the_overlap():
+    """A segment lying in layer 0 of the reference but with layer 1's features joins
+    layer 1 (the features are the evidence); between layers of equal features the
+    overlap decides."""
+    n = 30
+    segments = np.zeros((n, 3))
+    segments[:10, 0] = segments[10:20, 1] = segments[20:, 2] = 1.0
+    descriptors = np.zeros((n, 3))
+    descriptors[10:] = 1.0                       # segments 1 and 2: layer 1's features
+    values = np.zeros((n, 3))
+    values[:10, 0] = values[10:20, 1] = values[20:, 2] = 1.0
+    values[20:25] = [1.0, 0.0, 0.0]              # segment 2 overlaps layer 0 half-way
+    values[25:] = [0.0, 0.0, 1.0]
+    _, assignment = group_by_reference(segments, descriptors,
+                                       (np.arange(n), values, np.ones(n)), 3)
+    # Layers 1 and 2 share the features: segment 2 goes by overlap to layer 2, not
+    # to layer 0 whose features differ, though it overlaps it as much.
+    assert assignment.tolist() == [0, 1, 2]

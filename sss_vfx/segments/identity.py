@@ -9,8 +9,10 @@ Hungarian method.
 
 In temporal mode a window after the first does not cluster its soft segments afresh:
 its :func:`window_reference` (the layers given to the shared frames, carried along the
-flow over the window's later frames) groups them, so the identity does not hang on one
-frame's match nor on the eigenvectors' basis. :func:`uncertain_handovers` then checks
+flow over the window's later frames) seeds their grouping
+(:func:`~sss_vfx.segments.grouping.group_by_reference`: the nearest layer by features,
+the overlap over the whole window among layers about as near), so the identity does
+not hang on one frame's match nor on the eigenvectors' basis. :func:`uncertain_handovers` then checks
 that no layer hands most of its mass to another across the boundary.
 """
 
