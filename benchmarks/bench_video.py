@@ -31,9 +31,10 @@ linked by flow, ``perframe`` = ``temporal=False``):
     (``davis/JPEGImages/480p/*`` and car-shadow; the first ``--identity-frames``
     frames resized to ``--identity-size``, features ``coarse_features(mask)``) and on
     rendered shots ``sss_vfx.synthetic.regions_shot`` of ``--seeds`` (12 frames,
-    160x120, five flat feature colours), temporal and per-frame, with each
-    ``--solvers`` eigensolver (``--rendered-size``, ``--modes`` to change); SAD and dtSSD of the object's matte, its layers chosen
-    on the first frame (``fixed``) or per frame (``each``). Done when temporal has no
+    160x120, five flat feature colours; ``--rendered-size``), ``--modes`` temporal and
+    per-frame, with each ``--solvers`` eigensolver; SAD and dtSSD of the object's
+    matte, its layers chosen on the first frame (``fixed``) or per frame (``each``);
+    notes of uncertain hand-overs. Done when temporal has no
     identity change, SAD fixed <= 1.10 x per-frame's SAD each and dtSSD fixed <= 0.70 x
     per-frame's dtSSD each.
 ``length-short``, ``length-long``
@@ -679,7 +680,8 @@ def run_identity(args, argv):
     print(_common.format_table(
         ["shot", "solver", "mode", "frames", "working", "changes", "max moved",
          "SAD fixed", "SAD each", "dtSSD fixed", "dtSSD each", "s/frame", "load"],
-        [[r["shot"], r["solver"], r["mode"], r["frames"], "x".join(map(str, r["working_size"])),
+        [[r["shot"], r["solver"], r["mode"], r["frames"],
+          "x".join(map(str, r["working_size"])),
           ",".join(map(str, r["changes"])) or "-", fmt(r["max_moved"], ".2f"),
           fmt(r["sad_fixed"]), fmt(r["sad_each"]), fmt(r["dtssd_fixed"], ".2f"),
           fmt(r["dtssd_each"], ".2f"), fmt(r["s_per_frame"], ".1f"),
