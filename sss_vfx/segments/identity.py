@@ -12,8 +12,9 @@ its :func:`window_reference` (the layers given to the shared frames, carried alo
 flow over the window's later frames) seeds their grouping
 (:func:`~sss_vfx.segments.grouping.group_by_reference`: the nearest layer by features,
 the overlap over the whole window among layers about as near), so the identity does
-not hang on one frame's match nor on the eigenvectors' basis. :func:`uncertain_handovers` then checks
-that no layer hands most of its mass to another across the boundary.
+not hang on one frame's match nor on the eigenvectors' basis.
+:func:`uncertain_handovers` then checks that no layer hands most of its mass to another
+across the boundary.
 """
 
 import numpy as np
