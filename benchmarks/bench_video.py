@@ -25,6 +25,18 @@ linked by flow, ``perframe`` = ``temporal=False``):
 ``speed-480-*``, ``speed-1080-*``
     ``--speed-frames`` frames (9) at 854x480, or resized to 1920x1080 with
     ``INTER_CUBIC``, default options: seconds per frame and peak RSS.
+``--identity`` (its own table, no configuration group)
+    Identity changes (:func:`sss_vfx.metrics.identity_changes`: a frame where more than
+    a quarter of the object's mass moves to other layers) on every DAVIS shot
+    (``davis/JPEGImages/480p/*`` and car-shadow; the first ``--identity-frames``
+    frames resized to ``--identity-size``, features ``coarse_features(mask)``) and on
+    rendered shots ``sss_vfx.synthetic.regions_shot`` of ``--seeds`` (12 frames,
+    160x120, five flat feature colours; ``--rendered-size``), ``--modes`` temporal and
+    per-frame, with each ``--solvers`` eigensolver; SAD and dtSSD of the object's
+    matte, its layers chosen on the first frame (``fixed``) or per frame (``each``);
+    notes of uncertain hand-overs. Done when temporal has no
+    identity change, SAD fixed <= 1.10 x per-frame's SAD each and dtSSD fixed <= 0.70 x
+    per-frame's dtSSD each.
 ``length-short``, ``length-long``
     Temporal mode on ``--lengths`` frames (30 and 300) at 854x480 with a small working
     size (``max_pixels=4096, eigenvectors=30, initial_segments=10, superpixels=200``):
@@ -39,6 +51,7 @@ Usage::
     python benchmarks/bench_video.py --only quality-features-temporal --carry-weight 1
     python benchmarks/bench_video.py --config speed-480-temporal   # one, in this process
     python benchmarks/bench_video.py --quick               # smoke run at tiny sizes
+    python benchmarks/bench_video.py --identity --max-pixels 16384 --seeds 0-9
 """
 
 from __future__ import annotations
@@ -61,12 +74,19 @@ from bench_still import STAGE_LABELS  # noqa: E402
 import sss_vfx  # noqa: E402
 from sss_vfx.graph.flow import frame_flow, warp_back  # noqa: E402
 from sss_vfx.io.outputs import render_preview  # noqa: E402
-from sss_vfx.metrics import dtssd, foreground_layers, iou, warping_error  # noqa: E402
+from sss_vfx.metrics import (  # noqa: E402
+    dtssd,
+    foreground_layers,
+    identity_changes,
+    iou,
+    sad,
+    warping_error,
+)
 from sss_vfx.options import DEFAULT_MAX_PIXELS, TemporalOptions  # noqa: E402
 from sss_vfx.pipeline.layers import working_size  # noqa: E402
 from sss_vfx.pipeline.video import VIDEO_STAGES  # noqa: E402
 from sss_vfx.segments.identity import match_layers  # noqa: E402
-from sss_vfx.synthetic import coarse_features  # noqa: E402
+from sss_vfx.synthetic import coarse_features, regions_shot  # noqa: E402
 
 CLIP = Path("davis_car_shadow")
 FRAMES_DIR = CLIP / "JPEGImages" / "480p" / "car-shadow"
@@ -146,6 +166,25 @@ def parse_args(argv):
                         "network's masks (default: the paper's)")
     p.add_argument("--carry-weight", type=float, default=None,
                    help="carry_weight of the temporal runs (default: the library's)")
+    p.add_argument("--identity", action="store_true",
+                   help="count identity changes on the DAVIS shots and rendered shots "
+                        "(see above) instead of the configurations")
+    p.add_argument("--identity-frames", type=int, default=12,
+                   help="frames of each identity shot (default: %(default)s)")
+    p.add_argument("--identity-size", default="320x180", metavar="WxH",
+                   help="plate size of the DAVIS identity shots (default: %(default)s)")
+    p.add_argument("--seeds", default="0-9",
+                   help="rendered identity shots: seeds, 'A-B' or comma-separated "
+                        "(default: %(default)s; '' for none)")
+    p.add_argument("--rendered-size", default="160x120", metavar="WxH",
+                   help="plate size of the rendered identity shots (default: %(default)s)")
+    p.add_argument("--modes", default="temporal,perframe",
+                   help="modes of the identity runs (default: %(default)s)")
+    p.add_argument("--davis", default="all",
+                   help="DAVIS identity shots: 'all', 'none' or comma-separated names "
+                        "(car-shadow, camel, ...)")
+    p.add_argument("--solvers", default="block,arpack",
+                   help="eigensolvers of the identity runs (default: %(default)s)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="max_pixels of the quality and speed runs (default: the "
                         "library's; 0 = never downscale)")
@@ -159,7 +198,23 @@ def parse_args(argv):
     if args.frames < 2 or args.speed_frames < 1:
         p.error("--frames must be >= 2 and --speed-frames >= 1")
     args.lengths = lengths
+    try:
+        args.identity_size = tuple(int(v) for v in args.identity_size.lower().split("x"))
+        args.rendered_size = tuple(int(v) for v in args.rendered_size.lower().split("x"))
+        args.seeds = parse_seeds(args.seeds)
+    except ValueError:
+        p.error("--identity-size and --rendered-size take WxH, --seeds 'A-B' or "
+                "'A,B,...'")
     return args
+
+
+def parse_seeds(text):
+    """Seeds from ``'0-9'`` or ``'1,4,7'`` ('' for none)."""
+    seeds = []
+    for part in filter(None, (t.strip() for t in text.split(","))):
+        first, _, last = part.partition("-")
+        seeds += list(range(int(first), int(last or first) + 1))
+    return seeds
 
 
 # ------------------------------------------------------------------------ the shot
@@ -531,11 +586,126 @@ def length_verdict(results, quick):
                     f"above the pre-run baseline: {growth:.3f}"}
 
 
+# ----------------------------------------------------------------- identity changes
+
+
+def identity_shots(args):
+    """(name, images, features, masks) of every identity shot, rendered ones first."""
+    for seed in args.seeds:
+        w, h = args.rendered_size
+        clip = regions_shot(frames=args.identity_frames, shape=(h, w), seed=seed,
+                            speed=4.0 * w / 160)
+        yield (f"rendered-{seed}", [s.image for s in clip], [s.features for s in clip],
+               [s.alpha for s in clip])
+    root = args.data / "davis" / "JPEGImages" / "480p"
+    folders = {"car-shadow": (args.data / FRAMES_DIR, args.data / MASKS_DIR)}
+    if root.is_dir():
+        folders.update({d.name: (d, args.data / "davis" / "Annotations" / "480p" / d.name)
+                        for d in sorted(root.iterdir()) if d.is_dir()})
+    names = (list(folders) if args.davis == "all" else [] if args.davis == "none"
+             else [n.strip() for n in args.davis.split(",")])
+    for name in names:
+        if name not in folders:
+            raise KeyError(name)
+        frames, masks = folders[name]
+        images, feats, truths = [], [], []
+        for i, path in enumerate(sorted(frames.glob("*.jpg"))[:args.identity_frames]):
+            images.append(_common.resize(_common.read_rgb(path), args.identity_size,
+                                         cv2.INTER_AREA))
+            truth = _common.read_channel(masks / (path.stem + ".png"))
+            truths.append(_common.resize(truth, args.identity_size, cv2.INTER_AREA))
+            feats.append(coarse_features(truths[-1], seed=i))
+        yield f"davis-{name}", images, feats, truths
+
+
+def identity_run(images, features, masks, temporal, solver, options):
+    """One run of a shot: identity changes, SAD and dtSSD of the object's matte."""
+    start, load = time.perf_counter(), os.getloadavg()[0]
+    out = list(sss_vfx.segment_video(images, features, temporal=temporal,
+                                     eigensolver=solver, colours=False, **options))
+    seconds = time.perf_counter() - start
+    alphas = [f.alphas for f in out]
+    changes, moved = identity_changes(alphas, masks)
+    first, _ = foreground_layers(alphas[0], masks[0])
+    fixed = [a[..., first].sum(axis=2) for a in alphas]
+    each = [a[..., foreground_layers(a, m)[0]].sum(axis=2) for a, m in zip(alphas, masks)]
+    h, w = working_size(images[0].shape[:2], options.get("max_pixels", DEFAULT_MAX_PIXELS))
+    return {"changes": changes, "max_moved": float(moved.max(initial=0.0)),
+            "sad_fixed": float(np.mean([sad(a, m) for a, m in zip(fixed, masks)])),
+            "sad_each": float(np.mean([sad(a, m) for a, m in zip(each, masks)])),
+            "dtssd_fixed": dtssd(fixed, masks), "dtssd_each": dtssd(each, masks),
+            "frames": len(out), "working_size": [w, h], "s_per_frame": seconds / len(out),
+            "load": [load, os.getloadavg()[0]],
+            "notes": [n for n in out[-1].notes if "hand-over" in n]}
+
+
+def identity_verdicts(rows):
+    """Per shot and solver: temporal's changes, and its SAD/dtSSD against per-frame."""
+    runs = {(r["shot"], r["solver"], r["mode"]): r for r in rows}
+    verdicts = []
+    for (shot, solver, mode), t in runs.items():
+        f = runs.get((shot, solver, "perframe"))
+        if mode != "temporal":
+            continue
+        ok = not t["changes"]
+        text = f"{shot} {solver}: {len(t['changes'])} identity change(s)"
+        if f is not None:
+            sad_ratio = t["sad_fixed"] / max(f["sad_each"], 1e-12)
+            dt_ratio = t["dtssd_fixed"] / max(f["dtssd_each"], 1e-12)
+            ok = ok and sad_ratio <= 1.10 and dt_ratio <= 0.70
+            text += (f", SAD fixed / per-frame {sad_ratio:.2f} (<= 1.10), dtSSD fixed / "
+                     f"per-frame {dt_ratio:.2f} (<= 0.70)")
+        verdicts.append({"shot": shot, "solver": solver, "pass": ok,
+                         "text": f"{text}: {'PASS' if ok else 'FAIL'}"})
+    return verdicts
+
+
+def run_identity(args, argv):
+    options = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+    if args.quick:
+        options.update(QUICK_OPTIONS)
+    rows = []
+    try:
+        for name, images, feats, masks in identity_shots(args):
+            for solver in args.solvers.split(","):
+                for mode in args.modes.split(","):
+                    temporal = mode == "temporal"
+                    result = identity_run(images, feats, masks, temporal, solver, options)
+                    rows.append({"shot": name, "solver": solver, "mode": mode, **result})
+                    print(f"  [{name} {solver} {mode}] {json.dumps(result)}",
+                          file=sys.stderr, flush=True)
+    except KeyError as exc:
+        print(f"unknown DAVIS shot {exc.args[0]}", file=sys.stderr)
+        return 2
+    print(_common.format_table(
+        ["shot", "solver", "mode", "frames", "working", "changes", "max moved",
+         "SAD fixed", "SAD each", "dtSSD fixed", "dtSSD each", "s/frame", "load"],
+        [[r["shot"], r["solver"], r["mode"], r["frames"],
+          "x".join(map(str, r["working_size"])),
+          ",".join(map(str, r["changes"])) or "-", fmt(r["max_moved"], ".2f"),
+          fmt(r["sad_fixed"]), fmt(r["sad_each"]), fmt(r["dtssd_fixed"], ".2f"),
+          fmt(r["dtssd_each"], ".2f"), fmt(r["s_per_frame"], ".1f"),
+          fmt(r["load"][1], ".1f")] for r in rows]))
+    print("changes: frames where more than a quarter of the object's mass moved to other "
+          "layers; fixed: the object's layers chosen on the first frame; each: per frame")
+    verdicts = identity_verdicts(rows)
+    for v in verdicts:
+        print(v["text"])
+    meta = _common.run_metadata(argv)
+    path = args.out / f"bench_video_identity{'_quick' if args.quick else ''}.json"
+    _common.write_json(path, {"meta": meta, "options": options, "results": rows,
+                              "verdicts": verdicts})
+    print(f"wrote {path}")
+    return 0 if all(v["pass"] for v in verdicts) else 1
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     args.out = args.out.resolve()
     args.data = args.data.resolve()
+    if args.identity:
+        return run_identity(args, argv)
     first = args.data / FRAMES_DIR / "00000.jpg"
     if not first.is_file() or not (args.data / MASKS_DIR / "00000.png").is_file():
         _common.data_missing(first, "DAVIS car-shadow frames and masks", args.data)

@@ -19,7 +19,12 @@ from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
 from sss_vfx.segments.evidence import evidence_layers
-from sss_vfx.segments.grouping import collapse_note, group_segments, grouping_descriptors
+from sss_vfx.segments.grouping import (
+    collapse_note,
+    group_by_reference,
+    group_segments,
+    grouping_descriptors,
+)
 from sss_vfx.segments.identity import match_layers, pad_layers
 from sss_vfx.segments.objects import fit_class_layers, group_by_objects
 from sss_vfx.segments.upsample import normalise_layers
@@ -188,7 +193,7 @@ class SoftLayers:
 
 
 def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
-                prior=None):
+                prior=None, reference=None):
     """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
 
     Parameters
@@ -211,6 +216,11 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     eigenpairs : (values (M,), vectors (N, M)), optional
         Eigenpairs already found (a window's, see
         :func:`~sss_vfx.spectral.window_eigs`); computed from ``lap`` when None.
+    reference : (rows, values, weights), optional
+        The shot's layers on the window (given, or carried along the flow), in the
+        shot's layer order: the soft segments are grouped by them
+        (:func:`~sss_vfx.segments.grouping.group_by_reference`) instead of clustered
+        afresh, so the layers keep their identity whatever the eigenvectors' basis.
 
     Returns
     -------
@@ -251,8 +261,11 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
                 grouped = 0.5 * (grouped + fit_class_layers(vectors, probabilities))
         else:
             descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
-            grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
-        if anchor is not None and not objects:
+            if reference is None:
+                grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
+            else:
+                grouped, _ = group_by_reference(soft, descriptors, reference, opts.layers)
+        if anchor is not None and not objects and reference is None:
             grouped = pad_layers(grouped, opts.layers)
             grouped = grouped[:, match_layers(anchor[1], grouped[anchor[0]])]
     with clock.stage("relaxed_sparsification"):

@@ -4,8 +4,12 @@
 Frames stream through windows of ``window`` consecutive frames that share ``overlap``
 frames with the next. In a window, every frame's Laplacian is joined to the next
 frame's by the temporal affinity along the optical flow, and the method runs once on
-the joined graph, so the window's frames share their layers. Each window's layers are
-matched to the layers already given on the shared frames and cross-fade across them.
+the joined graph, so the window's frames share their layers. A window after the first
+groups its soft segments by the shot's layers over the whole window (those given to the
+shared frames, carried along the flow over the later ones), not by clustering them
+afresh, so an object keeps its layer whatever basis the eigensolver returned; its layers
+cross-fade from the given ones across the shared frames, and a shared frame where a
+layer hands most of its mass to another gets a note (the manifest's).
 Only one window of frames is held at a time: memory does not grow with the shot.
 
 A resumed run gives the same bits as an uninterrupted one: at every window boundary
@@ -41,7 +45,14 @@ from sss_vfx.pipeline.layers import (
 )
 from sss_vfx.pipeline.limits import check_eigenvectors
 from sss_vfx.progress import StageClock
-from sss_vfx.segments.identity import hand_over, match_layers, pad_layers, window_anchor
+from sss_vfx.segments.identity import (
+    hand_over,
+    match_layers,
+    pad_layers,
+    uncertain_handovers,
+    window_anchor,
+    window_reference,
+)
 from sss_vfx.segments.upsample import downsample_layers
 
 log = logging.getLogger("sss_vfx")
@@ -401,6 +412,8 @@ class _WindowRunner:
             if not anchored and self.previous is not None and \
                     entries[0].frame.probabilities is None:
                 layers = layers[:, :, match_layers(self.previous, layers[0])]
+            if entries[0].frame.probabilities is None:
+                self._check_handover(entries, layers)
             given = hand_over([e.given for e in entries], layers,
                               [e.anchored for e in entries])
             for entry, layers_of_frame in zip(entries, given):
@@ -414,6 +427,19 @@ class _WindowRunner:
             if entry.index >= self.emitted:    # not handed out already (resuming)
                 self.emitted = entry.index + 1
                 yield self._emit(entry)
+
+    def _check_handover(self, entries, layers):
+        """A note for each shared frame where a layer hands most of its mass to another
+        (the identity across the boundary is then uncertain)."""
+        for entry, new in zip(entries, layers):
+            if entry.given is None or entry.anchored:
+                continue
+            for i, j, moved in uncertain_handovers(entry.given, new):
+                note = (f"frame {entry.number}: uncertain hand-over between windows, "
+                        f"layer {i + 1:02d} passed {moved:.0%} of its mass to layer "
+                        f"{j + 1:02d}")
+                log.warning(note)
+                self.notes.append(note)
 
     def _segment(self, entries):
         """(F, h*w, K) layers of the window's frames, in the window's own order, and
@@ -440,7 +466,8 @@ class _WindowRunner:
         result = soft_layers(lap, [e.frame for e in entries], self.opts, self.compute,
                              self.clock, anchor=anchor,
                              eigenpairs=self._eigenpairs(entries, lap),
-                             prior=self._prior(entries))
+                             prior=self._prior(entries),
+                             reference=self._reference(entries, anchor))
         if result.note and result.note not in self.notes:
             log.warning(result.note)    # once per shot, not per window
             self.notes.append(result.note)
@@ -462,16 +489,30 @@ class _WindowRunner:
                 lap, [e.eigenvectors[1] for e in entries],
                 entries[0].eigenvectors[1].shape[1])
 
-    def _prior(self, entries):
-        """The carried-forward prior on the frames after the last one already given."""
+    def _reference(self, entries, anchor):
+        """The shot's layers over the window (:func:`window_reference`), which group
+        its segments; None for the shot's first window."""
+        if anchor is None or entries[0].frame.probabilities is not None:
+            return None
+        carried = self._carried(entries, 1.0)
+        return window_reference(anchor, carried)
+
+    def _carried(self, entries, weight):
+        """The layers of the last frame already given, carried along the flow over
+        the frames after it (see :func:`carried_prior`); None when no frame follows."""
         given = [i for i, e in enumerate(entries) if e.given is not None]
-        if not given or self.linking.carry_weight <= 0 or given[-1] == len(entries) - 1:
+        if not given or given[-1] == len(entries) - 1:
             return None
         last = given[-1]
         h, w = entries[0].frame.image.shape[:2]
         return carried_prior(entries[last].given.reshape(h, w, -1),
-                             [e.flow for e in entries[last:-1]], last + 1,
-                             self.linking.carry_weight)
+                             [e.flow for e in entries[last:-1]], last + 1, weight)
+
+    def _prior(self, entries):
+        """The carried-forward prior on the frames after the last one already given."""
+        if self.linking.carry_weight <= 0:
+            return None
+        return self._carried(entries, self.linking.carry_weight)
 
     def _emit(self, entry):
         frame = entry.frame

@@ -72,6 +72,62 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
     return layers, assignment
 
 
+#: Reference layers whose mean descriptors lie within this share of the descriptors'
+#: spread of a segment's nearest one are equally near: the overlap chooses among them.
+REFERENCE_MARGIN = 0.1
+
+
+def group_by_reference(segments, descriptors, reference, layers):
+    """Give each soft segment to a layer of a reference: a window's segments grouped
+    by the layers the shot already gave (DESIGN section 2).
+
+    :func:`group_segments` clusters the segments afresh, so a change of eigenvector
+    basis or round-off (which moves the k-means seeding) can split or merge its
+    groups. Here the groups are seeded by the reference: a segment joins the
+    reference layer whose mean descriptor is nearest its own, as the grouping by
+    features does, and among layers about as near (within :data:`REFERENCE_MARGIN`
+    of the descriptors' spread: an object split over two layers of the same
+    features), the one holding most of its weighted mass in the reference.
+
+    Parameters
+    ----------
+    segments : (N, S) float array, soft segments summing to 1 per pixel
+    descriptors : (N, D) float array, per-pixel descriptors (see
+        :func:`grouping_descriptors`)
+    reference : (rows (P,) int array, values (P, K) float array in [0, 1], weights (P,)
+        float array >= 0)
+        The layers already given (or carried along the flow) on some pixels, and how
+        much each pixel counts.
+    layers : int, K
+
+    Returns
+    -------
+    layers : (N, K) float64, column k the segments given to reference layer k
+    assignment : (S,) int64, the layer of each segment
+    """
+    seg = np.asarray(segments, np.float64)
+    descriptors = np.asarray(descriptors, np.float64)
+    rows, values, weights = reference
+    held = np.clip(np.asarray(values, np.float64), 0.0, None) * \
+        np.asarray(weights, np.float64)[:, None]
+    present = held.sum(axis=0) > 0
+    layer_means = segment_descriptors(held, descriptors[rows])
+    means = segment_descriptors(seg, descriptors)
+    dist = np.sqrt(((means[:, None, :] - layer_means[None, :, :]) ** 2).sum(axis=2))
+    dist[:, ~present] = np.inf
+    spread = np.sqrt(descriptors.var(axis=0).sum())
+    near = dist <= dist.min(axis=1, keepdims=True) + REFERENCE_MARGIN * spread
+    overlap = np.clip(seg[rows], 0.0, None).T @ held          # (S, K) mass in each layer
+    # Among the near layers the overlap decides; a segment the reference does not
+    # see (all its mass where the flow is lost) takes the nearest.
+    score = np.where(near, overlap, -1.0) - 1e-12 * dist.clip(max=1e300)
+    assignment = np.argmax(score, axis=1)
+    grouped = np.zeros((seg.shape[0], layers))
+    for k, g in enumerate(assignment):
+        grouped[:, g] += seg[:, k]
+    return grouped, assignment.astype(np.int64)
+
+
 def collapse_note(kept, has_features, opts):
     """A warning when the constrained sparsification kept fewer segments than the layers
     asked for, with the likely cause; None otherwise.

@@ -6,6 +6,15 @@ the previous frame), so a layer keeps its index, and its preview colour, from th
 frame of a shot to the last. The match maximises the total soft overlap
 ``sum_p min(a_p, b_p) / sum_p max(a_p, b_p)`` (a soft intersection over union) by the
 Hungarian method.
+
+In temporal mode a window after the first does not cluster its soft segments afresh:
+its :func:`window_reference` (the layers given to the shared frames, carried along the
+flow over the window's later frames) seeds their grouping
+(:func:`~sss_vfx.segments.grouping.group_by_reference`: the nearest layer by features,
+the overlap over the whole window among layers about as near), so the identity does
+not hang on one frame's match nor on the eigenvectors' basis.
+:func:`uncertain_handovers` then checks that no layer hands most of its mass to another
+across the boundary.
 """
 
 import numpy as np
@@ -14,7 +23,14 @@ from scipy.optimize import linear_sum_assignment
 from sss_vfx.errors import OptionError
 
 __all__ = ["crossfade", "hand_over", "layer_overlap", "match_layers", "pad_layers",
-           "window_anchor"]
+           "uncertain_handovers", "window_anchor", "window_reference"]
+
+#: A layer's hand-over is uncertain when it passes more than this share of its mass to
+#: one other layer on a shared frame.
+HANDOVER_SHARE = 0.5
+
+#: Layers covering less than this share of a frame are not checked.
+HANDOVER_MIN_COVERAGE = 0.01
 
 
 def pad_layers(layers, count):
@@ -149,3 +165,63 @@ def hand_over(given, layers, done):
         else:
             out.append(crossfade(old, new, (i + 1) / (shared + 1)))
     return out
+
+
+def window_reference(anchor, carried=None):
+    """The shot's layers over a window: those given to its shared frames (weight 1),
+    and those carried along the flow to its later frames (weighted by the flow's
+    confidence).
+
+    Parameters
+    ----------
+    anchor : (rows (P,) int, values (P, K) float, weight) from :func:`window_anchor`
+    carried : (rows (Q,) int, values (Q, K) float, weights (Q,) float), optional
+        From :func:`~sss_vfx.graph.flow.carried_prior` with weight 1.
+
+    Returns
+    -------
+    (rows (P+Q,) int64, values (P+Q, K) float64, weights (P+Q,) float64)
+    """
+    rows, values = np.asarray(anchor[0], np.int64), np.asarray(anchor[1], np.float64)
+    weights = np.ones(len(rows))
+    if carried is None:
+        return rows, values, weights
+    return (np.concatenate([rows, np.asarray(carried[0], np.int64)]),
+            np.concatenate([values, np.asarray(carried[1], np.float64)]),
+            np.concatenate([weights, np.asarray(carried[2], np.float64)]))
+
+
+def uncertain_handovers(previous, current, share=HANDOVER_SHARE,
+                        min_coverage=HANDOVER_MIN_COVERAGE):
+    """Layers that pass most of their mass to another layer between two results of the
+    same frame (the previous window's and the next one's).
+
+    Parameters
+    ----------
+    previous, current : (N, K) float arrays in [0, 1], the same frame's layers
+    share : float in (0, 1)
+    min_coverage : float, layers covering less of the frame are ignored
+
+    Returns
+    -------
+    list of (from_layer, to_layer, moved_share), 0-based layers, ``moved_share`` the
+    part of ``from_layer``'s mass found in ``to_layer``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([[1., 0.], [0., 1.]])
+    >>> uncertain_handovers(a, a[:, ::-1])
+    [(0, 1, 1.0), (1, 0, 1.0)]
+    """
+    a = np.clip(np.asarray(previous, np.float64), 0, 1)
+    b = np.clip(np.asarray(current, np.float64), 0, 1)
+    mass = a.sum(axis=0)
+    moved = (a.T @ b) / np.maximum(mass, 1e-300)[:, None]     # (K, K) share i -> j
+    np.fill_diagonal(moved, 0.0)
+    found = []
+    for i in np.flatnonzero(mass > min_coverage * a.shape[0]):
+        j = int(np.argmax(moved[i]))
+        if moved[i, j] > share:
+            found.append((int(i), j, round(float(moved[i, j]), 3)))
+    return found
