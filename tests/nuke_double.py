@@ -15,6 +15,10 @@ as Nuke where Nuke is strict.
   :class:`Source` gives a node its pixels, bbox and format; a Crop crops or expands the
   bbox as Nuke's does). ``nuke.execute`` of a Write writes EXRs whose data window is the
   bbox and display window the format, at the proxy scale when proxy mode is on.
+- Colour (root ``colorManagement``, ``OCIO_config``, ``customOCIOConfigPath``,
+  ``workingSpaceLUT``; a Read's and Write's ``colorspace`` menu): values as Nuke shows
+  them; a Write records the colour space it renders in (:data:`written_colorspaces`);
+  no pixel is converted.
 - Proxy mode (root ``proxy``, ``proxy_scale``): ``nuke.filename`` follows it (a Read's
   proxy file), a File knob's ``evaluate()`` does not.
 - TCL in EvalString/File knobs: ``evaluate()`` expands ``[value node.knob]``,
@@ -253,6 +257,28 @@ class Enumeration_Knob(Knob):
         return value
 
 
+class ColourSpace_Knob(Enumeration_Knob):
+    """A Read's or Write's ``colorspace`` menu. Left at its default it shows, as Nuke
+    does, ``default (<space>)``: the working space for float files (EXR), sRGB for
+    8/16-bit ones."""
+
+    def __init__(self, name, label=None):
+        super().__init__(name, label, COLOUR_SPACES)
+        self._value = "default"
+
+    def value(self):
+        value = super().value()
+        if value != "default":
+            return value
+        path = str(self._node["file"].value()) if self._node is not None else ""
+        if path.lower().endswith(".exr"):
+            return "default ({})".format(_root["workingSpaceLUT"].value())
+        return "default (sRGB)"
+
+    def toScript(self, quote=False, context=None):
+        return self.value()
+
+
 class OutputContext:
     def __init__(self):
         self._frame = current_frame
@@ -297,6 +323,17 @@ def _tcl_command(words):
 
 # ---------------------------------------------------------------------------- nodes
 
+#: The values of a Read's and Write's ``colorspace`` menu (in Nuke they are the script's
+#: config's colour spaces, roles, and ``default (<the default for the file type>)``).
+COLOUR_SPACES = ["linear", "sRGB", "rec709", "Cineon", "Gamma2.2",
+                 "AlexaV3LogC", "raw", "scene_linear",
+                 "ACES - ACEScg", "ACES - ACES2065-1", "Output - sRGB",
+                 "Utility - sRGB - Texture", "ACEScg", "sRGB Encoded Rec.709 (sRGB)"]
+#: Root ``OCIO_config`` values of Nuke 13-16 (``custom``: ``customOCIOConfigPath``).
+OCIO_CONFIGS = ["nuke-default", "aces_1.0.3", "aces_1.1", "aces_1.2",
+                "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
+                "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom"]
+
 #: The knobs each node class starts with (beyond name, knobChanged, disable, xpos, ypos).
 CLASS_KNOBS = {
     "Read": lambda: [File_Knob("file"), File_Knob("proxy"), Int_Knob("first"),
@@ -306,10 +343,12 @@ CLASS_KNOBS = {
                                       ["error", "black", "checkerboard", "nearest frame"]),
                      Enumeration_Knob("before", None, ["hold", "loop", "bounce", "black"]),
                      Enumeration_Knob("after", None, ["hold", "loop", "bounce", "black"]),
-                     Boolean_Knob("raw"), Script_Knob("reload", None, "")],
+                     Boolean_Knob("raw"), Script_Knob("reload", None, ""),
+                     ColourSpace_Knob("colorspace")],
     "Write": lambda: [File_Knob("file"), File_Knob("proxy"), String_Knob("file_type"),
                       Enumeration_Knob("channels", None, ["rgb", "rgba", "alpha"]),
-                      String_Knob("datatype")],
+                      String_Knob("datatype"),
+                      ColourSpace_Knob("colorspace")],
     "Crop": lambda: [BBox_Knob("box"), Double_Knob("softness"), Boolean_Knob("reformat"),
                      Boolean_Knob("intersect"), _true(Boolean_Knob("crop"))],
     "Copy": lambda: [String_Knob(f"{end}{i}") for end in ("from", "to") for i in range(4)],
@@ -624,6 +663,7 @@ def execute(node, first, last, incr=1):
         raise RuntimeError(execute_error)
     executed.append((node.name(), node["file"].value(), first, last,
                      bool(_root["proxy"].value())))
+    written_colorspaces.append(node["colorspace"].value())
     upstream = node.input(0)
     fmt = upstream.format()
     for frame in range(first, last + 1, incr):
@@ -859,7 +899,11 @@ def reset():
     global _root, preferences, current_frame, execute_error, root_format, _main_queue
     _root = Group("Root")
     for knob in (Int_Knob("first_frame"), Int_Knob("last_frame"), File_Knob("name"),
-                 Boolean_Knob("proxy"), Double_Knob("proxy_scale")):
+                 Boolean_Knob("proxy"), Double_Knob("proxy_scale"),
+                 Enumeration_Knob("colorManagement", None, ["Nuke", "OCIO"]),
+                 Enumeration_Knob("OCIO_config", None, OCIO_CONFIGS),
+                 File_Knob("customOCIOConfigPath"),
+                 Enumeration_Knob("workingSpaceLUT", None, COLOUR_SPACES)):
         _root._add(knob)
     _root["first_frame"]._value, _root["last_frame"]._value = 1, 100
     _root["proxy_scale"]._value = 0.5
@@ -872,7 +916,7 @@ def reset():
     _main_queue = queue.Queue()
     Undo._disabled, Undo._group = 0, None
     for store in (_layers, progress_tasks, messages, executed, selection, _this_stack,
-                  undo_log):
+                  undo_log, written_colorspaces):
         store.clear()
     for store in _callbacks.values():
         store.clear()
@@ -886,6 +930,7 @@ _callbacks = {"onDestroy": [], "onScriptClose": []}
 progress_tasks = []
 messages = []
 executed = []
+written_colorspaces = []
 selection = []
 undo_log = []
 menus = {}

@@ -91,7 +91,10 @@ def test_compute_runs_the_command_and_shows_the_layers(fake_nuke, plugin, progra
     assert job.command == [program, "video", pattern, "-o", result_dir,
                            "--frames", "1001-1003", "--layers", "2", "--max-pixels", "65536",
                            "--device", "auto", "--progress", "json",
-                           "--temporal-weight", "1.0"] + SMALL.split()
+                           "--temporal-weight", "1.0",
+                           # the Read's default for PNG under nuke-default, by its name
+                           # in OpenColorIO's built-in config
+                           "--colorspace", "sRGB Encoded Rec.709 (sRGB)"] + SMALL.split()
     assert job.outcome.returncode == 0, job.outcome.messages
     assert re.fullmatch(r"2 layers, frames 1001-1003: computed in \d+ s",
                         group["status"].value())

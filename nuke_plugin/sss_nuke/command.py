@@ -7,7 +7,8 @@ from sss_nuke.settings import ComputeSettings
 
 def build_command(executable: str, image: str, output_dir: str,
                   settings: ComputeSettings, features: Optional[str] = None,
-                  guides: Optional[str] = None) -> List[str]:
+                  guides: Optional[str] = None, ocio: Optional[str] = None,
+                  colorspace: Optional[str] = None) -> List[str]:
     """Return the argument list that computes `settings` on `image` into `output_dir`.
 
     Parameters
@@ -24,6 +25,10 @@ def build_command(executable: str, image: str, output_dir: str,
         Image sequence pattern of the semantic features.
     guides : str, optional
         Image sequence pattern of the guides (rough per-object mattes).
+    ocio : str, optional
+        The OpenColorIO config (``--ocio``): a ``.ocio`` file or an ``ocio://`` name.
+    colorspace : str, optional
+        The plate's colour space in that config (``--colorspace``).
 
     Returns
     -------
@@ -55,4 +60,8 @@ def build_command(executable: str, image: str, output_dir: str,
             command += ["--guides-names", settings.guides_names]
     if settings.feature_model:
         command += ["--feature-model", settings.feature_model]
+    if ocio:
+        command += ["--ocio", ocio]
+    if colorspace:
+        command += ["--colorspace", colorspace]
     return command + list(settings.extra_args)

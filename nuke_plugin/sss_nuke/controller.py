@@ -25,6 +25,7 @@ import nuke
 from sss_nuke import node as sss_node
 from sss_nuke.cache import (RESULT_PATTERN, cache_key, cache_root, finished_frames,
                             input_signature, is_temporary)
+from sss_nuke.colour import ScriptColour, script_colour
 from sss_nuke.command import build_command
 from sss_nuke.errors import InputError, SetupError, SettingsError, SssNukeError
 from sss_nuke.executable import find_executable, subprocess_env
@@ -117,8 +118,11 @@ def _start(group: nuke.Group) -> None:
     root = cache_root(sss_node.path_value(group, "cache_dir"), script)
     render_dir = os.path.join(root, "render", key)
     channels = ("rgb", "rgb", settings.guides_channels)
+    colour = script_colour()
+    # Only the plate's colour space is passed: features and guides are data.
     plans = [plan for plan in (plan_input(group, index, render_dir, settings.first,
-                                          settings.last, channels[index])
+                                          settings.last, channels[index],
+                                          colour if index == 0 else None)
                                for index in range(3)) if plan is not None]
     if any(plan.name == "features" for plan in plans) and (
             settings.person or settings.feature_model):
@@ -128,7 +132,7 @@ def _start(group: nuke.Group) -> None:
         raise InputError("feature model file {} does not exist; pick an existing .pt "
                          "or .onnx file".format(settings.feature_model))
     job = Job(group, key, executable, plans, root, settings,
-              temporary=script is None and is_temporary(root))
+              temporary=script is None and is_temporary(root), colour=colour)
     _jobs[key] = job
     job.start()
 
@@ -152,11 +156,13 @@ class Job:
         What it computes.
     temporary : bool
         The cache is in the temporary folder (an unsaved script).
+    colour : ScriptColour, optional
+        The script's colour management (its config becomes ``--ocio``).
     """
 
     def __init__(self, group: nuke.Group, key: str, executable: str,
                  plans: List[InputPlan], cache_root: str, settings: ComputeSettings,
-                 temporary: bool = False) -> None:
+                 temporary: bool = False, colour: Optional[ScriptColour] = None) -> None:
         self.group = group
         self.key = key
         self.executable = executable
@@ -164,6 +170,7 @@ class Job:
         self.cache_root = cache_root
         self.settings = settings
         self.temporary = temporary
+        self.colour = colour
         self.command: Optional[List[str]] = None
         self.result_dir: Optional[str] = None
         self.outcome: Optional[Outcome] = None
@@ -241,7 +248,11 @@ class Job:
         for plan in self.plans:
             signatures[plan.name] = {
                 "files": input_signature(plan.files, required=not plan.rendered),
-                "graph": plan.graph}
+                "graph": plan.graph, "colorspace": plan.colorspace}
+        ocio = self.colour.ocio if self.colour else None
+        signatures["ocio"] = ocio
+        if ocio and not ocio.startswith("ocio://"):
+            signatures["ocio_file"] = input_signature([ocio], required=False)
         if self.settings.feature_model:
             signatures["feature_model"] = input_signature([self.settings.feature_model])
         return signatures
@@ -273,8 +284,11 @@ class Job:
 
     def _watch(self, result_dir: str) -> Outcome:
         plans = {plan.name: plan.pattern for plan in self.plans}
-        command = build_command(self.executable, plans["image"], result_dir, self.settings,
-                                plans.get("features"), plans.get("guides"))
+        image = next(plan for plan in self.plans if plan.name == "image")
+        command = build_command(self.executable, image.pattern, result_dir, self.settings,
+                                plans.get("features"), plans.get("guides"),
+                                ocio=self.colour.ocio if self.colour else None,
+                                colorspace=image.colorspace)
         self.command = command
         print(self.title + ": " + " ".join(shlex.quote(arg) for arg in command))
         self._post(lambda group: sss_node.set_status(

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import nuke
 
+from sss_nuke.colour import ScriptColour, read_colour_space
 from sss_nuke.errors import InputError
 from sss_nuke.frames import FRAME_FIELD, frame_paths, is_sequence, printf_pattern
 from sss_nuke.node import internal
@@ -47,6 +48,11 @@ class InputPlan(NamedTuple):
         (JSON-ready); None for a Read used as it is.
     channels : str
         The channels a render keeps (``rgb``; ``alpha`` for a Roto guide).
+    colorspace : str or None
+        The frames' colour space as ``sss-vfx --colorspace`` takes it (the Read's, or
+        the working space a render is written in); None: what the files say.
+    working_space : str
+        The colour space (Nuke's name) a render is written in.
     """
 
     name: str
@@ -55,6 +61,8 @@ class InputPlan(NamedTuple):
     files: List[str]
     graph: Optional[List[Any]]
     channels: str
+    colorspace: Optional[str] = None
+    working_space: str = ""
 
     @property
     def rendered(self) -> bool:
@@ -63,7 +71,8 @@ class InputPlan(NamedTuple):
 
 
 def plan_input(group: nuke.Group, index: int, render_dir: str, first: int, last: int,
-               channels: str = "rgb") -> Optional[InputPlan]:
+               channels: str = "rgb",
+               colour: Optional[ScriptColour] = None) -> Optional[InputPlan]:
     """Describe input `index` of `group` for frames `first`..`last` (main thread).
 
     Parameters
@@ -78,6 +87,9 @@ def plan_input(group: nuke.Group, index: int, render_dir: str, first: int, last:
         The frame range.
     channels : str, optional
         The channels a render keeps.
+    colour : ScriptColour, optional
+        The script's colour management; None: colour spaces are not passed. A Read
+        whose colour space cannot be named to ``sss-vfx`` is rendered.
 
     Returns
     -------
@@ -90,10 +102,15 @@ def plan_input(group: nuke.Group, index: int, render_dir: str, first: int, last:
     name = INPUT_NAMES[index]
     sequence = sequence_on_disk(upstream, first, last)
     if sequence is not None:
-        return InputPlan(name, index, sequence[0], sequence[1], None, channels)
+        space = read_colour_space(_through_dots(upstream)) if colour else ""
+        named = colour.to_sss(space) if colour and space else None
+        if not space or named is not None:
+            return InputPlan(name, index, sequence[0], sequence[1], None, channels, named)
     graph, files = describe_upstream(upstream)
     pattern = os.path.join(render_dir, name + ".%04d.exr").replace(os.sep, "/")
-    return InputPlan(name, index, pattern, files, graph, channels)
+    working = colour.working_space if colour else ""
+    return InputPlan(name, index, pattern, files, graph, channels,
+                     colour.to_sss(working) if colour else None, working)
 
 
 def sequence_on_disk(node: nuke.Node, first: int,
@@ -220,6 +237,9 @@ def render_input(group: nuke.Group, plan: InputPlan, first: int, last: int) -> N
         write["file_type"].setValue("exr")
         write["channels"].setValue(plan.channels)
         write["datatype"].setValue("16 bit half")
+        if plan.working_space:
+            # The file holds the working space's values, the colour space passed on.
+            write["colorspace"].setValue(plan.working_space)
         if proxy:
             root["proxy"].setValue(False)
         nuke.execute(write, first, last)
