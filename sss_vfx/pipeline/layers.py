@@ -135,9 +135,10 @@ def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
             # The largest class (the first) is the rest: objects first, rest last.
             probs = class_probabilities(points, resized).astype(np.float64)
             probabilities = np.concatenate([probs[..., 1:], probs[..., :1]], axis=2)
+    if full is not None:
+        full = full.reshape(plate.shape[:2] + (-1,))
     return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled,
-                        probabilities=probabilities,
-                        guides=None if full is None else full.reshape(plate.shape[:2] + (-1,)))
+                        probabilities=probabilities, guides=full)
 
 
 def frame_laplacian(frame, opts, compute, clock):
