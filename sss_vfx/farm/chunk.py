@@ -21,6 +21,7 @@ import numpy as np
 from sss_vfx.errors import OptionError, OutputError
 from sss_vfx.farm.chunks import Chunk
 from sss_vfx.farm.layout import FarmFolder
+from sss_vfx.farm.plan import model_cache, model_compute
 from sss_vfx.features.sources import literal_pattern, open_semantic_shot
 from sss_vfx.io.folder_lock import folder_lock
 from sss_vfx.options import PlateOptions, SegmentationOptions, TemporalOptions
@@ -169,8 +170,6 @@ def _run_chunk(folder, plan, chunk, device, progress):
 def _chunk_shot(folder, inputs, chunk, opts, device):
     """The chunk's frames with the plan's semantic inputs: the same objects, in the same
     order, as the plan fixed for the whole shot."""
-    from sss_vfx.farm.plan import model_cache, model_compute
-
     objects = tuple(inputs.get("objects", ()))
     names = inputs.get("guide_names")
     if objects and names is None and "guides" in inputs:

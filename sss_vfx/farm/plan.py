@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 
+from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import InputError, OutputError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
 from sss_vfx.farm.layout import PLAN_SCHEMA, FarmFolder
@@ -184,8 +185,6 @@ def model_cache(folder, inputs):
 
 def model_compute(device, feature_model):
     """Where a feature model runs (None without one: nothing to resolve)."""
-    from sss_vfx.accel.compute import Compute
-
     return Compute.resolve(device) if feature_model is not None else None
 
 

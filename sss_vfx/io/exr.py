@@ -17,6 +17,7 @@ import OpenEXR
 from sss_vfx.errors import InputError, OptionError, OutputError
 from sss_vfx.io.atomic import atomic_path
 from sss_vfx.io.half import to_half
+from sss_vfx.io.plates import PlateHeader, on_canvas, windows_of_header
 
 __all__ = [
     "LAYERS_ATTRIBUTE",
@@ -309,7 +310,6 @@ def _timecode(time_and_flags, user_data=0):
 
 def _plate_header(header):
     """The PlateHeader of an OpenEXR header (what :func:`_plate_attributes` wrote)."""
-    from sss_vfx.io.plates import PlateHeader, windows_of_header
 
     windows = windows_of_header(header)
     code = header.get("timeCode")
@@ -358,7 +358,6 @@ def read_exr_channels(path):
         If the file is missing, not an EXR, corrupt, multi-part, deep, or has
         subsampled channels.
     """
-    from sss_vfx.io.plates import on_canvas, windows_of_header
 
     exr_file = _open_exr(path)
     windows = windows_of_header(exr_file.header())

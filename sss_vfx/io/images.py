@@ -21,6 +21,7 @@ from sss_vfx import colour
 from sss_vfx.colour import linear_to_srgb
 from sss_vfx.errors import InputError, OptionError
 from sss_vfx.io.plates import PlateHeader, read_raster_plate, still_extensions
+from sss_vfx.options import PlateOptions
 
 __all__ = [
     "MIN_SIDE",
@@ -117,8 +118,6 @@ def read_image(path, *, plate=None):
     >>> data.pixels.shape, data.colour_space  # doctest: +SKIP
     ((1080, 1920, 3), 'ACEScg')
     """
-    from sss_vfx.options import PlateOptions
-
     plate = plate or PlateOptions()
     path = require_file(path)
     extension = path.suffix.lower()

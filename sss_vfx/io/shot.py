@@ -13,9 +13,12 @@ import os
 
 import numpy as np
 
+from sss_vfx import colour
 from sss_vfx.errors import FeatureError, InputError, OptionError
 from sss_vfx.io.features import check_features, read_features
-from sss_vfx.io.images import SUPPORTED_EXTENSIONS, as_working_image, read_image
+from sss_vfx.io.images import (SUPPORTED_EXTENSIONS, ImageData, as_working_image,
+                               read_image)
+from sss_vfx.io.plates import PlateHeader
 from sss_vfx.io.sequence import find_sequence, iter_sequence, require_complete
 from sss_vfx.io.video import iter_video, video_info
 
@@ -242,10 +245,6 @@ def _movie_colour(plate):
     if plate is None or (plate.colorspace is None and plate.working_view is None
                          and plate.layers_colorspace is None):
         return None
-    from sss_vfx import colour
-    from sss_vfx.io.images import ImageData
-    from sss_vfx.io.plates import PlateHeader
-
     config = colour.load_config(plate.ocio)
     colour.check_working_view(config, plate.working_view)
     space = (colour.resolve_colour_space(config, plate.colorspace)
