@@ -14,13 +14,7 @@ from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
 from sss_vfx.spectral import smallest_magnitude_eigs
 
 torch = pytest.importorskip("torch")
-from sss_vfx.accel.torch_constrained import torch_constrained_sparsification  # noqa: E402
-from sss_vfx.accel.torch_kmeans import (  # noqa: E402
-    torch_group_segments,
-    torch_initial_segments,
-    torch_kmeans,
-)
-from sss_vfx.accel.torch_relaxed import torch_relaxed_sparsification  # noqa: E402
+from sss_vfx.accel.torch_stages import run_stage  # noqa: E402
 
 SHAPE = (24, 32)
 
@@ -40,7 +34,7 @@ def test_kmeans_same_labels(seed, k):
     points = np.concatenate([rng.normal(c, 0.3, size=(60, 3)) for c in range(5)])
     points = np.round(points, 2)  # repeated points exercise the weighted distinct points
     ref_labels, ref_centres = kmeans(points, k, seed=seed)
-    labels, centres = torch_kmeans(points, k, seed=seed, device="torch:cpu")
+    labels, centres = run_stage("kmeans", points, k, seed=seed, device="torch:cpu")
     assert np.array_equal(labels, ref_labels)
     np.testing.assert_allclose(centres, ref_centres, atol=1e-12)
 
@@ -50,10 +44,11 @@ def test_initial_segments_same_labels(problem, with_features):
     _, features, _, values, vectors, _ = problem
     feats = features if with_features else None
     ref = initial_segments(values, vectors, feats, 10, seed=1)
-    out = torch_initial_segments(values, vectors, feats, 10, seed=1)
+    out = run_stage("initial_segments", values, vectors, feats, 10, seed=1,
+                    device="torch:cpu")
     assert np.array_equal(out, ref)
-    tensor = torch_initial_segments(torch.from_numpy(values), torch.from_numpy(vectors),
-                                    feats, 10, seed=1)
+    tensor = initial_segments(torch.from_numpy(values), torch.from_numpy(vectors),
+                              feats, 10, seed=1)
     assert isinstance(tensor, torch.Tensor) and np.array_equal(tensor.numpy(), ref)
 
 
@@ -61,7 +56,7 @@ def test_grouping_same_layers(problem):
     image, _, _, values, vectors, labels = problem
     soft = constrained_sparsification(vectors, values, labels)
     ref, ref_assign = group_segments(soft, image.reshape(-1, 3), 3)
-    out, assign = torch_group_segments(soft, image.reshape(-1, 3), 3)
+    out, assign = run_stage("grouping", soft, image.reshape(-1, 3), 3, device="torch:cpu")
     assert np.array_equal(assign, ref_assign)
     np.testing.assert_allclose(out, ref, atol=1e-12)
 
@@ -74,8 +69,8 @@ def test_constrained_one_iteration_equal(problem, precision, clamp, one_step_tol
     options = ConstrainedOptions(iterations=1, precision=precision, clamp=clamp)
     ref = constrained_sparsification(vectors, values, labels, options=options,
                                      laplacian_ones=ones)
-    out = torch_constrained_sparsification(vectors, values, labels, options=options,
-                                           laplacian_ones=ones, device="torch:cpu")
+    out = run_stage("constrained_sparsification", vectors, values, labels,
+                    options=options, laplacian_ones=ones, device="torch:cpu")
     # One IRLS step: float32 Gram sums agree to 1e-5, float64 to round-off.
     np.testing.assert_allclose(out, ref, atol=one_step_tol)
 
@@ -89,15 +84,15 @@ def test_constrained_sampled_iterations_equal(problem, stride):
     options = ConstrainedOptions(iterations=5, precision="float64", clamp=1e-10,
                                  gram_stride=stride)
     ref = constrained_sparsification(vectors, values, labels, options=options)
-    out = torch_constrained_sparsification(vectors, values, labels, options=options,
-                                           device="torch:cpu")
+    out = run_stage("constrained_sparsification", vectors, values, labels,
+                    options=options, device="torch:cpu")
     np.testing.assert_allclose(out, ref, atol=1e-5)
     faithful = constrained_sparsification(vectors, values, labels, options=options,
                                           gram_stride=1)
     assert np.abs(faithful - ref).max() > 0.05  # sampling did change the path
     np.testing.assert_allclose(
-        torch_constrained_sparsification(vectors, values, labels, options=options,
-                                         gram_stride=1), faithful, atol=1e-5)
+        run_stage("constrained_sparsification", vectors, values, labels, options=options,
+                  gram_stride=1, device="torch:cpu"), faithful, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +111,8 @@ def test_constrained_full_run_within_own_sensitivity(larger_problem, precision, 
     _, _, lap, values, vectors, labels = larger_problem
     options = ConstrainedOptions(precision=precision, clamp=clamp, gram_stride=stride)
     ref = constrained_sparsification(vectors, values, labels, options=options)
-    out = torch_constrained_sparsification(vectors, values, labels, options=options)
+    out = run_stage("constrained_sparsification", vectors, values, labels, options=options,
+                    device="torch:cpu")
     # 40 IRLS steps amplify round-off (weights |a|^-1.2): the reference moves as much
     # when its eigenvectors are perturbed by 1e-13. Same segments kept, mean |diff|
     # below 0.01, every row summing to 1.
@@ -132,8 +128,8 @@ def test_constrained_full_run_within_own_sensitivity(larger_problem, precision, 
 
 def test_constrained_tensors_stay_tensors(problem):
     _, _, _, values, vectors, labels = problem
-    out = torch_constrained_sparsification(torch.from_numpy(vectors), values, labels,
-                                           options=ConstrainedOptions(iterations=2))
+    out = constrained_sparsification(torch.from_numpy(vectors), values, labels,
+                                     options=ConstrainedOptions(iterations=2))
     assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
 
 
@@ -153,7 +149,7 @@ def test_relaxed_equal(problem, with_terms):
         kwargs = dict(anchor=(rows, values_anchor, 10.0),
                       prior=(prior_rows, grouped[prior_rows][:, ::-1], np.full(100, 0.5)))
     ref = relaxed_sparsification(lap, grouped, gradient, options=options, **kwargs)
-    out = torch_relaxed_sparsification(lap, grouped, gradient, options=options,
-                                       device="torch:cpu", **kwargs)
+    out = run_stage("relaxed_sparsification", lap, grouped, gradient, options=options,
+                    device="torch:cpu", **kwargs)
     # Same arithmetic in float64, so round-off only (the CG is not chaotic).
     np.testing.assert_allclose(out, ref, atol=1e-9)

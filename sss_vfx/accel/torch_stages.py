@@ -12,29 +12,30 @@ the stage's GPU peak memory goes to a dict, and out-of-memory becomes one
 :class:`~sss_vfx.errors.DeviceMemoryError` line.
 """
 
-from sss_vfx.accel.torch_colours import torch_layer_colours
 from sss_vfx.accel.torch_common import cuda_devices, memory_guard, torch_device
-from sss_vfx.accel.torch_constrained import torch_constrained_sparsification
-from sss_vfx.accel.torch_guided import torch_normalise_layers, torch_upsample_layers
-from sss_vfx.accel.torch_kmeans import (torch_group_segments, torch_initial_segments,
-                                        torch_kmeans)
-from sss_vfx.accel.torch_relaxed import torch_relaxed_sparsification
 from sss_vfx.accel.torch_spectral import torch_smallest_magnitude_eigs, torch_window_eigs
+from sss_vfx.arrays.transfer import to_device, to_host
+from sss_vfx.segments.colours import layer_colours
+from sss_vfx.segments.constrained import constrained_sparsification
+from sss_vfx.segments.grouping import group_segments
+from sss_vfx.segments.initial import initial_segments
+from sss_vfx.segments.kmeans import kmeans
+from sss_vfx.segments.relaxed import relaxed_sparsification
+from sss_vfx.segments.upsample import upsample_layers
 
-__all__ = ["NUMPY_TWINS", "TORCH_STAGES", "cuda_devices", "numpy_twin", "run_stage",
-           "torch_normalise_layers"]
+__all__ = ["NUMPY_TWINS", "TORCH_STAGES", "cuda_devices", "numpy_twin", "run_stage"]
 
-#: Stage name -> torch implementation (keyword ``device=`` on every one).
+#: Stage name -> torch implementation.
 TORCH_STAGES = {
     "eigenpairs": torch_smallest_magnitude_eigs,
     "window_eigenpairs": torch_window_eigs,
-    "kmeans": torch_kmeans,
-    "initial_segments": torch_initial_segments,
-    "constrained_sparsification": torch_constrained_sparsification,
-    "grouping": torch_group_segments,
-    "relaxed_sparsification": torch_relaxed_sparsification,
-    "upsampling": torch_upsample_layers,
-    "colours": torch_layer_colours,
+    "kmeans": kmeans,
+    "initial_segments": initial_segments,
+    "constrained_sparsification": constrained_sparsification,
+    "grouping": group_segments,
+    "relaxed_sparsification": relaxed_sparsification,
+    "upsampling": upsample_layers,
+    "colours": layer_colours,
 }
 
 #: Stage name -> "module:function" of the numpy reference the torch stage equals.
@@ -91,5 +92,7 @@ def run_stage(stage, *args, device=None, memory=None, pixels=None, **kwargs):
         raise KeyError(f"no torch stage {stage!r}; known: {', '.join(TORCH_STAGES)}")
     dev = torch_device(device)
     with memory_guard(stage, dev, memory, pixels):
-        return TORCH_STAGES[stage](*args, device=dev, **kwargs)
+        if stage in ("eigenpairs", "window_eigenpairs"):
+            return TORCH_STAGES[stage](*args, device=dev, **kwargs)
+        return to_host(TORCH_STAGES[stage](*to_device(args, dev), **to_device(kwargs, dev)))
 

@@ -25,15 +25,19 @@ still move in its direction (water-filling, at most K more rounds), which is alw
 possible when the alphas sum to 1 and ``I`` lies in [0, 1] (``F_k = I`` for all k is
 one solution). The premultiplied ``a_k F_k`` are what a compositor merges (stored
 as half floats they sum to the plate within about 1e-3).
+:func:`layer_colours` is written against the array namespace of the alphas (numpy, or
+torch on any device, where the system is a sparse CSR tensor).
 The idea of colour layers that add up to the image follows Aksoy et al. 2017
 (unmixing-based soft colour segmentation); closed-form matting (Levin et al. 2008)
 estimates a foreground and background colour from alpha by a similar least squares.
 """
 
-import cv2
 import numpy as np
-import scipy.sparse
 
+from sss_vfx.arrays.namespace import (as_array, asarray, contiguous, device_of, einsum,
+                                      namespace)
+from sss_vfx.arrays.resample import resize_area, resize_linear
+from sss_vfx.arrays.sparse import block_diagonal, sparse_from_triplets
 from sss_vfx.errors import OptionError
 
 __all__ = ["layer_colours", "premultiplied_colours", "unit_range"]
@@ -59,8 +63,9 @@ def layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothness=1.0,
     ----------
     image : (H, W, 3) array_like, float in [0, 1]
         The plate the layers were computed on (display-referred).
-    alphas : (H, W, K) array_like, float in [0, 1]
-        Soft layers summing to 1 at every pixel (within 1e-3).
+    alphas : (H, W, K) array_like or tensor, float in [0, 1]
+        Soft layers summing to 1 at every pixel (within 1e-3). Its namespace and device
+        are where the computation runs.
     max_pixels : int, optional
         The least-squares system is solved on a copy of at most this many pixels
         (area-downscaled image and alphas; default 16384); 0 solves at the plate's
@@ -78,7 +83,7 @@ def layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothness=1.0,
 
     Returns
     -------
-    (H, W, K, 3) float32 ndarray
+    (H, W, K, 3) float32 array, of the namespace of ``alphas``
         Unpremultiplied colours ``F`` in [0, 1] with ``sum_k a_k F_k = I`` to float32
         round-off (about 1e-7) wherever the alphas sum to 1. On a composite of known
         foreground and background with the true alpha as two layers
@@ -103,24 +108,22 @@ def layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothness=1.0,
     True
     """
     image, alphas = _checked_inputs(image, alphas)
+    xp = namespace(alphas)
     _check_solver(smoothness, presence, prior, rtol, max_steps, max_pixels)
     height, width, k = alphas.shape
     h, w = _solve_shape(height, width, int(max_pixels))
     if (h, w) == (height, width):
-        small_image, small_alphas = image.astype(np.float64), alphas.astype(np.float64)
+        small_image, small_alphas = xp.astype(image, xp.float64), xp.astype(alphas, xp.float64)
     else:
-        small_image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        small_image = small_image.astype(np.float64)
-        # OpenCV's area resize takes at most 4 channels at a time.
-        small_alphas = np.concatenate(
-            [cv2.resize(alphas[:, :, c:c + 4], (w, h), interpolation=cv2.INTER_AREA)
-             .reshape(h, w, -1) for c in range(0, k, 4)], axis=2).astype(np.float64)
+        small_image = xp.astype(resize_area(image, (h, w)), xp.float64)
+        small_alphas = xp.astype(resize_area(alphas, (h, w)), xp.float64)
     colours, _ = _solve_colours(small_image, small_alphas, smoothness, presence, prior,
                                 rtol, int(max_steps))
-    colours = np.clip(colours, 0.0, 1.0).astype(np.float32)
+    colours = xp.astype(xp.clip(colours, 0.0, 1.0), xp.float32)
     if (h, w) != (height, width):
-        colours = cv2.resize(colours.reshape(h, w, 3 * k), (width, height),
-                             interpolation=cv2.INTER_LINEAR).reshape(height, width, k, 3)
+        colours = resize_linear(colours, (height, width))
+    # Corrected in place, band by band, through views.
+    colours = contiguous(colours, xp.float32)
     for top in range(0, height, BAND_ROWS):
         rows = slice(top, top + BAND_ROWS)
         _sum_to_plate(colours[rows], alphas[rows], image[rows])
@@ -194,23 +197,27 @@ def _check_solver(smoothness, presence, prior, rtol, max_steps, max_pixels):
 
 
 def _checked_inputs(image, alphas):
-    image = np.asarray(image)
-    alphas = np.asarray(alphas)
+    """Image and alphas as float32 arrays of the alphas' namespace, clipped to [0, 1],
+    or an OptionError naming what is wrong."""
+    alphas = as_array(alphas)
+    xp = namespace(alphas)
+    image = asarray(image, alphas)
     if image.ndim != 3 or image.shape[2] != 3:
-        raise OptionError(f"image must have shape (H, W, 3), got {image.shape}")
+        raise OptionError(f"image must have shape (H, W, 3), got {tuple(image.shape)}")
     if alphas.ndim != 3 or alphas.shape[:2] != image.shape[:2] or alphas.shape[2] < 1:
         raise OptionError(f"alphas must have shape (H, W, K) with (H, W) = "
-                          f"{image.shape[:2]}, got {alphas.shape}")
-    image = image.astype(np.float32)
-    alphas = alphas.astype(np.float32)
+                          f"{tuple(image.shape[:2])}, got {tuple(alphas.shape)}")
+    image = xp.astype(image, xp.float32)
+    alphas = xp.astype(alphas, xp.float32)
     for name, array in (("image", image), ("alphas", alphas)):
-        if not np.isfinite(array).all() or array.min() < -1e-3 or array.max() > 1 + 1e-3:
+        if not bool(xp.all(xp.isfinite(array))) or float(xp.min(array)) < -1e-3 or \
+                float(xp.max(array)) > 1 + 1e-3:
             raise OptionError(f"{name} must be finite and in [0, 1]; convert scene-linear "
                               "plates to display-referred and normalise the mattes")
-    if np.abs(alphas.sum(axis=2) - 1.0).max() > 1e-3:
+    if float(xp.max(xp.abs(xp.sum(alphas, axis=2) - 1.0))) > 1e-3:
         raise OptionError("alphas must sum to 1 at every pixel; normalise the layers "
                           "(sss_vfx.segments.upsample.normalise_layers)")
-    return np.clip(image, 0.0, 1.0), np.clip(alphas, 0.0, 1.0)
+    return xp.clip(image, 0.0, 1.0), xp.clip(alphas, 0.0, 1.0)
 
 
 def _solve_shape(height, width, max_pixels):
@@ -225,13 +232,15 @@ def _solve_colours(image, alphas, smoothness, presence, prior, rtol, max_steps):
 
     Returns ((h, w, K, 3) float64 colours, conjugate-gradient steps taken).
     """
+    xp = namespace(alphas)
     matrix, inverse_blocks, rhs = _colour_system(image, alphas, smoothness, presence, prior)
-    k = alphas.shape[2]
-    x = np.repeat(image[:, :, None, :], k, axis=2).reshape(-1, 3)
+    h, w, k = alphas.shape
+    x = xp.reshape(xp.broadcast_to(image[:, :, None, :], (h, w, k, 3)), (-1, 3), copy=True)
     r = rhs - matrix @ x
     limit = rtol * rtol * _dot(rhs, rhs)
     z = inverse_blocks @ r
-    p = z.copy()
+    p = z
+    # The loop's tests read scalars: on a GPU one host sync per step.
     rz = _dot(r, z)
     steps = 0
     while steps < max_steps and _dot(r, r) > limit:
@@ -244,80 +253,81 @@ def _solve_colours(image, alphas, smoothness, presence, prior, rtol, max_steps):
         p = z + (rz_new / rz) * p
         rz = rz_new
         steps += 1
-    return x.reshape(alphas.shape + (3,)), steps
+    return xp.reshape(x, (h, w, k, 3)), steps
 
 
 def _dot(u, v):
     # Not np.vdot: BLAS threads spinning on a shared machine made each call 100x slower.
-    return float(np.einsum("ij,ij->", u, v))
+    return float(einsum("ij,ij->", u, v))
 
 
 def _colour_system(image, alphas, smoothness, presence, prior):
     """The normal equations of the colour energy, unknowns ordered pixel-major.
 
-    Returns the (N K, N K) CSR matrix, the exact inverse of its per-pixel K x K
-    diagonal blocks as a BSR matrix (the preconditioner), and the (N K, 3)
-    right-hand side ``(a_kp + prior) I_p``.
+    Returns the (N K, N K) sparse matrix (scipy CSR, or torch sparse CSR), the exact
+    inverse of its per-pixel K x K diagonal blocks as a block-diagonal operator (the
+    preconditioner), and the (N K, 3) right-hand side ``(a_kp + prior) I_p``.
     """
+    xp = namespace(alphas)
+    dev = device_of(alphas)
     h, w, k = alphas.shape
     n = h * w
-    a = alphas.reshape(n, k)
-    unknown = np.arange(n * k).reshape(h, w, k)
+    a = xp.reshape(alphas, (n, k))
+    unknown = xp.reshape(xp.arange(n * k, device=dev), (h, w, k))
     wx = smoothness * (0.5 * (alphas[:, 1:] + alphas[:, :-1]) + presence)
     wy = smoothness * (0.5 * (alphas[1:] + alphas[:-1]) + presence)
-    diag = np.full((h, w, k), prior)
+    diag = xp.full((h, w, k), prior, dtype=xp.float64, device=dev)
     diag[:, 1:] += wx
     diag[:, :-1] += wx
     diag[1:] += wy
     diag[:-1] += wy
-    diag = diag.reshape(n, k)
-    layer = np.arange(k)
+    diag = xp.reshape(diag, (n, k))
+    layer = xp.arange(k, device=dev)
     blocks = a[:, :, None] * a[:, None, :]
     blocks[:, layer, layer] += diag
-    per_pixel = unknown.reshape(n, k)
-    rows = [np.repeat(per_pixel, k, axis=1), unknown[:, 1:], unknown[:, :-1],
+    per_pixel = xp.reshape(unknown, (n, k))
+    rows = [xp.repeat(per_pixel, k, axis=1), unknown[:, 1:], unknown[:, :-1],
             unknown[1:], unknown[:-1]]
-    cols = [np.tile(per_pixel, (1, k)), unknown[:, :-1], unknown[:, 1:],
+    cols = [xp.tile(per_pixel, (1, k)), unknown[:, :-1], unknown[:, 1:],
             unknown[:-1], unknown[1:]]
     values = [blocks, -wx, -wx, -wy, -wy]
-    matrix = scipy.sparse.csr_matrix(
-        (np.concatenate([v.ravel() for v in values]),
-         (np.concatenate([v.ravel() for v in rows]),
-          np.concatenate([v.ravel() for v in cols]))), shape=(n * k, n * k))
+    matrix = sparse_from_triplets(*[xp.concat([xp.reshape(v, (-1,)) for v in part])
+                                    for part in (values, rows, cols)], (n * k, n * k))
     # (D + a a^T)^-1 = D^-1 - D^-1 a a^T D^-1 / (1 + a^T D^-1 a), D the block's diagonal.
     a_d = a / diag
-    inverse = -a_d[:, :, None] * a_d[:, None, :] / (1.0 + (a * a_d).sum(axis=1))[:, None, None]
+    inverse = -a_d[:, :, None] * a_d[:, None, :] / \
+        (1.0 + xp.sum(a * a_d, axis=1))[:, None, None]
     inverse[:, layer, layer] += 1.0 / diag
-    inverse_blocks = scipy.sparse.bsr_matrix((inverse, np.arange(n), np.arange(n + 1)),
-                                             shape=(n * k, n * k))
-    rhs = ((a + prior)[:, :, None] * image.reshape(n, 1, 3)).reshape(n * k, 3)
-    return matrix, inverse_blocks, rhs
+    rhs = xp.reshape((a + prior)[:, :, None] * xp.reshape(image, (n, 1, 3)), (n * k, 3))
+    return matrix, block_diagonal(inverse), rhs
 
 
 def _sum_to_plate(colours, alphas, image):
-    """Make ``sum_k a_k F_k = I`` with F in [0, 1], in place. (n, m, K, 3) float32."""
+    """Make ``sum_k a_k F_k = I`` with F in [0, 1], in place. (n, m, K, 3) float32,
+    ``colours`` C-contiguous (corrected through a view)."""
+    xp = namespace(colours)
     k = alphas.shape[-1]
     f = colours.reshape(-1, k, 3)
     a = alphas.reshape(-1, k)
     plate = image.reshape(-1, 3)
     # The plain correction, everywhere.
-    residual = plate - np.einsum("nk,nkc->nc", a, f)
-    f += (a / np.einsum("nk,nk->n", a, a)[:, None])[:, :, None] * residual[:, None, :]
-    np.clip(f, 0.0, 1.0, out=f)
+    residual = plate - einsum("nk,nkc->nc", a, f)
+    f += (a / einsum("nk,nk->n", a, a)[:, None])[:, :, None] * residual[:, None, :]
+    f[...] = xp.clip(f, 0.0, 1.0)
     # Where clipping broke the sum (usually few pixels), water-filling: the residual goes
     # to the layers that can still move its way; each round saturates one more layer.
-    residual = plate - np.einsum("nk,nkc->nc", a, f)
-    index = np.flatnonzero(np.abs(residual).max(axis=1) > EXACT_TOLERANCE)
+    residual = plate - einsum("nk,nkc->nc", a, f)
+    index = xp.nonzero(xp.max(xp.abs(residual), axis=1) > EXACT_TOLERANCE)[0]
     for _ in range(k):
-        if not len(index):
+        if index.shape[0] == 0:
             return
         sub, aa = f[index], a[index]
-        residual = plate[index] - np.einsum("nk,nkc->nc", aa.astype(np.float64), sub)
-        off = np.abs(residual).max(axis=1) > EXACT_TOLERANCE
+        residual = plate[index] - einsum("nk,nkc->nc", xp.astype(aa, xp.float64), sub)
+        off = xp.max(xp.abs(residual), axis=1) > EXACT_TOLERANCE
         index, sub, aa = index[off], sub[off], aa[off]
-        residual = residual[off].astype(np.float32)
-        free = np.where(residual[:, None, :] > 0, sub < 1.0, sub > 0.0) & (aa[..., None] > 0)
-        weight = np.einsum("nk,nkc->nc", aa * aa, free.astype(np.float32))
-        step = np.divide(residual, weight, out=np.zeros_like(residual), where=weight > 0)
+        residual = xp.astype(residual[off], xp.float32)
+        free = xp.where(residual[:, None, :] > 0, sub < 1.0, sub > 0.0) & (aa[..., None] > 0)
+        weight = einsum("nk,nkc->nc", aa * aa, xp.astype(free, xp.float32))
+        step = xp.where(weight > 0, residual / xp.where(weight > 0, weight, 1.0), 0.0)
         sub += aa[..., None] * free * step[:, None, :]
-        f[index] = np.clip(sub, 0.0, 1.0)
+        f[index] = xp.clip(sub, 0.0, 1.0)

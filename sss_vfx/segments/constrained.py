@@ -17,18 +17,23 @@ solved exactly through ``s``: ``(I + C B) s = sum_k A_k^-1 r_k`` with
 of one ((K-1) M)^3 solve. The dominant cost is the K weighted Gram matrices
 ``E^T diag(w_k) E``, computed in one GEMM against the pairwise products of the
 eigenvector entries.
+
+Written against the array namespace of the eigenvectors: the same lines run on numpy and
+on torch tensors (CPU or CUDA), where everything stays on the tensors' device.
 """
 
 import itertools
 
 import numpy as np
 
+from sss_vfx.arrays.namespace import (as_array, asarray, contiguous, device_of, namespace,
+                                      triu_indices)
 from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
 from sss_vfx.threads import single_blas_thread
 
 __all__ = ["ConstrainedOptions", "constrained_sparsification", "gram_phase",
-           "one_hot_segments"]
+           "one_hot_segments", "phase_bounds"]
 
 #: Sampled schedules end with this many exact iterations.
 EXACT_TAIL = 2
@@ -70,15 +75,18 @@ def one_hot_segments(labels):
 
     Parameters
     ----------
-    labels : (N,) int array, values 0..K-1
+    labels : (N,) int array or tensor, values 0..K-1
 
     Returns
     -------
-    (N, K) float64, one 1 per row
+    (N, K) float64 (of the namespace and device of ``labels``), one 1 per row
     """
-    k = int(labels.max()) + 1
-    onehot = np.zeros((len(labels), k))
-    onehot[np.arange(len(labels)), labels] = 1.0
+    labels = as_array(labels)
+    xp = namespace(labels)
+    n = labels.shape[0]
+    onehot = xp.zeros((n, int(xp.max(labels)) + 1), dtype=xp.float64,
+                      device=device_of(labels))
+    onehot[xp.arange(n, device=device_of(labels)), labels] = 1.0
     return onehot
 
 
@@ -89,7 +97,8 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
 
     Parameters
     ----------
-    eigenvectors : (N, M) float array, orthonormal columns
+    eigenvectors : (N, M) float array or tensor, orthonormal columns
+        Its namespace and device are where the computation runs.
     eigenvalues : (M,) float array
     initial_labels : (N,) int array, values 0..K-1
         Initial hard segments (k-means).
@@ -107,16 +116,21 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     Returns
     -------
     (N, K') float64 soft segments summing to 1 at every pixel, K' <= K after dropping
-    layers whose largest magnitude stays below ``options.drop_below``.
+    layers whose largest magnitude stays below ``options.drop_below`` (of the namespace
+    of ``eigenvectors``).
     """
-    e64 = np.asarray(eigenvectors, dtype=np.float64)
-    lam = np.asarray(eigenvalues, dtype=np.float64)
-    alpha = one_hot_segments(np.asarray(initial_labels))
+    eigenvectors = as_array(eigenvectors)
+    xp = namespace(eigenvectors)
+    e64 = asarray(eigenvectors, eigenvectors, xp.float64)
+    lam = asarray(eigenvalues, e64, xp.float64)
+    alpha = one_hot_segments(asarray(initial_labels, e64, xp.int64))
     stride = int(options.gram_stride if gram_stride is None else gram_stride)
     if stride < 1:
         raise OptionError(f"gram_stride must be a positive integer, got {stride!r}")
-    gram = _GramBuilder(e64, options.product_budget, np.dtype(options.precision), stride)
-    extra = np.zeros(e64.shape[1]) if laplacian_ones is None else e64.T @ laplacian_ones
+    precision = xp.float32 if np.dtype(options.precision) == np.float32 else xp.float64
+    gram = _GramBuilder(e64, options.product_budget, precision, stride)
+    extra = xp.zeros(e64.shape[1], dtype=xp.float64, device=device_of(e64)) \
+        if laplacian_ones is None else e64.T @ asarray(laplacian_ones, e64, xp.float64)
     next_drop = options.drop_every
     # `alpha` holds every pixel (sample None) or only the pixels of one sampling phase:
     # a sampled iteration reads the layers on its own pixels alone, so the previous
@@ -130,25 +144,26 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         grams = gram(pull_one + pull_zero, phase)
         # The right-hand side sums over the same pixels as the Gram matrices: a sampled
         # iteration solves the sampled problem, not a mix of two.
-        scale = e64.shape[0] / len(layers) if phase is not None else 1.0
+        scale = e64.shape[0] / layers.shape[0] if phase is not None else 1.0
         sub = gram.basis(phase)
-        rhs = scale * (sub.T @ pull_one[:, :-1].astype(np.float64))
-        last = scale * (sub.T @ pull_zero[:, -1].astype(np.float64)) + extra
+        rhs = scale * (sub.T @ xp.astype(pull_one[:, :-1], xp.float64))
+        last = scale * (sub.T @ xp.astype(pull_zero[:, -1], xp.float64)) + extra
         with single_blas_thread():
             y = _solve_coupled(grams, lam, rhs, last)
         check = it > next_drop
         sample = None if check or it == options.iterations else \
             gram_phase(it + 1, stride, options)
         basis = gram.basis(sample)
-        alpha = np.empty((basis.shape[0], y.shape[1] + 1))
-        np.matmul(basis, y, out=alpha[:, :-1])
-        alpha[:, -1] = 1.0 - alpha[:, :-1].sum(axis=1)
+        alpha = xp.empty((basis.shape[0], y.shape[1] + 1), dtype=xp.float64,
+                         device=device_of(e64))
+        alpha[:, :-1] = basis @ y
+        alpha[:, -1] = 1.0 - xp.sum(alpha[:, :-1], axis=1)
         if check:
-            alpha = alpha[:, np.abs(alpha).max(axis=0) > options.drop_below]
+            alpha = alpha[:, xp.max(xp.abs(alpha), axis=0) > options.drop_below]
             if alpha.shape[1] <= 1:
-                return np.ones((e64.shape[0], 1))
+                return xp.ones((e64.shape[0], 1), dtype=xp.float64, device=device_of(e64))
             # The implied last layer absorbs what the dropped ones held.
-            alpha[:, -1] = 1.0 - alpha[:, :-1].sum(axis=1)
+            alpha[:, -1] = 1.0 - xp.sum(alpha[:, :-1], axis=1)
             next_drop += options.drop_every
         if progress is not None:
             progress(it, options.iterations)
@@ -159,14 +174,16 @@ def _irls_weights(alpha, options):
     """IRLS weights of the terms pulling each alpha to one and to zero, (N, K) each.
 
     Computed in float32 (ten times faster powers); a weight's own relative precision
-    does not matter, only the sums over pixels, which stay in float64.
+    does not matter, only the sums over pixels, which stay in float64. The constants are
+    rounded to float32 first, so every namespace computes with the same values.
     """
-    g = np.float32(options.sparsity - 2.0)
-    scale = np.float32(options.weight ** options.sparsity)
-    a = alpha.astype(np.float32)
-    clamp = np.float32(options.clamp)
-    pull_one = scale * np.maximum(np.abs(a - np.float32(1.0)), clamp) ** g
-    pull_zero = scale * np.maximum(np.abs(a), clamp) ** g
+    xp = namespace(alpha)
+    g = float(np.float32(options.sparsity - 2.0))
+    scale = float(np.float32(options.weight ** options.sparsity))
+    a = xp.astype(alpha, xp.float32)
+    clamp = float(np.float32(options.clamp))
+    pull_one = scale * xp.maximum(xp.abs(a - 1.0), clamp) ** g
+    pull_zero = scale * xp.maximum(xp.abs(a), clamp) ** g
     return pull_one, pull_zero
 
 
@@ -176,16 +193,18 @@ def _solve_coupled(grams, lam, rhs, last):
     grams : (K, M, M) with A_k = grams[k] + diag(lam) for k < K-1 and
     B = grams[-1] + diag(lam); rhs : (M, K-1); last : (M,). Returns y as (M, K-1).
     """
-    m = len(lam)
-    blocks = grams + np.diag(lam)[None]
+    xp = namespace(grams)
+    m = lam.shape[0]
+    eye = xp.eye(m, dtype=xp.float64, device=device_of(grams))
+    blocks = grams + (eye * lam)[None]
     b = blocks[-1]
     r = rhs + last[:, None]
     # One batched LU solve gives every A_k^-1 and A_k^-1 r_k at once.
-    stacked = np.concatenate([np.broadcast_to(np.eye(m), (len(blocks) - 1, m, m)),
-                              r.T[:, :, None]], axis=2)
-    solved = np.linalg.solve(blocks[:-1], stacked)
+    stacked = xp.concat([xp.broadcast_to(eye, (blocks.shape[0] - 1, m, m)),
+                         r.T[:, :, None]], axis=2)
+    solved = xp.linalg.solve(blocks[:-1], stacked)
     a_inv, a_inv_r = solved[:, :, :m], solved[:, :, m]
-    s = np.linalg.solve(np.eye(m) + a_inv.sum(axis=0) @ b, a_inv_r.sum(axis=0))
+    s = xp.linalg.solve(eye + xp.sum(a_inv, axis=0) @ b, xp.sum(a_inv_r, axis=0))
     return (a_inv_r - a_inv @ (b @ s)).T
 
 
@@ -195,10 +214,37 @@ def phase_bounds(n, stride):
     return [0, *itertools.accumulate(len(range(p, n, stride)) for p in range(stride))]
 
 
-class PhaseRows:
-    """The rows of one sampling phase, for a Gram builder (numpy here, torch in its twin)
-    holding ``order`` (pixels in phase order), ``bounds`` (:func:`phase_bounds`), ``e64``
-    (the eigenvectors) and ``sorted`` (them in phase order)."""
+class _GramBuilder:
+    """``E^T diag(w_k) E`` for every column k of w, as one GEMM.
+
+    The pairwise products ``E[:, i] * E[:, j]`` (i <= j) are laid out as rows of a
+    ``(M (M+1) / 2, N)`` matrix, so all K weighted Gram matrices are one product with
+    the ``(N, K)`` weights. Float64 throughout: the weights span twelve orders of
+    magnitude and float32 sums lose the small ones.
+    """
+
+    def __init__(self, eigenvectors, budget, dtype, stride=1):
+        xp = namespace(eigenvectors)
+        self.dtype = dtype
+        n = eigenvectors.shape[0]
+        dev = device_of(eigenvectors)
+        # Sampled calls use the pixels p with p % stride == phase: they are stored
+        # together, phase after phase, so each sample is one contiguous column range.
+        self.order = xp.concat([xp.arange(p, n, stride, device=dev) for p in range(stride)])
+        self.bounds = phase_bounds(n, stride)
+        self.e64 = eigenvectors
+        # The eigenvectors in phase order (float64), so one phase's rows are a view.
+        self.sorted = eigenvectors if stride == 1 else eigenvectors[self.order]
+        self.et = contiguous(self.sorted.T, dtype)
+        m, n = self.et.shape
+        self.m = m
+        self.upper = triu_indices(m, self.et)
+        row_bytes = xp.finfo(dtype).bits // 8 * self.upper[0].shape[0]
+        # The products of the first `held` pixels are kept; the rest are rebuilt in
+        # chunks at every call, so memory stays within the budget on big windows.
+        self.held = max(0, min(n, budget // row_bytes))
+        self.chunk = max(1, min(n, budget // (4 * row_bytes)))
+        self.products = self._products(0, self.held)
 
     def rows(self, phase):
         """The pixels a call with ``phase`` sums over (all pixels for None), in the
@@ -213,44 +259,14 @@ class PhaseRows:
             return self.e64
         return self.sorted[self.bounds[phase]:self.bounds[phase + 1]]
 
-
-class _GramBuilder(PhaseRows):
-    """``E^T diag(w_k) E`` for every column k of w, as one GEMM.
-
-    The pairwise products ``E[:, i] * E[:, j]`` (i <= j) are laid out as rows of a
-    ``(M (M+1) / 2, N)`` matrix, so all K weighted Gram matrices are one product with
-    the ``(N, K)`` weights. Float64 throughout: the weights span twelve orders of
-    magnitude and float32 sums lose the small ones.
-    """
-
-    def __init__(self, eigenvectors, budget, dtype=np.dtype(np.float64), stride=1):
-        self.dtype = dtype
-        n = eigenvectors.shape[0]
-        # Sampled calls use the pixels p with p % stride == phase: they are stored
-        # together, phase after phase, so each sample is one contiguous column range.
-        self.order = np.concatenate([np.arange(p, n, stride) for p in range(stride)])
-        self.bounds = phase_bounds(n, stride)
-        e64 = np.asarray(eigenvectors, np.float64)
-        self.e64 = e64
-        # The eigenvectors in phase order (float64), so one phase's rows are a view.
-        self.sorted = e64 if stride == 1 else e64[self.order]
-        self.et = np.ascontiguousarray(np.asarray(self.sorted, dtype).T)
-        m, n = self.et.shape
-        self.m = m
-        self.upper = np.triu_indices(m)
-        row_bytes = dtype.itemsize * len(self.upper[0])
-        # The products of the first `held` pixels are kept; the rest are rebuilt in
-        # chunks at every call, so memory stays within the budget on big windows.
-        self.held = max(0, min(n, budget // row_bytes))
-        self.chunk = max(1, min(n, budget // (4 * row_bytes)))
-        self.products = self._products(0, self.held)
-
     def _products(self, start, stop):
+        xp = namespace(self.et)
         et = self.et[:, start:stop]
-        out = np.empty((len(self.upper[0]), et.shape[1]), self.dtype)
+        out = xp.empty((self.upper[0].shape[0], et.shape[1]), dtype=self.dtype,
+                       device=device_of(et))
         row = 0
         for i in range(self.m):
-            np.multiply(et[i], et[i:], out=out[row:row + self.m - i])
+            out[row:row + self.m - i] = et[i] * et[i:]
             row += self.m - i
         return out
 
@@ -258,11 +274,12 @@ class _GramBuilder(PhaseRows):
         """Gram matrices (K, M, M) float64: exact from the (N, K) weights of every
         pixel, or for a ``phase`` from the (n, K) weights of its :meth:`rows` (scaled
         to all pixels)."""
+        xp = namespace(weights)
         if phase is None:
-            weights = np.ascontiguousarray(weights[self.order], self.dtype)
-            lo, hi = 0, len(self.order)
+            weights = contiguous(weights[self.order], self.dtype)
+            lo, hi = 0, self.bounds[-1]
         else:
-            weights = np.ascontiguousarray(weights, self.dtype)
+            weights = contiguous(weights, self.dtype)
             lo, hi = self.bounds[phase], self.bounds[phase + 1]
         # weights[i] belongs to stored pixel lo + i.
         held = min(max(lo, self.held), hi)
@@ -271,8 +288,10 @@ class _GramBuilder(PhaseRows):
             stop = min(start + self.chunk, hi)
             packed += self._products(start, stop) @ weights[start - lo:stop - lo]
         if phase is not None:
-            packed *= len(self.order) / (hi - lo)
-        grams = np.empty((weights.shape[1], self.m, self.m))
-        grams[:, self.upper[0], self.upper[1]] = packed.T
-        grams[:, self.upper[1], self.upper[0]] = packed.T
+            packed *= self.bounds[-1] / (hi - lo)
+        packed = xp.astype(packed.T, xp.float64)
+        grams = xp.empty((weights.shape[1], self.m, self.m), dtype=xp.float64,
+                         device=device_of(weights))
+        grams[:, self.upper[0], self.upper[1]] = packed
+        grams[:, self.upper[1], self.upper[0]] = packed
         return grams

@@ -1,7 +1,12 @@
-"""Grouping of soft segments into the final layers (DESIGN step 6)."""
+"""Grouping of soft segments into the final layers (DESIGN step 6).
+
+:func:`group_segments` is written against the array namespace of the segments (numpy,
+or torch on any device); the reference grouping reads numpy arrays.
+"""
 
 import numpy as np
 
+from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace
 from sss_vfx.segments.kmeans import join_scaled, kmeans
 
 
@@ -10,16 +15,18 @@ def segment_descriptors(segments, descriptors):
 
     Parameters
     ----------
-    segments : (N, K) float array, soft segments
+    segments : (N, K) float array or tensor, soft segments
     descriptors : (N, D) float array, per-pixel features (or colours)
 
     Returns
     -------
-    (K, D) float64
+    (K, D) float64, of the namespace of ``segments``
     """
-    weights = np.clip(np.asarray(segments, np.float64), 0.0, None)
-    totals = np.maximum(weights.sum(axis=0), 1e-12)
-    return (weights.T @ np.asarray(descriptors, np.float64)) / totals[:, None]
+    segments = as_array(segments)
+    xp = namespace(segments)
+    weights = xp.clip(xp.astype(segments, xp.float64), min=0.0)
+    totals = xp.maximum(xp.sum(weights, axis=0), 1e-12)
+    return (weights.T @ asarray(descriptors, weights, xp.float64)) / totals[:, None]
 
 
 def grouping_descriptors(features, colours, colour_weight=0.0):
@@ -52,7 +59,8 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
 
     Parameters
     ----------
-    segments : (N, K) float array, summing to 1 per pixel
+    segments : (N, K) float array or tensor, summing to 1 per pixel
+        Its namespace and device are where the computation runs.
     descriptors : (N, D) float array
     groups : int
         Number of layers wanted; fewer when fewer segments exist.
@@ -62,12 +70,16 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
     -------
     layers : (N, G) float64, G <= groups, still summing to 1 per pixel
     assignment : (K,) int64, the group of each segment
+        Both of the namespace of ``segments``.
     """
-    seg = np.asarray(segments, np.float64)
+    segments = as_array(segments)
+    xp = namespace(segments)
+    seg = xp.astype(segments, xp.float64, copy=False)
     means = segment_descriptors(seg, descriptors)
     assignment, _ = kmeans(means, min(groups, seg.shape[1]), seed=seed, restarts=10)
-    layers = np.zeros((seg.shape[0], assignment.max() + 1))
-    for k, g in enumerate(assignment):
+    groups = assignment.tolist()
+    layers = xp.zeros((seg.shape[0], max(groups) + 1), dtype=xp.float64, device=device_of(seg))
+    for k, g in enumerate(groups):
         layers[:, g] += seg[:, k]
     return layers, assignment
 

@@ -1,7 +1,9 @@
-"""Initial hard segments that start the constrained sparsification (DESIGN step 5)."""
+"""Initial hard segments that start the constrained sparsification (DESIGN step 5).
 
-import numpy as np
+Written against the array namespace of the eigenvectors (numpy, or torch on any device).
+"""
 
+from sss_vfx.arrays.namespace import as_array, asarray, namespace
 from sss_vfx.errors import FeatureError
 from sss_vfx.segments.kmeans import join_scaled, kmeans
 
@@ -19,8 +21,11 @@ def spectral_embedding(eigenvalues, eigenvectors, count=20):
     -------
     (N, count') float64, count' = min(count, M - 1)
     """
+    eigenvectors = as_array(eigenvectors)
+    xp = namespace(eigenvectors)
+    eigenvalues = asarray(eigenvalues, eigenvectors)
     count = min(count, eigenvectors.shape[1] - 1)
-    scale = 1.0 / np.sqrt(np.maximum(np.abs(eigenvalues[1:count + 1]), 1e-12))
+    scale = 1.0 / xp.sqrt(xp.maximum(xp.abs(eigenvalues[1:count + 1]), 1e-12))
     return eigenvectors[:, 1:count + 1] * scale
 
 
@@ -30,8 +35,9 @@ def initial_segments(eigenvalues, eigenvectors, features, k, *, embedding_weight
     Parameters
     ----------
     eigenvalues : (M,) float array
-    eigenvectors : (N, M) float array
-    features : (H, W, 3) float array in [0, 1], or None
+    eigenvectors : (N, M) float array or tensor
+        Its namespace and device are where the computation runs.
+    features : (H, W, 3) or (N, 3) float array in [0, 1], or None
     k : int
         Segments asked for; fewer come back when the points hold fewer distinct values.
     embedding_weight : float
@@ -42,22 +48,24 @@ def initial_segments(eigenvalues, eigenvectors, features, k, *, embedding_weight
 
     Returns
     -------
-    (N,) int64 labels 0..k'-1
+    (N,) int64 labels 0..k'-1, of the namespace of ``eigenvectors``
 
     Raises
     ------
     FeatureError
         If the features leave a single segment.
     """
+    eigenvectors = as_array(eigenvectors)
+    xp = namespace(eigenvectors)
     embedding = spectral_embedding(eigenvalues, eigenvectors)
     if features is None:
         points = embedding
     else:
-        points = np.asarray(features, np.float64).reshape(-1, 3)
+        points = xp.reshape(asarray(features, embedding, xp.float64), (-1, 3))
         if embedding_weight > 0:
             points = join_scaled(points, embedding, embedding_weight)
     labels, _ = kmeans(points, k, seed=seed)
-    if labels.max() < 1:
+    if int(xp.max(labels)) < 1:
         raise FeatureError("the features hold a single value everywhere, so they cannot "
                            "separate layers; pass real semantic features or none")
     return labels

@@ -1,6 +1,16 @@
-"""Deterministic k-means (k-means++ seeding, Lloyd iterations, best of several runs)."""
+"""Deterministic k-means (k-means++ seeding, Lloyd iterations, best of several runs).
+
+Written against the array namespace of the points (numpy, or torch on any device). The
+k-means++ seeding draws from numpy's generator on the host, on a sample of at most
+:data:`SAMPLE_FOR_RESTARTS` distinct points: the draws, hence the labels, are the same on
+every device; the Lloyd iterations on all points run where the points are.
+"""
 
 import numpy as np
+
+from sss_vfx.arrays.namespace import (as_array, asarray, bincount, device_of, first_appearance,
+                                      namespace, unique_rows)
+from sss_vfx.arrays.transfer import to_host
 
 #: Distinct points beyond which restarts are compared on a sample.
 SAMPLE_FOR_RESTARTS = 16_384
@@ -12,18 +22,21 @@ def join_scaled(points, extra, weight):
 
     Parameters
     ----------
-    points : (N, D) float array
+    points : (N, D) float array or tensor
     extra : (N, E) float array
     weight : float >= 0
 
     Returns
     -------
-    (N, D + E) float64
+    (N, D + E) float64, of the namespace of ``points``
     """
-    points = np.asarray(points, np.float64)
-    extra = np.asarray(extra, np.float64)
-    ratio = points.var(axis=0).sum() / max(extra.var(axis=0).sum(), 1e-300)
-    return np.hstack([points, extra * (np.sqrt(ratio) * weight)])
+    points = as_array(points)
+    xp = namespace(points)
+    points = xp.astype(points, xp.float64)
+    extra = asarray(extra, points, xp.float64)
+    ratio = xp.sum(xp.var(points, axis=0)) / xp.maximum(xp.sum(xp.var(extra, axis=0)),
+                                                        1e-300)
+    return xp.concat([points, extra * (xp.sqrt(ratio) * weight)], axis=1)
 
 
 def kmeans(points, k, *, seed=0, restarts=3, iterations=100):
@@ -31,7 +44,7 @@ def kmeans(points, k, *, seed=0, restarts=3, iterations=100):
 
     Parameters
     ----------
-    points : (N, D) float array
+    points : (N, D) float array or tensor
     k : int
         Requested number of clusters; fewer are returned when the points hold fewer
         distinct values.
@@ -47,32 +60,34 @@ def kmeans(points, k, *, seed=0, restarts=3, iterations=100):
     labels : (N,) int64, values 0..k'-1 with every cluster non-empty, numbered in order
         of first appearance so the numbering does not depend on the seeding.
     centres : (k', D) float64
+        Both of the namespace of ``points``.
     """
+    points = as_array(points)
+    xp = namespace(points)
     # Equal points always share a cluster, so clustering the distinct points weighted
     # by their counts is the same problem, and much smaller for quantised features.
-    x, inverse, counts = np.unique(np.asarray(points, dtype=np.float64), axis=0,
-                                   return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
-    weights = counts.astype(np.float64)
-    k = int(min(k, len(x)))
+    x, inverse, counts = unique_rows(xp.astype(points, xp.float64))
+    weights = xp.astype(counts, xp.float64)
+    k = int(min(k, x.shape[0]))
     rng = np.random.default_rng(seed)
     # The restarts only choose a starting point, so on many points they compete on a
     # fixed strided sample and the winner is refined on all points.
-    step = max(1, len(x) // SAMPLE_FOR_RESTARTS)
+    step = max(1, x.shape[0] // SAMPLE_FOR_RESTARTS)
     sample_x, sample_w = x[::step], weights[::step]
+    # The seeding draws on the host: a few thousand points, copied once.
+    host_x, host_w = to_host(sample_x), to_host(sample_w)
     best = None
     for _ in range(max(1, restarts)):
-        centres = _seed_plus_plus(sample_x, sample_w, min(k, len(sample_x)), rng)
-        _, centres, inertia = _lloyd(sample_x, sample_w, centres, iterations)
+        centres = _seed_plus_plus(host_x, host_w, min(k, len(host_x)), rng)
+        _, centres, inertia = _lloyd(sample_x, sample_w, asarray(centres, x), iterations)
         if best is None or inertia < best[1]:
             best = (centres, inertia)
     labels, centres, _ = _lloyd(x, weights, best[0], iterations)
     labels = labels[inverse]
-    _, first = np.unique(labels, return_index=True)
-    order = np.argsort(first)
-    relabel = np.empty(len(centres), np.int64)
-    relabel[np.unique(labels)[order]] = np.arange(len(order))
-    return relabel[labels], centres[np.unique(labels)[order]]
+    used = first_appearance(labels)
+    relabel = xp.empty(centres.shape[0], dtype=xp.int64, device=device_of(x))
+    relabel[used] = xp.arange(used.shape[0], device=device_of(x))
+    return relabel[labels], centres[used]
 
 
 def _seed_plus_plus(x, weights, k, rng):
@@ -87,34 +102,38 @@ def _seed_plus_plus(x, weights, k, rng):
 
 
 def _lloyd(x, weights, centres, iterations):
+    xp = namespace(x)
     labels = None
-    previous = np.inf
+    previous = float("inf")
+    k = centres.shape[0]
     for _ in range(iterations):
         new_labels, dist = _assign(x, centres)
-        counts = np.bincount(new_labels, weights, minlength=len(centres))
-        sums = np.stack([np.bincount(new_labels, weights * x[:, d], minlength=len(centres))
-                         for d in range(x.shape[1])], axis=1)
+        counts = bincount(new_labels, weights, k)
+        sums = bincount(new_labels, weights[:, None] * x, k)
         empty = counts == 0
-        centres = np.where(empty[:, None], centres, sums / np.where(empty, 1.0, counts)[:, None])
+        centres = xp.where(empty[:, None], centres,
+                           sums / xp.where(empty, 1.0, counts)[:, None])
         # An empty cluster restarts at the point worst served by the others.
-        for c in np.flatnonzero(empty):
-            worst = int(np.argmax(dist))
+        for c in xp.nonzero(empty)[0].tolist():
+            worst = int(xp.argmax(dist))
             centres[c] = x[worst]
             dist[worst] = 0.0
-        inertia = float(np.sum(weights * dist ** 2))
+        inertia = float(xp.sum(weights * dist ** 2))
         # Converged when no point moves, or when the inertia stalls (Lloyd's last
         # iterations shuffle a handful of boundary points for no measurable gain).
-        if labels is not None and not empty.any() and (
-                np.array_equal(labels, new_labels) or previous - inertia <= 1e-4 * inertia):
+        if labels is not None and not bool(xp.any(empty)) and (
+                bool(xp.all(labels == new_labels)) or previous - inertia <= 1e-4 * inertia):
             break
         labels, previous = new_labels, inertia
     labels, dist = _assign(x, centres)
-    return labels, centres, float(np.sum(weights * dist ** 2))
+    return labels, centres, float(xp.sum(weights * dist ** 2))
 
 
 def _assign(x, centres):
     """Nearest centre of every point and its distance, through one matrix product."""
-    sq = (x * x).sum(axis=1)[:, None] - 2.0 * (x @ centres.T) + (centres * centres).sum(axis=1)
-    labels = np.argmin(sq, axis=1)
-    dist = np.sqrt(np.maximum(sq[np.arange(len(x)), labels], 0.0))
-    return labels.astype(np.int64), dist
+    xp = namespace(x)
+    sq = xp.sum(x * x, axis=1)[:, None] - 2.0 * (x @ centres.T) + \
+        xp.sum(centres * centres, axis=1)
+    labels = xp.astype(xp.argmin(sq, axis=1), xp.int64)
+    dist = xp.sqrt(xp.maximum(sq[xp.arange(x.shape[0], device=device_of(x)), labels], 0.0))
+    return labels, dist

@@ -1,8 +1,13 @@
-"""Layers moved between the working resolution and the plate's resolution."""
+"""Layers moved between the working resolution and the plate's resolution.
+
+:func:`upsample_layers` and :func:`normalise_layers` are written against the array
+namespace of their input (numpy, or torch on any device).
+"""
 
 import cv2
 import numpy as np
 
+from sss_vfx.arrays.namespace import as_array, clip_, namespace
 from sss_vfx.filters.guided import guided_upsample
 
 
@@ -11,23 +16,26 @@ def normalise_layers(alphas):
 
     Parameters
     ----------
-    alphas : (..., K) float array
+    alphas : (..., K) float array or tensor
 
     Returns
     -------
-    (..., K) float32
+    (..., K) float32, of the namespace of ``alphas``
     """
-    return _normalised(np.clip(np.asarray(alphas, np.float64), 0.0, 1.0))
+    alphas = as_array(alphas)
+    xp = namespace(alphas)
+    return _normalised(xp.clip(xp.astype(alphas, xp.float64, copy=False), 0.0, 1.0))
 
 
 def _normalised(a):
     """:func:`normalise_layers` of float64 layers already clipped, overwriting them
     (no full-size temporaries: a 4K plate's five layers are 0.33 GB each)."""
-    total = a.sum(axis=-1, keepdims=True)
+    xp = namespace(a)
+    total = xp.sum(a, axis=-1, keepdims=True)
     empty = total[..., 0] <= 1e-8
-    a /= np.where(empty[..., None], 1.0, total)
+    a /= xp.where(empty[..., None], 1.0, total)
     a[empty] = 1.0 / a.shape[-1]
-    return a.astype(np.float32)
+    return xp.astype(a, xp.float32)
 
 
 def upsample_layers(alphas_small, image_small, image_full, *, radius=2, eps=1e-5):
@@ -36,7 +44,8 @@ def upsample_layers(alphas_small, image_small, image_full, *, radius=2, eps=1e-5
     Parameters
     ----------
     alphas_small : (h, w, K) float array
-    image_small : (h, w, 3) float array, the working image the layers were found on
+    image_small : (h, w, 3) float array or tensor, the working image the layers were
+        found on; its namespace and device are where the computation runs
     image_full : (H, W, 3) float array, the plate
     radius : int
         Guided-filter radius at working resolution.
@@ -49,7 +58,7 @@ def upsample_layers(alphas_small, image_small, image_full, *, radius=2, eps=1e-5
     (H, W, K) float32, in [0, 1], summing to 1
     """
     up = guided_upsample(image_small, alphas_small, image_full, radius=radius, eps=eps)
-    return _normalised(np.clip(up, 0.0, 1.0, out=up))
+    return _normalised(clip_(up, 0.0, 1.0))
 
 
 def downsample_layers(alphas, shape_hw):
