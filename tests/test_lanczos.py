@@ -5,10 +5,9 @@ import pytest
 from _problems import two_region_problem
 from threadpoolctl import threadpool_info
 
-from sss_vfx import spectral
-from sss_vfx.lanczos import block_lanczos
-from sss_vfx.spectral import fixed_signs, smallest_magnitude_eigs
-from sss_vfx.threads import single_blas_thread
+from sss_vfx.spectral import fixed_signs, shift_invert, smallest_magnitude_eigs
+from sss_vfx.spectral.lanczos import block_lanczos
+from sss_vfx.spectral.threads import single_blas_thread
 
 
 def symmetric_matrix(n, values, seed=1):
@@ -79,8 +78,8 @@ def image_laplacian():
 def test_smallest_magnitude_eigs_block_equals_arpack(image_laplacian, monkeypatch):
     lap, k = image_laplacian, 8
     calls = []
-    real = spectral.block_lanczos
-    monkeypatch.setattr(spectral, "block_lanczos",
+    real = shift_invert.block_lanczos
+    monkeypatch.setattr(shift_invert, "block_lanczos",
                         lambda *a, **kw: calls.append(1) or real(*a, **kw))
     values, vectors = smallest_magnitude_eigs(lap, k, shape=SHAPE)
     assert calls, "an image of 1920 px with k=8 takes the block path"
@@ -95,7 +94,7 @@ def test_smallest_magnitude_eigs_block_equals_arpack(image_laplacian, monkeypatc
 
 
 def test_unconverged_block_lanczos_falls_back_to_arpack(image_laplacian, monkeypatch):
-    monkeypatch.setattr(spectral, "block_lanczos", lambda *a, **kw: None)
+    monkeypatch.setattr(shift_invert, "block_lanczos", lambda *a, **kw: None)
     values, vectors = smallest_magnitude_eigs(image_laplacian, 8, shape=SHAPE)
     ref_values, ref_vectors = smallest_magnitude_eigs(image_laplacian, 8, shape=SHAPE,
                                                       block=False)

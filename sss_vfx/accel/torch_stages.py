@@ -13,7 +13,6 @@ the stage's GPU peak memory goes to a dict, and out-of-memory becomes one
 """
 
 from sss_vfx.accel.torch_common import cuda_devices, memory_guard, torch_device
-from sss_vfx.accel.torch_spectral import torch_smallest_magnitude_eigs, torch_window_eigs
 from sss_vfx.arrays.transfer import to_device, to_host
 from sss_vfx.segments.colours import layer_colours
 from sss_vfx.segments.constrained import constrained_sparsification
@@ -22,13 +21,14 @@ from sss_vfx.segments.initial import initial_segments
 from sss_vfx.segments.kmeans import kmeans
 from sss_vfx.segments.relaxed import relaxed_sparsification
 from sss_vfx.segments.upsample import upsample_layers
+from sss_vfx.spectral import subspace_eigs, window_eigs
 
 __all__ = ["NUMPY_TWINS", "TORCH_STAGES", "cuda_devices", "numpy_twin", "run_stage"]
 
 #: Stage name -> torch implementation.
 TORCH_STAGES = {
-    "eigenpairs": torch_smallest_magnitude_eigs,
-    "window_eigenpairs": torch_window_eigs,
+    "eigenpairs": subspace_eigs,
+    "window_eigenpairs": window_eigs,
     "kmeans": kmeans,
     "initial_segments": initial_segments,
     "constrained_sparsification": constrained_sparsification,
@@ -92,7 +92,6 @@ def run_stage(stage, *args, device=None, memory=None, pixels=None, **kwargs):
         raise KeyError(f"no torch stage {stage!r}; known: {', '.join(TORCH_STAGES)}")
     dev = torch_device(device)
     with memory_guard(stage, dev, memory, pixels):
-        if stage in ("eigenpairs", "window_eigenpairs"):
-            return TORCH_STAGES[stage](*args, device=dev, **kwargs)
-        return to_host(TORCH_STAGES[stage](*to_device(args, dev), **to_device(kwargs, dev)))
+        return to_host(TORCH_STAGES[stage](*to_device(args, dev),
+                                           **{k: to_device(v, dev) for k, v in kwargs.items()}))
 

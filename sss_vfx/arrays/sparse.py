@@ -10,8 +10,9 @@ import scipy.sparse
 
 from sss_vfx.arrays.namespace import import_torch, namespace
 
-__all__ = ["as_sparse", "block_diagonal", "column_block_product", "sparse_diagonal",
-           "sparse_from_triplets", "torch_csr"]
+__all__ = ["as_sparse", "block_diagonal", "column_block_product", "gershgorin",
+           "sparse_diagonal", "sparse_from_triplets", "sparse_device", "sparse_namespace",
+           "torch_csr"]
 
 
 def torch_csr(matrix, device, dtype=None):
@@ -46,12 +47,35 @@ def torch_csr(matrix, device, dtype=None):
             check_invariants=False).to(device=device, dtype=dtype)
 
 
-def as_sparse(matrix, like):
-    """``matrix`` in the sparse format of the namespace of ``like``: a scipy CSR matrix
-    for numpy, a float64 torch sparse CSR tensor on ``like``'s device for torch."""
+def as_sparse(matrix, like, layout="csr"):
+    """``matrix`` in the sparse format of the namespace of ``like``: a scipy matrix
+    (``layout`` 'csr' or 'csc') for numpy, a float64 torch sparse CSR tensor on
+    ``like``'s device for torch."""
     if isinstance(like, np.ndarray):
-        return matrix.tocsr()
+        return matrix.tocsr() if layout == "csr" else scipy.sparse.csc_matrix(matrix)
     return torch_csr(matrix, like.device)
+
+
+def sparse_device(matrix):
+    """The device of a sparse matrix: ``'cpu'`` for scipy matrices."""
+    return "cpu" if scipy.sparse.issparse(matrix) else matrix.device
+
+
+def sparse_namespace(matrix):
+    """The array namespace a sparse matrix computes with: numpy for scipy matrices."""
+    return namespace(np.empty(0) if scipy.sparse.issparse(matrix) else matrix)
+
+
+def gershgorin(matrix):
+    """An upper bound of ``||matrix||``: its largest absolute row sum, a Python float."""
+    if scipy.sparse.issparse(matrix):
+        return float(abs(matrix).sum(axis=1).max())
+    torch = import_torch()
+    rows = torch.repeat_interleave(torch.arange(matrix.shape[0], device=matrix.device),
+                                   matrix.crow_indices().diff())
+    sums = torch.zeros(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
+    sums.index_add_(0, rows, matrix.values().abs())
+    return float(sums.max())
 
 
 def sparse_diagonal(matrix):

@@ -17,7 +17,7 @@ __all__ = ["to_device", "to_host"]
 def to_device(value, device):
     """Numpy arrays and scipy sparse matrices in ``value`` as tensors on a torch device.
 
-    Tuples, lists and dicts are converted item by item; other values (options, numbers,
+    Tuples and lists are converted item by item; other values (options, numbers,
     tensors already there) pass unchanged. The one way data enters a torch stage.
 
     Parameters
@@ -29,8 +29,6 @@ def to_device(value, device):
     -------
     object of the same structure
     """
-    if isinstance(value, dict):
-        return {key: to_device(v, device) for key, v in value.items()}
     if isinstance(value, (tuple, list)):
         return type(value)(to_device(v, device) for v in value)
     torch = import_torch()

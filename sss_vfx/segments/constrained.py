@@ -30,7 +30,7 @@ from sss_vfx.arrays.namespace import (as_array, asarray, contiguous, device_of, 
                                       triu_indices)
 from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
-from sss_vfx.threads import single_blas_thread
+from sss_vfx.spectral.threads import single_blas_thread
 
 __all__ = ["ConstrainedOptions", "constrained_sparsification", "gram_phase",
            "one_hot_segments", "phase_bounds"]

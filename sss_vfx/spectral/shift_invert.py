@@ -1,9 +1,9 @@
-"""Eigenvectors of the Laplacian with eigenvalues of smallest magnitude (DESIGN step 4).
+"""Eigenpairs nearest zero by shift-invert Lanczos: the CPU eigensolver (DESIGN step 4).
 
 The Laplacian is indefinite once the semantic affinity is in, so the target is the
 eigenvalues nearest zero, found by shift-invert Lanczos around a tiny shift: block
-Lanczos (:mod:`sss_vfx.lanczos`), with ARPACK where the image is too small for it or it
-does not converge. The shifted matrix is factorised once; its fill-in decides the cost,
+Lanczos (:mod:`sss_vfx.spectral.lanczos`), with ARPACK where the image is too small for
+it or it does not converge. The shifted matrix is factorised once; its fill-in decides the cost,
 so pixels are ordered by nested dissection of the image grid (separators two pixels
 wide, the reach of the 25-neighbour stencil), with the few pixels carrying long-range
 superpixel edges last.
@@ -13,10 +13,10 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from sss_vfx.errors import OptionError
-from sss_vfx.lanczos import BLOCK as LANCZOS_BLOCK
-from sss_vfx.lanczos import block_lanczos
-from sss_vfx.threads import single_blas_thread
+from sss_vfx.spectral.checks import by_magnitude, check_count, fixed_signs
+from sss_vfx.spectral.lanczos import BLOCK as LANCZOS_BLOCK
+from sss_vfx.spectral.lanczos import block_lanczos
+from sss_vfx.spectral.threads import single_blas_thread
 
 #: Shift of the shift-invert step: the Laplacian is singular (constant null vector), so
 #: the factorised matrix is moved off zero by much less than any eigenvalue gap we need.
@@ -114,7 +114,8 @@ def long_range_pixels(matrix, shape, reach=2):
 ARPACK_TOL = 0.0
 
 
-def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=ARPACK_TOL, block=True):
+def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=ARPACK_TOL, block=True,
+                            start=None):
     """The ``k`` eigenpairs of a symmetric matrix with eigenvalues nearest zero.
 
     Parameters
@@ -132,6 +133,9 @@ def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=ARPACK_TOL, blo
     block : bool
         Try block Lanczos first (residuals about 1e-11 rather than ARPACK's 1e-13, the
         same subspace to 1e-15 in principal-angle cosines); False: ARPACK only.
+    start : ignored
+        Warm-start vectors, which a shift-invert solver has no use for; accepted so the
+        eigensolvers of every device take the same arguments.
 
     Returns
     -------
@@ -139,8 +143,7 @@ def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=ARPACK_TOL, blo
     eigenvectors : (N, k) float64, orthonormal columns
     """
     n = laplacian.shape[0]
-    if not 1 <= k < n - 1:
-        raise OptionError(f"eigenvectors={k} need an image of more than {k + 1} pixels")
+    check_count(k, n)
     if shape is not None:
         # Temporal edges follow the motion: wider separators keep small motion inside
         # the dissection, and only fast-moving pixels go last.
@@ -169,69 +172,12 @@ def smallest_magnitude_eigs(laplacian, k=100, *, shape=None, tol=ARPACK_TOL, blo
         inverse = scipy.sparse.linalg.LinearOperator((n, n), matvec=lu.solve,
                                                      dtype=np.float64)
         # A fixed start vector makes ARPACK, and so the whole method, deterministic.
-        start = np.full(n, 1.0 / np.sqrt(n)) + np.sin(np.arange(n)) * 1e-3
+        v0 = np.full(n, 1.0 / np.sqrt(n)) + np.sin(np.arange(n)) * 1e-3
         values, vectors = scipy.sparse.linalg.eigsh(matrix, k=k, sigma=SHIFT, which="LM",
-                                                    OPinv=inverse, v0=start, tol=tol)
-    rank = np.argsort(np.abs(values), kind="stable")
-    values, vectors = values[rank], vectors[:, rank]
+                                                    OPinv=inverse, v0=v0, tol=tol)
+    values, vectors = by_magnitude(values, vectors)
     if order is not None:
         unpermuted = np.empty_like(vectors)
         unpermuted[order] = vectors
         vectors = unpermuted
     return values, fixed_signs(vectors)
-
-
-def fixed_signs(vectors):
-    """``vectors`` (N, k) with each column's largest-magnitude entry made positive: the
-    solvers' arbitrary signs, made reproducible across solvers and LAPACK builds."""
-    k = vectors.shape[1]
-    signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(k)])
-    return vectors * np.where(signs == 0, 1.0, signs)
-
-
-def window_eigs(laplacian, frame_vectors, k):
-    """Eigenpairs nearest zero of a window's Laplacian, from its frames' own eigenvectors.
-
-    Component mode synthesis: the window's low-energy modes are sought in the span of
-    every frame's low-energy modes, ``Q = blockdiag(V_0, ..., V_{F-1})``. The
-    Rayleigh-Ritz step diagonalises ``Q^T L Q`` (a dense matrix of the summed mode
-    counts) and returns the Ritz pairs of smallest magnitude. The temporal affinity only
-    couples frames, so each frame's factorisation stays 2-D and is done once per frame,
-    however many windows share it; a 3-D factorisation of the window would cost far more
-    fill-in.
-
-    Parameters
-    ----------
-    laplacian : (F*N, F*N) scipy.sparse matrix, symmetric
-        The window's Laplacian, frame after frame.
-    frame_vectors : sequence of F (N, m_t) float arrays
-        Orthonormal eigenvectors of each frame's own Laplacian.
-    k : int
-        Pairs wanted, at most the summed m_t.
-
-    Returns
-    -------
-    eigenvalues : (k,) float64, Ritz values sorted by increasing magnitude
-    eigenvectors : (F*N, k) float64, orthonormal columns
-    """
-    frame_vectors = [np.asarray(v, np.float64) for v in frame_vectors]
-    sizes = [v.shape[0] for v in frame_vectors]
-    widths = [v.shape[1] for v in frame_vectors]
-    if not 1 <= k <= sum(widths):
-        raise OptionError(f"k={k} Ritz pairs need at least {k} frame eigenvectors")
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    cols = np.concatenate([[0], np.cumsum(widths)])
-    lap = scipy.sparse.csc_matrix(laplacian)
-    # Q^T L Q one frame column at a time: a dense (F*N, m_t) block, never Q itself.
-    projected = np.empty((cols[-1], cols[-1]))
-    for t, v in enumerate(frame_vectors):
-        applied = lap[:, starts[t]:starts[t + 1]] @ v
-        for s, u in enumerate(frame_vectors):
-            projected[cols[s]:cols[s + 1], cols[t]:cols[t + 1]] = \
-                u.T @ applied[starts[s]:starts[s + 1]]
-    with single_blas_thread():
-        values, coefficients = np.linalg.eigh((projected + projected.T) / 2.0)
-    rank = np.argsort(np.abs(values), kind="stable")[:k]
-    vectors = np.concatenate([v @ coefficients[cols[t]:cols[t + 1], rank]
-                              for t, v in enumerate(frame_vectors)])
-    return values[rank], fixed_signs(vectors)
