@@ -137,8 +137,9 @@ def working_problem(image, features, max_pixels, opts):
 
 def stage_comparison(name, image, features, max_pixels, opts, rec, numpy_max_pixels):
     """Every stage after the Laplacian on numpy and torch, same inputs."""
-    from sss_vfx.accel.torch_common import as_tensor, sparse_csr
-    from sss_vfx.accel.torch_stages import run_stage
+    from sss_vfx.accel.compute import memory_guard
+    from sss_vfx.accel.stages import STAGES
+    from sss_vfx.arrays.transfer import to_device
     from sss_vfx.filters.gradient import gradient_magnitude
     from sss_vfx.segments.colours import layer_colours
     from sss_vfx.segments.constrained import constrained_sparsification
@@ -147,6 +148,15 @@ def stage_comparison(name, image, features, max_pixels, opts, rec, numpy_max_pix
     from sss_vfx.segments.upsample import normalise_layers, upsample_layers
     from sss_vfx.spectral import smallest_magnitude_eigs
     torch, dev = rec.torch, rec.device
+
+    def run_stage(stage, *args, device=None, memory=None, pixels=None, **kwargs):
+        """A stage's torch implementation on tensors (results stay on the device)."""
+        with memory_guard(stage, dev, memory, pixels):
+            return STAGES[stage].implementation("torch")(*args, **kwargs)
+
+    def as_tensor(value, device):
+        return to_device(np.asarray(value), device)
+
     out = {"numpy": {}, "torch": {}, "agreement": {}, "gpu_peak_bytes": {}}
     tn, tt, agree, memory = out["numpy"], out["torch"], out["agreement"], out["gpu_peak_bytes"]
     problem = rec.time(tn, "laplacian", lambda: working_problem(image, features, max_pixels,
@@ -160,14 +170,14 @@ def stage_comparison(name, image, features, max_pixels, opts, rec, numpy_max_pix
     out.update(working=[w, h], pixels=n, nnz=int(lap.nnz), eigenvectors=k)
     with_numpy = bool(numpy_max_pixels) and n <= numpy_max_pixels
     log(f"{name}: {w}x{h} = {n} px, nnz {lap.nnz}, numpy baselines: {with_numpy}")
-    lap_t = rec.time(tt, "to_device", lambda: sparse_csr(lap, dev))
+    lap_t = rec.time(tt, "to_device", lambda: to_device(lap, dev))
     ones_t = as_tensor(lap @ np.ones(n), dev)
     feats_t = as_tensor(feats.reshape(-1, 3), dev)
     gradient = gradient_magnitude(small).ravel()
 
     info = {}
     eig = rec.time(tt, "eigenpairs", lambda: run_stage(
-        "eigenpairs", lap_t, k, device=dev, memory=memory, pixels=n, info=info))
+        "eigenvectors", lap_t, k, device=dev, memory=memory, pixels=n, info=info))
     out["eigen_info"] = dict(info)
     ref = rec.time(tn, "eigenpairs", lambda: smallest_magnitude_eigs(lap, k, shape=(h, w))) \
         if with_numpy else None
@@ -186,7 +196,7 @@ def stage_comparison(name, image, features, max_pixels, opts, rec, numpy_max_pix
                             dtype=torch.float64).to(dev)
         warm_info = {}
         rec.time(tt, "eigenpairs_warm", lambda: run_stage(
-            "eigenpairs", lap_t, k, device=dev, start=vectors_t + 1e-3 * noise,
+            "eigenvectors", lap_t, k, device=dev, start=vectors_t + 1e-3 * noise,
             info=warm_info))
         out["eigen_info_warm"] = warm_info
     else:
@@ -347,10 +357,12 @@ def main(argv=None):
 
     try:
         import torch
-        from sss_vfx.accel.torch_common import cuda_devices, torch_device
+        from sss_vfx.accel.compute import Compute
+        from sss_vfx.accel.devices import find_cuda_devices
         spec = args.device or ("cuda" if torch.cuda.is_available() else "torch:cpu")
-        device = torch_device(spec)
-        report.update(torch=torch.__version__, device=str(device), cuda=cuda_devices(),
+        device = Compute.resolve(spec).torch_device
+        report.update(torch=torch.__version__, device=str(device),
+                      cuda=[d.describe() for d in find_cuda_devices()],
                       cpu_threads=torch.get_num_threads())
     except Exception as exc:
         report["fatal"] = f"{type(exc).__name__}: {exc}"

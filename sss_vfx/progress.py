@@ -1,5 +1,6 @@
-"""Progress of long work: per-stage timing and memory (:class:`StageClock`), a cost
-model of each stage, and one reporter (:class:`Progress`) for stills and shots: a
+"""Progress of long work: per-stage timing and memory (:class:`StageClock`), the cost
+model of each stage (from the stage registry, :mod:`sss_vfx.accel.stages`), and one
+reporter (:class:`Progress`) for stills and shots: a
 terminal line, plain log lines, or JSON lines for tools.
 
 The time left is predicted from the stages' expected costs (:func:`expected_seconds`,
@@ -15,6 +16,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+from sss_vfx.accel.stages import STAGES
+
 __all__ = ["PROGRESS_SCHEMA", "Progress", "StageClock", "expected_seconds",
            "peak_rss_bytes"]
 
@@ -23,20 +26,14 @@ PROGRESS_SCHEMA = "SssProgress.1"
 #: Seconds between two log lines while one stage runs, when not on a terminal.
 HEARTBEAT_S = 30.0
 
-#: Seconds per stage on the reference machine (2 cores, numpy, 65,536 working pixels,
-#: 100 eigenvectors, a 1 MP plate), from benchmarks/bench_still.py and bench_video.py.
-_REFERENCE = {"superpixels": 0.6, "affinities": 0.8, "flow": 0.3, "eigenvectors": 13.0,
-              "initial_segments": 2.0, "constrained_sparsification": 18.0,
-              "grouping": 0.1, "relaxed_sparsification": 2.5, "upsampling": 0.4,
-              "refinement": 3.0, "colours": 1.5}
-
-
 def expected_seconds(stage, work):
-    """Expected seconds of one run of a stage on the reference machine.
+    """Expected seconds of one run of a stage on the reference machine (the stage
+    registry's cost model, :meth:`~sss_vfx.accel.stages.Stage.expected_seconds`).
 
     Parameters
     ----------
     stage : str
+        A stage name; 0 for names the registry does not know.
     work : dict
         ``pixels`` (working pixels of the stage's stack: a frame, or a window's frames
         together), ``plate_pixels``, ``eigenvectors``, ``iterations`` (of the
@@ -51,21 +48,7 @@ def expected_seconds(stage, work):
     >>> expected_seconds("eigenvectors", {"pixels": 65536, "eigenvectors": 100})
     13.0
     """
-    n = work.get("pixels", 65536) / 65536
-    m = work.get("eigenvectors", 100) / 100
-    plate = work.get("plate_pixels", 1e6) / 1e6
-    base = _REFERENCE.get(stage, 0.0)
-    if stage == "eigenvectors":
-        return base * n ** 1.2 * m
-    if stage == "constrained_sparsification":
-        return base * n * m * m * work.get("iterations", 40) / 40
-    if stage == "relaxed_sparsification":
-        return base * n * work.get("rounds", 20) / 20
-    if stage in ("upsampling", "colours"):
-        return base * plate
-    if stage == "refinement":
-        return base * plate if work.get("refine") else 0.0
-    return base * n
+    return STAGES[stage].expected_seconds(work) if stage in STAGES else 0.0
 
 
 class Progress:

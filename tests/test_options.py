@@ -33,18 +33,13 @@ class Spy(Compute):
         super().__init__(NUMPY)
         self.calls = {}
 
-    def _record(name):
-        def method(self, *args, **kwargs):
-            self.calls[name] = (args, kwargs)
-            return getattr(Compute, name)(self, *args, **kwargs)
-        return method
+    def laplacian(self, *args, **kwargs):
+        self.calls["laplacian"] = (args, kwargs)
+        return super().laplacian(*args, **kwargs)
 
-    laplacian = _record("laplacian")
-    eigenpairs = _record("eigenpairs")
-    initial_segments = _record("initial_segments")
-    constrained = _record("constrained")
-    relaxed = _record("relaxed")
-    refine = _record("refine")
+    def run(self, name, *args, **kwargs):
+        self.calls[name] = (args, kwargs)
+        return super().run(name, *args, **kwargs)
 
 
 def test_the_table_covers_every_field():
@@ -70,16 +65,17 @@ def test_every_option_reaches_its_stage(spied):
     assert weights == AffinityWeights(matting_eps=2e-6, semantic=0.03, colour=0.02,
                                       colour_radius=0.3, superpixels=50)
     assert calls["laplacian"][1]["superpixels"].count <= 2 * 50
-    assert calls["eigenpairs"][0][1] == 12
-    assert calls["eigenpairs"][1]["solver"] == "arpack"
+    assert calls["eigenvectors"][0][1] == 12
+    assert calls["eigenvectors"][1]["block"] is False      # eigensolver="arpack"
     args, kwargs = calls["initial_segments"]
     assert args[3] == 7 and kwargs == {"embedding_weight": 0.5, "seed": 5}
-    options = calls["constrained"][1]["options"]
+    options = calls["constrained_sparsification"][1]["options"]
     assert (options.iterations, options.sparsity, options.weight, options.precision,
             options.clamp, options.product_budget, options.gram_stride) == (
         7, 0.9, 0.25, "float64", 1e-10, 1_000_000, 2)
-    assert calls["relaxed"][1]["options"] == RelaxedOptions(rounds=3, cg_steps=20)
-    assert calls["refine"][0][2] == RefineOptions(band=2, eps=2e-6)
+    assert calls["relaxed_sparsification"][1]["options"] == RelaxedOptions(rounds=3,
+                                                                         cg_steps=20)
+    assert calls["refinement"][0][2] == RefineOptions(band=2, eps=2e-6)
     assert seg.alphas.shape[2] <= 3 and seg.grouped.shape[2] <= 3
 
 
@@ -99,8 +95,8 @@ def test_matting_eps_changes_the_refined_band():
     seg = sss_vfx.segment_image(shot.image, shot.features, colours=False, device="numpy",
                                 **dict(NON_DEFAULT, matting_eps=1e-7))
     compute = Compute.resolve("numpy")
-    tight = compute.refine(shot.image, seg.alphas, RefineOptions(band=2, eps=1e-7))
-    loose = compute.refine(shot.image, seg.alphas, RefineOptions(band=2, eps=1e-2))
+    tight = compute.run("refinement", shot.image, seg.alphas, RefineOptions(band=2, eps=1e-7))
+    loose = compute.run("refinement", shot.image, seg.alphas, RefineOptions(band=2, eps=1e-2))
     assert np.abs(tight - loose).max() > 1e-3
     again = sss_vfx.segment_image(shot.image, shot.features, colours=False,
                                   device="numpy", **dict(NON_DEFAULT, matting_eps=1e-2))

@@ -13,7 +13,7 @@ from sss_vfx.arrays.resample import box_filter, resize_area, resize_linear
 from sss_vfx.errors import OptionError
 
 torch = pytest.importorskip("torch")
-from sss_vfx.accel.torch_stages import run_stage  # noqa: E402
+from sss_vfx.accel.compute import run_stage  # noqa: E402
 
 
 def random_layers(shape, k, seed=0):

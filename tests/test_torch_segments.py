@@ -14,7 +14,7 @@ from sss_vfx.segments.relaxed import RelaxedOptions, relaxed_sparsification
 from sss_vfx.spectral import smallest_magnitude_eigs
 
 torch = pytest.importorskip("torch")
-from sss_vfx.accel.torch_stages import run_stage  # noqa: E402
+from sss_vfx.accel.compute import run_stage  # noqa: E402
 
 SHAPE = (24, 32)
 

@@ -10,7 +10,7 @@ from sss_vfx.spectral import smallest_magnitude_eigs, window_eigs
 from sss_vfx.spectral.subspace import TOLERANCE, subspace_eigs
 
 torch = pytest.importorskip("torch")
-from sss_vfx.accel.torch_stages import run_stage  # noqa: E402
+from sss_vfx.accel.compute import run_stage  # noqa: E402
 from sss_vfx.arrays.transfer import to_device  # noqa: E402
 
 SHAPE = (24, 32)
@@ -44,7 +44,7 @@ def test_reference_problem_is_indefinite(problem):
 def test_eigenpairs_match_shift_invert(problem):
     lap, ref_values, ref_vectors = problem
     info = {}
-    values, vectors = run_stage("eigenpairs", lap, K, device="torch:cpu", info=info)
+    values, vectors = run_stage("eigenvectors", lap, K, device="torch:cpu", info=info)
     assert values.shape == (K,) and vectors.shape == (lap.shape[0], K)
     assert isinstance(values, np.ndarray) and vectors.dtype == np.float64
     # Residual ||L v - lambda v|| below the stated tolerance (relative to ||L||'s bound).
@@ -61,11 +61,11 @@ def test_eigenpairs_match_shift_invert(problem):
 def test_warm_start_equals_cold_and_is_cheaper(problem):
     lap, _, ref_vectors = problem
     cold_info, warm_info = {}, {}
-    cold_values, cold = run_stage("eigenpairs", lap, K, info=cold_info, device="torch:cpu")
+    cold_values, cold = run_stage("eigenvectors", lap, K, info=cold_info, device="torch:cpu")
     # A nearby frame's eigenvectors: the reference's, slightly perturbed.
     rng = np.random.default_rng(3)
     start = ref_vectors + 1e-4 * rng.standard_normal(ref_vectors.shape)
-    warm_values, warm = run_stage("eigenpairs", lap, K, start=start, info=warm_info,
+    warm_values, warm = run_stage("eigenvectors", lap, K, start=start, info=warm_info,
                                   device="torch:cpu")
     np.testing.assert_allclose(warm_values, cold_values, rtol=0, atol=1e-10)
     assert smallest_cosine(warm, cold) > 1 - 1e-9
@@ -74,8 +74,8 @@ def test_warm_start_equals_cold_and_is_cheaper(problem):
 
 def test_deterministic_and_tensors_in_tensors_out(problem):
     lap, _, _ = problem
-    first = run_stage("eigenpairs", lap, 6, device="torch:cpu")
-    second = run_stage("eigenpairs", lap, 6, device="torch:cpu")
+    first = run_stage("eigenvectors", lap, 6, device="torch:cpu")
+    second = run_stage("eigenvectors", lap, 6, device="torch:cpu")
     assert np.array_equal(first[1], second[1])
     start = torch.from_numpy(first[1])
     values, vectors = subspace_eigs(to_device(lap, torch.device("cpu")), 6, start=start)
@@ -85,7 +85,7 @@ def test_deterministic_and_tensors_in_tensors_out(problem):
 def test_k_out_of_range(problem):
     lap, _, _ = problem
     with pytest.raises(OptionError, match="eigenvectors="):
-        run_stage("eigenpairs", lap, lap.shape[0], device="torch:cpu")
+        run_stage("eigenvectors", lap, lap.shape[0], device="torch:cpu")
 
 
 def test_window_eigs_match_reference(problem):
@@ -97,7 +97,7 @@ def test_window_eigs_match_reference(problem):
     window = scipy.sparse.bmat([[lap + coupling, -coupling], [-coupling, lap + coupling]])
     frames = [vectors[:, :12], vectors[:, :10]]
     ref_values, ref_vectors = window_eigs(window, frames, 15)
-    values, out = run_stage("window_eigenpairs", window, frames, 15, device="torch:cpu")
+    values, out = run_stage("window_eigenvectors", window, frames, 15, device="torch:cpu")
     np.testing.assert_allclose(values, ref_values, rtol=0, atol=1e-12)
     assert smallest_cosine(out, ref_vectors) > 1 - 1e-9
     # Distinct Ritz values: the vectors agree one by one (up to sign, which both fix by

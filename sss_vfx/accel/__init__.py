@@ -1,5 +1,7 @@
-"""Devices: the OpenCL affinity builders and the torch twins of the later stages, each
-beside the numpy reference it must equal, and the dispatch that picks them.
+"""Devices: the OpenCL affinity builders, device choice, the stage registry
+(:mod:`sss_vfx.accel.stages`) and the dispatch that runs each stage where it may run
+(the stages after the Laplacian are written once against the array namespace and run on
+numpy or torch).
 
 Importing this package creates no OpenCL or torch object and imports neither pyopencl
 nor torch; the builders import them when first called. See

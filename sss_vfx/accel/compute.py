@@ -2,24 +2,29 @@
 
 A :class:`Compute` is made once at the boundary (API call, command, server request)
 from a device spec (see :mod:`sss_vfx.accel.devices`) and passed through every stage.
-Each method runs one stage of the method on that device: the numpy references of
-``graph/``, ``segments/`` and ``spectral`` on ``numpy``; the OpenCL kernels for the
-affinities on ``opencl``; the torch twins of the stages after the Laplacian on
-``cuda`` and ``torch:cpu`` (where a twin exists; the rest stays numpy). Under
-``auto`` a device failure at build time falls back to numpy once, with one warning,
-and the run remembers it; :attr:`Compute.ran` records where each stage ran, for the
-manifest.
+:meth:`Compute.run` runs a stage of the registry (:mod:`sss_vfx.accel.stages`) by name:
+on ``cuda``, ``cuda:N`` and ``torch:cpu`` the stages with a torch implementation run on
+the torch device (inputs moved there once, results back once), the rest on numpy. The
+affinities run on ``opencl`` through their own builders (:meth:`Compute.laplacian`,
+:meth:`~Compute.matting_laplacian`, :meth:`~Compute.temporal`). Under ``auto`` a device
+failure at build time falls back to numpy once, with one warning, and the run remembers
+it; :attr:`Compute.ran` records where each stage ran, for the manifest.
 """
 
 import logging
+from contextlib import contextmanager
 
 from sss_vfx.accel.devices import NUMPY, Device, auto_affinity_device, resolve_device
-from sss_vfx.errors import DeviceError
+from sss_vfx.accel.stages import STAGES
+from sss_vfx.arrays.namespace import import_torch
+from sss_vfx.arrays.transfer import to_device, to_host
+from sss_vfx.errors import DeviceError, DeviceMemoryError
 from sss_vfx.graph.method_laplacian import method_laplacian
 from sss_vfx.graph.temporal import temporal_affinity
-from sss_vfx.options import AffinityWeights, RefineOptions, TemporalOptions
+from sss_vfx.options import AffinityWeights, TemporalOptions
+from sss_vfx.segments.colours import premultiplied_colours, unit_range
 
-__all__ = ["Compute"]
+__all__ = ["Compute", "memory_guard", "run_stage"]
 
 log = logging.getLogger("sss_vfx")
 
@@ -36,6 +41,8 @@ class Compute:
     ----------
     device : Device
         The device asked for (after resolution).
+    torch_device : torch.device or None
+        The torch device of a torch device (resolved once, here), None otherwise.
     affinity_device : Device
         Where the affinities are built: the device itself when it is OpenCL; for
         torch devices the ``auto`` OpenCL choice; numpy after a fallback.
@@ -47,7 +54,11 @@ class Compute:
 
     def __init__(self, device):
         self.device = device
+        self.torch_device = None
         if device.kind == "torch":
+            torch = import_torch()
+            self.torch_device = torch.device("cpu") if device.device_index < 0 else \
+                torch.device("cuda", device.device_index)
             # The OpenCL builder is the fastest affinity builder measured; torch has none.
             self.affinity_device = auto_affinity_device() if device.is_gpu else NUMPY
         else:
@@ -100,22 +111,39 @@ class Compute:
         self._note(stage, NUMPY)
         return result
 
-    def _twin(self, stage):
-        """Whether a stage has a torch twin to run on this (torch) device."""
-        if self.device.kind != "torch":
-            return False
-        from sss_vfx.accel.torch_stages import TORCH_STAGES
-        return stage in TORCH_STAGES
+    def run(self, name, *args, pixels=None, **kwargs):
+        """Run the stage ``name`` of :data:`~sss_vfx.accel.stages.STAGES` here.
 
-    def _run(self, stage, numpy_function, *args, **kwargs):
-        if not self._twin(stage):
-            self._note(stage, NUMPY)
-            return numpy_function(*args, **kwargs)
-        from sss_vfx.accel.torch_stages import run_stage
-        self._note(stage, self.device)
-        # GPU peak memory per stage is recorded; running out is one DeviceMemoryError.
-        return run_stage(stage, *args, device=self.device.torch_device,
-                         memory=self.gpu_peak_bytes, **kwargs)
+        On a torch device a stage with a torch implementation gets its numpy arrays and
+        scipy matrices as tensors on the device and returns numpy arrays; its peak GPU
+        memory goes to :attr:`gpu_peak_bytes`. Every other stage runs on numpy.
+
+        Parameters
+        ----------
+        name : str
+        *args, **kwargs
+            The stage function's own arguments.
+        pixels : int, optional
+            Working pixels, named in an out-of-memory message.
+
+        Returns
+        -------
+        What the stage returns.
+
+        Raises
+        ------
+        DeviceMemoryError
+            The stage does not fit the device's memory (one line, naming the stage).
+        """
+        stage = STAGES[name]
+        if self.torch_device is None or "torch" not in stage.devices:
+            self._note(name, NUMPY)
+            return stage.implementation("numpy")(*args, **kwargs)
+        self._note(name, self.device)
+        dev = self.torch_device
+        with memory_guard(name, dev, self.gpu_peak_bytes, pixels):
+            return to_host(stage.implementation("torch")(
+                *to_device(args, dev), **{k: to_device(v, dev) for k, v in kwargs.items()}))
 
     # --- affinities (DESIGN step 3, section 2) -----------------------------------------
 
@@ -186,76 +214,57 @@ class Compute:
             lambda: temporal_affinity(frame, next_frame, flow, confidence,
                                       lambda_t=lambda_t, sigma=sigma))
 
-    # --- the stages after the Laplacian (DESIGN steps 4-8) -----------------------------
-
-    def eigenpairs(self, laplacian, k, *, shape=None, start=None, solver="block"):
-        """Eigenpairs nearest zero; see :func:`~sss_vfx.spectral.smallest_magnitude_eigs`.
-
-        ``start`` (N, m) vectors may warm-start an iterative solver (ignored by the
-        shift-invert reference); ``solver`` ('block' or 'arpack') is the shift-invert
-        reference's."""
-        from sss_vfx.spectral import smallest_magnitude_eigs
-
-        if not self._twin("eigenpairs"):
-            self._note("eigenvectors", NUMPY)
-            return smallest_magnitude_eigs(laplacian, k, shape=shape,
-                                           block=solver == "block")
-        from sss_vfx.accel.torch_stages import run_stage
-        self._note("eigenvectors", self.device)
-        return run_stage("eigenpairs", laplacian, k, shape=shape, start=start,
-                         device=self.device.torch_device, memory=self.gpu_peak_bytes)
-
-    def window_eigenpairs(self, laplacian, frame_vectors, k):
-        """A window's Ritz pairs; see :func:`~sss_vfx.spectral.window_eigs`."""
-        from sss_vfx.spectral import window_eigs
-        return self._run("window_eigenpairs", window_eigs, laplacian, frame_vectors, k)
-
-    def initial_segments(self, eigenvalues, eigenvectors, features, k, *,
-                         embedding_weight, seed):
-        """Initial hard segments; see :func:`~sss_vfx.segments.initial.initial_segments`."""
-        from sss_vfx.segments.initial import initial_segments
-        return self._run("initial_segments", initial_segments, eigenvalues, eigenvectors,
-                         features, k, embedding_weight=embedding_weight, seed=seed)
-
-    def constrained(self, eigenvectors, eigenvalues, labels, *, options, laplacian_ones):
-        """Constrained sparsification; see
-        :func:`~sss_vfx.segments.constrained.constrained_sparsification`."""
-        from sss_vfx.segments.constrained import constrained_sparsification
-        return self._run("constrained_sparsification", constrained_sparsification,
-                         eigenvectors, eigenvalues, labels, options=options,
-                         laplacian_ones=laplacian_ones)
-
-    def relaxed(self, laplacian, layers, gradient, *, options, anchor=None, prior=None):
-        """Relaxed sparsification; see
-        :func:`~sss_vfx.segments.relaxed.relaxed_sparsification`."""
-        from sss_vfx.segments.relaxed import relaxed_sparsification
-        return self._run("relaxed_sparsification", relaxed_sparsification, laplacian,
-                         layers, gradient, options=options, anchor=anchor, prior=prior)
-
-    def upsample(self, layers_small, image_small, plate):
-        """Guided upsampling; see :func:`~sss_vfx.segments.upsample.upsample_layers`."""
-        from sss_vfx.segments.upsample import upsample_layers
-        return self._run("upsampling", upsample_layers, layers_small, image_small, plate)
-
-    def refine(self, plate, alphas, options=RefineOptions()):
-        """Full-resolution band refinement; see
-        :func:`~sss_vfx.segments.refine.refine_layers`."""
-        from sss_vfx.segments.refine import refine_layers
-        self._note("refinement", NUMPY)
-        return refine_layers(plate, alphas, options.band, tolerance=options.tolerance,
-                             rounds=options.rounds, cg_steps=options.cg_steps,
-                             eps=options.eps)
+    # --- the layer colours of a plate of any range (DESIGN step 8) -------------------
 
     def colours(self, plate, alphas):
         """Premultiplied layer colours ``(H, W, K, 3)`` float32 summing to the plate
         (DESIGN step 8); see :func:`~sss_vfx.segments.colours.layer_colours`. The
         plate may hold any finite values (scene-linear, log): see
         :func:`~sss_vfx.segments.colours.unit_range`."""
-        from sss_vfx.segments.colours import layer_colours, premultiplied_colours, unit_range
-
         unit, low, scale = unit_range(plate)
-        colours = self._run("colours", layer_colours, unit, alphas)
+        colours = self.run("colours", unit, alphas)
         if low is not None:
             colours = colours * scale + low
         return premultiplied_colours(colours, alphas)
 
+
+def run_stage(name, *args, device=None, **kwargs):
+    """Run one stage of the registry on a device: ``Compute.resolve(device).run(...)``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`~sss_vfx.accel.stages.STAGES`.
+    device : str, Device or Compute, optional
+        As :meth:`Compute.resolve` takes it.
+    *args, **kwargs
+        The stage's own arguments (and ``pixels``, see :meth:`Compute.run`).
+
+    Returns
+    -------
+    What the stage returns (numpy arrays).
+    """
+    return Compute.resolve(device).run(name, *args, **kwargs)
+
+
+@contextmanager
+def memory_guard(stage, device, record=None, pixels=None):
+    """Run one stage on a torch device: record its GPU peak memory in ``record[stage]``
+    (CUDA only), and turn running out of memory into one DeviceMemoryError line."""
+    torch = import_torch()
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        total = torch.cuda.get_device_properties(device).total_memory if cuda else 0
+        size = f" ({pixels} working pixels)" if pixels else ""
+        if cuda:
+            torch.cuda.empty_cache()
+        raise DeviceMemoryError(
+            f"the {stage} stage does not fit the memory of {device}{size}"
+            + (f", {total / 2**30:.1f} GiB" if total else "")
+            + "; lower max_pixels or use device='numpy'") from None
+    if cuda and record is not None:
+        record[stage] = max(record.get(stage, 0), int(torch.cuda.max_memory_allocated(device)))

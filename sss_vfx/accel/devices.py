@@ -331,10 +331,8 @@ def auto_affinity_device():
 
 
 def _auto_cuda():
-    """CUDA GPUs for ``'auto'``: only where torch is installed and its stages exist."""
-    try:
-        from sss_vfx.accel.torch_stages import TORCH_STAGES  # noqa: F401
-    except ImportError:
+    """CUDA GPUs for ``'auto'``: only where torch is installed."""
+    if not _torch_installed():
         return []
     try:
         return find_cuda_devices()

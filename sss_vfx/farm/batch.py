@@ -16,6 +16,7 @@ import os
 import sys
 import time
 
+from sss_vfx.accel.devices import find_cuda_devices
 from sss_vfx.errors import OptionError, SssError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
 from sss_vfx.features.sources import is_person
@@ -116,9 +117,8 @@ def _worker_device(device):
 
 def _gpu_count():
     try:
-        import torch
-        return torch.cuda.device_count()
-    except Exception:   # torch absent or broken: no GPU workers
+        return len(find_cuda_devices())
+    except Exception:   # a broken CUDA install: no GPU workers
         return 0
 
 

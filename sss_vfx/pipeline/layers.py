@@ -235,8 +235,8 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     colours = np.concatenate([f.image.reshape(-1, 3) for f in frames])
     if eigenpairs is None:
         with clock.stage("eigenvectors"):
-            eigenpairs = compute.eigenpairs(lap, eigenvector_count(opts, n), shape=(h, w),
-                                            solver=opts.eigensolver)
+            eigenpairs = compute.run("eigenvectors", lap, eigenvector_count(opts, n),
+                                     shape=(h, w), block=opts.eigensolver == "block")
     values, vectors = eigenpairs
     objects = all(f.probabilities is not None for f in frames)
     probabilities = np.concatenate([f.probabilities.reshape(h * w, -1) for f in frames]) \
@@ -245,13 +245,13 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     # fitted layers stand as the soft segments.
     fit_only = objects and opts.class_layers == "fit"
     with clock.stage("initial_segments"):
-        labels = np.zeros(n, np.int64) if fit_only else compute.initial_segments(
-            values, vectors, feats, opts.initial_segments,
+        labels = np.zeros(n, np.int64) if fit_only else compute.run(
+            "initial_segments", values, vectors, feats, opts.initial_segments,
             embedding_weight=opts.embedding_weight, seed=opts.seed)
     with clock.stage("constrained_sparsification"):
         soft = fit_class_layers(vectors, probabilities) if fit_only else \
-            compute.constrained(vectors, values, labels, options=opts.constrained(),
-                                laplacian_ones=lap @ np.ones(n))
+            compute.run("constrained_sparsification", vectors, values, labels,
+                        options=opts.constrained(), laplacian_ones=lap @ np.ones(n))
     with clock.stage("grouping"):
         if fit_only:
             grouped = soft
@@ -272,8 +272,8 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     with clock.stage("relaxed_sparsification"):
         # Per frame: a gradient across the seam between stacked frames is not an edge.
         gradient = np.concatenate([gradient_magnitude(f.image).ravel() for f in frames])
-        relaxed = compute.relaxed(lap, grouped, gradient, options=opts.relaxed(),
-                                  anchor=anchor, prior=prior)
+        relaxed = compute.run("relaxed_sparsification", lap, grouped, gradient,
+                              options=opts.relaxed(), anchor=anchor, prior=prior)
     order = (np.arange(relaxed.shape[1]) if anchor is not None or objects
              else np.argsort(-np.clip(relaxed, 0, 1).sum(axis=0), kind="stable"))
     return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,
@@ -342,11 +342,11 @@ def final_layers(working, frame, opts, compute, clock):
     h, w = frame.image.shape[:2]
     working = working.reshape(h, w, -1)
     with clock.stage("upsampling"):
-        alphas = (compute.upsample(working, frame.image, frame.plate) if frame.downscaled
-                  else normalise_layers(working))
+        alphas = (compute.run("upsampling", working, frame.image, frame.plate)
+                  if frame.downscaled else normalise_layers(working))
     if frame.downscaled and opts.refine_band:
         with clock.stage("refinement"):
-            alphas = compute.refine(frame.plate, alphas, opts.refine())
+            alphas = compute.run("refinement", frame.plate, alphas, opts.refine())
     if frame.guides is not None and opts.guide_evidence == "scaled":
         with clock.stage("refinement"):
             alphas = evidence_layers(frame.plate, alphas, frame.guides, eps=opts.matting_eps)

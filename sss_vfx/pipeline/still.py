@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sss_vfx.accel.compute import Compute
+from sss_vfx.accel.stages import pipeline_stages
 from sss_vfx.features.sources import (
     check_sources,
     frame_guides,
@@ -32,9 +33,7 @@ log = logging.getLogger("sss_vfx")
 
 __all__ = ["STAGES", "Segmentation", "segment_image", "working_size"]
 
-STAGES = ("superpixels", "affinities", "eigenvectors", "initial_segments",
-          "constrained_sparsification", "grouping", "relaxed_sparsification", "upsampling",
-          "refinement", "colours")
+STAGES = pipeline_stages()
 
 
 @dataclass

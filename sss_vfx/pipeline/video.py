@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sss_vfx.accel.compute import Compute
+from sss_vfx.accel.stages import pipeline_stages
 from sss_vfx.errors import InputError, OptionError, SssError
 from sss_vfx.features.sources import frame_projection, open_semantic_shot
 from sss_vfx.graph.flow import carried_prior, frame_flow
@@ -59,9 +60,7 @@ log = logging.getLogger("sss_vfx")
 
 __all__ = ["VIDEO_STAGES", "FrameLayers", "segment_video", "shot_options"]
 
-VIDEO_STAGES = ("superpixels", "affinities", "flow", "eigenvectors", "initial_segments",
-                "constrained_sparsification", "grouping", "relaxed_sparsification",
-                "upsampling", "refinement", "colours")
+VIDEO_STAGES = pipeline_stages(video=True)
 
 
 @dataclass
@@ -480,13 +479,13 @@ class _WindowRunner:
             for entry in entries:
                 if entry.eigenvectors is None:
                     h, w = entry.frame.image.shape[:2]
-                    entry.eigenvectors = self.compute.eigenpairs(
-                        entry.laplacian, eigenvector_count(self.opts, h * w),
-                        shape=(h, w), solver=self.opts.eigensolver)
+                    entry.eigenvectors = self.compute.run(
+                        "eigenvectors", entry.laplacian, eigenvector_count(self.opts, h * w),
+                        shape=(h, w), block=self.opts.eigensolver == "block")
             if len(entries) == 1:
                 return entries[0].eigenvectors
-            return self.compute.window_eigenpairs(
-                lap, [e.eigenvectors[1] for e in entries],
+            return self.compute.run(
+                "window_eigenvectors", lap, [e.eigenvectors[1] for e in entries],
                 entries[0].eigenvectors[1].shape[1])
 
     def _reference(self, entries, anchor):

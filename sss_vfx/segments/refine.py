@@ -28,7 +28,7 @@ from sss_vfx.options import RefineOptions, RelaxedOptions
 from sss_vfx.segments.relaxed import solve_layers, sparsity_exponent
 from sss_vfx.segments.upsample import normalise_layers
 
-__all__ = ["refine_layers"]
+__all__ = ["refine_layers", "refine_with"]
 
 #: (dy, dx) of the nine pixels of the 3x3 window centred on a pixel, row-major.
 _WINDOW = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
@@ -37,6 +37,24 @@ _PAIR_OFFSET = ((_WINDOW[None, :, 0] - _WINDOW[:, None, 0] + 2) * 5
                 + _WINDOW[None, :, 1] - _WINDOW[:, None, 1] + 2)
 #: Windows per chunk when building the band's Laplacian rows (about 50 MB of work arrays).
 _CHUNK = 65_536
+
+
+def refine_with(plate, alphas, refine=RefineOptions()):
+    """:func:`refine_layers` with its parameters from one :class:`RefineOptions` (the
+    signature of the stage registry's ``refinement`` stage).
+
+    Parameters
+    ----------
+    plate : (H, W, 3) float array in [0, 1]
+    alphas : (H, W, K) float array, upsampled layers summing to 1
+    refine : RefineOptions
+
+    Returns
+    -------
+    (H, W, K) float32, as :func:`refine_layers`
+    """
+    return refine_layers(plate, alphas, refine.band, tolerance=refine.tolerance,
+                         rounds=refine.rounds, cg_steps=refine.cg_steps, eps=refine.eps)
 
 
 def refine_layers(plate, alphas, band=3, *, tolerance=RefineOptions.tolerance,
