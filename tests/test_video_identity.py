@@ -47,13 +47,16 @@ def shot():
 def run(shot, solver, monkeypatch=None, rotate_seed=None):
     if rotate_seed is not None:
         rng = np.random.default_rng(rotate_seed)
-        window_eigenpairs = Compute.window_eigenpairs
+        real = Compute.run
 
-        def rotated(self, laplacian, frame_vectors, k):
-            values, vectors = window_eigenpairs(self, laplacian, frame_vectors, k)
+        def rotated(self, name, *args, **kwargs):
+            result = real(self, name, *args, **kwargs)
+            if name != "window_eigenvectors":
+                return result
+            values, vectors = result
             return values, vectors @ eigenspace_rotation(values, rng)
 
-        monkeypatch.setattr(Compute, "window_eigenpairs", rotated)
+        monkeypatch.setattr(Compute, "run", rotated)
     results = list(segment_video([s.image for s in shot], [s.features for s in shot],
                                  eigensolver=solver, **OPTIONS))
     return [r.alphas for r in results], results[-1].notes
