@@ -28,6 +28,7 @@ import numpy as np
 from sss_vfx.errors import FeatureError, OptionError
 from sss_vfx.features.pose import people
 from sss_vfx.features.tflite import interpreter
+from sss_vfx.features.tracking import principal_person
 
 __all__ = ["PERSON_MODEL", "MODELS", "person_mask"]
 
@@ -74,24 +75,36 @@ def person_mask(image, *, model_path=None, model="auto"):
     >>> mask.shape == plate.shape[:2]  # doctest: +SKIP
     True
     """
+    if model not in MODELS:
+        raise OptionError(f"person model {model!r} is not one of {', '.join(MODELS)}")
+    image = checked_image(image)
+    if model != "selfie":
+        person = principal_person(people(image))
+        if person is not None:
+            return _finite(person.mask)
+        if model == "pose":
+            return np.zeros(image.shape[:2], np.float32)
+    return selfie_mask(image, model_path)
+
+
+def checked_image(image):
+    """The image as float32 (H, W, 3) clipped to [0, 1].
+
+    Raises
+    ------
+    OptionError
+        If it is not a finite (H, W, 3) array.
+    """
     image = np.asarray(image, np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or not np.isfinite(image).all():
         raise OptionError(f"the image for the person model must be finite (H, W, 3) RGB in "
                           f"[0, 1], got shape {image.shape}")
-    if model not in MODELS:
-        raise OptionError(f"person model {model!r} is not one of {', '.join(MODELS)}")
-    image = np.clip(image, 0.0, 1.0)
-    if model != "selfie":
-        found = people(image)
-        if found or model == "pose":
-            union = np.zeros(image.shape[:2], np.float32)
-            for person in found:
-                np.maximum(union, person.mask, out=union)
-            return _finite(union)
-    return _selfie(image, model_path)
+    return np.clip(image, 0.0, 1.0)
 
 
-def _selfie(image, model_path):
+def selfie_mask(image, model_path=None):
+    """The selfie model's person probability, (H, W) float32 in [0, 1], of a checked
+    image (:func:`checked_image`); ``model_path`` as :func:`person_mask`'s."""
     height, width = image.shape[:2]
     side = MODEL_SIDE
     interp, inputs, outputs = interpreter(model_path or PERSON_MODEL, [[1, side, side, 3]],
