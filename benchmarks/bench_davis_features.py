@@ -50,6 +50,9 @@ def parse_args(argv):
     p.add_argument("--max-pixels", type=int, default=16384,
                    help="working size of the spectral stages (default 16384)")
     p.add_argument("--no-temporal", action="store_true", help="per-frame baseline")
+    p.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                   help="also write each shot's layers, masks and annotations to "
+                        "DIR/<shot>.npz (float16), to study them without running again")
     return p.parse_args(argv)
 
 
@@ -108,6 +111,12 @@ def run_shot(args, argv, shot):
           f"{summary['sad']:.2f} (mask {summary['sad_mask']:.2f}), dtSSD "
           f"{summary['dtssd']:.2f} (mask {summary['dtssd_mask']:.2f}), "
           f"{summary['seconds_per_frame']:.1f} s/frame", flush=True)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.keep / f"{shot}.npz",
+                            layers=np.stack([r.alphas for r in results]).astype(np.float16),
+                            masks=np.stack(masks).astype(np.float16),
+                            truths=np.stack(truths).astype(np.float16))
     stem = f"bench_davis_features_{shot}" + ("_perframe" if args.no_temporal else "")
     path = _common.write_json(args.out / f"{stem}.json", {
         "meta": _common.run_metadata(argv), "max_pixels": args.max_pixels,

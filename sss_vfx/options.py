@@ -209,8 +209,9 @@ class SegmentationOptions(_Options):
                   "from where the layer disagrees with the guide) and where the layer "
                   "reaches beyond it (hair), so a layer is never worse than its guide; off "
                   "= the guide only as features and in the grouping (the paper's use of "
-                  "semantics). Feature classes (a network's masks) are not held: there it "
-                  "measured worse",
+                  "semantics). With feature classes (a network's masks), scaled gives a "
+                  "layer back each solid region it drops that the mask is sure of (thin "
+                  "parts of the background's colour); off: never",
         kind="choice", choices=("scaled", "off"), group="features", paper="off")
     sparsity: float = _option(0.8, "constrained sparsification exponent, in (0, 2)",
                               kind="positive")
