@@ -126,7 +126,8 @@ class PersonTracker:
         image = checked_image(image)
         if self.previous is not None and self.previous.shape != image.shape[:2]:
             self.roi = self.previous = None  # another shot's size: start afresh
-        person = self._follow(image) if self.roi is not None else None
+        following = self.roi is not None and self.roi[2] >= 1.0
+        person = self._follow(image) if following else None
         if person is None:
             person = principal_person(people(image), self.previous)
         if person is None:
