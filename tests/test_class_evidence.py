@@ -66,8 +66,8 @@ def test_unsure_regions_are_left_to_the_layer():
 
 
 def test_radius_and_shapes():
-    assert opening_radius((480, 854)) == opening_radius((800, 600)) == 3
-    assert opening_radius((2160, 3840)) == 12 and opening_radius((20, 30)) == 1
+    assert opening_radius((480, 854)) == opening_radius((800, 600)) == 2
+    assert opening_radius((2160, 3840)) == 8 and opening_radius((20, 30)) == 1
     with pytest.raises(OptionError, match="same size"):
         hold_to_classes(np.zeros((4, 4, 2)), np.zeros((4, 5, 2)))
     with pytest.raises(OptionError, match="radius"):

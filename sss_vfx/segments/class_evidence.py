@@ -35,12 +35,12 @@ __all__ = ["SURE", "hold_to_classes", "opening_radius"]
 #: it is above this.
 SURE = 0.6
 #: Opening radius per 1000 px of the plate's long side.
-RADIUS_PER_1000 = 3.0
+RADIUS_PER_1000 = 2.0
 
 
 def opening_radius(shape_hw):
-    """Radius, px, of the disk that tells a solid disagreement from hair: 3 px per 1000 px
-    of the plate's long side, rounded up (3 px for a 480p or 800 px frame)."""
+    """Radius, px, of the disk that tells a solid disagreement from hair: 2 px per 1000 px
+    of the plate's long side, rounded up (2 px for a 480p or 800 px frame)."""
     return max(1, math.ceil(RADIUS_PER_1000 * max(shape_hw) / 1000 - 1e-9))
 
 
