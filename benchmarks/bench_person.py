@@ -5,10 +5,11 @@ For every ``--step``-th frame of each shot (thresholded at 0.5, IoU against the 
 annotation):
 
 * ``selfie``: ``person_mask(model='selfie')``;
-* ``union``: the union of everyone the pose models find (the selfie model where they
-  find nobody), the rule before the principal performer;
-* ``still``: ``person_mask()`` (the default, ``'auto'``: the principal performer of the
-  frame alone, :func:`sss_vfx.features.tracking.principal_person`);
+* ``union``: ``person_mask()`` (the default for a still, ``'auto'``: the union of
+  everyone the pose models find, the selfie model where they find nobody);
+* ``largest``: the principal performer of the frame alone
+  (:func:`sss_vfx.features.tracking.principal_person`, the largest person; the selfie
+  model where nobody is found), the rule measured against the union for stills;
 * ``tracked``: :class:`sss_vfx.features.tracking.PersonTracker` run over every frame of
   the shot in order (what ``features='person'`` uses on a shot), scored on the same
   frames;
@@ -45,7 +46,7 @@ import _common  # noqa: E402  (makes sss_vfx importable)
 
 from sss_vfx.features.person import person_mask  # noqa: E402
 from sss_vfx.features.pose import people  # noqa: E402
-from sss_vfx.features.tracking import PersonTracker  # noqa: E402
+from sss_vfx.features.tracking import PersonTracker, principal_person  # noqa: E402
 
 DEV, HELD_OUT = ("breakdance", "parkour"), ("soapbox", "horsejump-high")
 
@@ -63,17 +64,15 @@ def score_frame(frame, truth):
     selfie = person_mask(frame, model="selfie")
     selfie_s = time.perf_counter() - start
     start = time.perf_counter()
-    still = person_mask(frame)
-    still_s = time.perf_counter() - start
+    union = person_mask(frame)
+    union_s = time.perf_counter() - start
     found = people(frame)
-    union = np.zeros(truth.shape, np.float32)
-    for person in found:
-        np.maximum(union, person.mask, out=union)
-    return {"selfie": iou(selfie, truth), "union": iou(union if found else selfie, truth),
-            "still": iou(still, truth),
+    largest = principal_person(found)
+    return {"selfie": iou(selfie, truth), "union": iou(union, truth),
+            "largest": iou(selfie if largest is None else largest.mask, truth),
             "best_person": max((iou(p.mask, truth) for p in found), default=0.0),
             "people": len(found), "used": "pose" if found else "selfie",
-            "selfie_s": selfie_s, "still_s": still_s}
+            "selfie_s": selfie_s, "union_s": union_s}
 
 
 def score_shot(root, shot, step, per_frame):
@@ -95,7 +94,7 @@ def score_shot(root, shot, step, per_frame):
         if per_frame:
             r = per[-1]
             print(f"{shot} {r['frame']}: selfie {r['selfie']:.3f} union {r['union']:.3f} "
-                  f"still {r['still']:.3f} tracked {r['tracked']:.3f} ({r['people']} "
+                  f"largest {r['largest']:.3f} tracked {r['tracked']:.3f} ({r['people']} "
                   f"people) best person {r['best_person']:.3f}", flush=True)
     return per
 
@@ -113,7 +112,7 @@ def main(argv=None):
         return 0
     print(f"load before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     shots, rows = {}, []
-    keys = ("selfie", "union", "still", "tracked", "best_person")
+    keys = ("selfie", "union", "largest", "tracked", "best_person")
     for shot in args.shots.split(","):
         if not (root / "JPEGImages" / "480p" / shot).is_dir():
             _common.data_missing(root / "JPEGImages" / "480p" / shot, f"shot {shot}",
@@ -121,18 +120,18 @@ def main(argv=None):
             continue
         per = score_shot(root, shot, args.step, args.per_frame)
         mean = {k: float(np.mean([r[k] for r in per]))
-                for k in keys + ("selfie_s", "still_s", "tracked_s")}
+                for k in keys + ("selfie_s", "union_s", "tracked_s")}
         mean["pose_frames"] = sum(r["used"] == "pose" for r in per)
         shots[shot] = {"frames": per, "mean": mean, "dev": shot in DEV}
         rows.append([shot + (" (dev)" if shot in DEV else ""), len(per)]
                     + [f"{mean[k]:.3f}" for k in keys]
                     + [f"{mean['pose_frames']}/{len(per)}"]
-                    + [f"{mean[k]:.3f}" for k in ("selfie_s", "still_s", "tracked_s")])
+                    + [f"{mean[k]:.3f}" for k in ("selfie_s", "union_s", "tracked_s")])
         print(rows[-1], flush=True)
     dev = [shots[s]["mean"]["tracked"] for s in DEV if s in shots]
-    print(_common.format_table(["shot", "frames", "selfie IoU", "union IoU", "still IoU",
+    print(_common.format_table(["shot", "frames", "selfie IoU", "union IoU", "largest IoU",
                                 "tracked IoU", "best person", "pose used", "selfie s",
-                                "still s", "tracked s"], rows))
+                                "union s", "tracked s"], rows))
     if dev:
         print(f"mean tracked IoU on the development shots: {np.mean(dev):.3f}")
     print(f"load after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
