@@ -29,7 +29,7 @@ Numbers go to ``benchmarks/output/bench_quality.json``.
 
 Usage::
 
-    python benchmarks/bench_quality.py                    # all five images
+    python benchmarks/bench_quality.py                    # all eleven photos
     python benchmarks/bench_quality.py --paper-defaults   # the paper's options
     python benchmarks/bench_quality.py --images GT01,GT03 --max-pixels 0
     python benchmarks/bench_quality.py --refine-band 3
@@ -59,7 +59,7 @@ from sss_vfx.io.outputs import write_preview_png  # noqa: E402
 from sss_vfx.metrics import foreground_layers, mse_x1000, sad  # noqa: E402
 from sss_vfx.synthetic import coarse_features, coarse_mask, strands_shot  # noqa: E402
 
-IMAGES = ("GT01", "GT02", "GT03", "GT04", "GT05")
+IMAGES = tuple(f"GT{i:02d}" for i in range(1, 12))
 METHODS = ("coarse_mask", "closed_form", "soft_layers")
 COARSE = dict(scale=8, blur_sigma=1.0)
 TRIMAP_RADIUS = 10

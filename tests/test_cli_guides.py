@@ -156,10 +156,11 @@ def test_video_guides_pattern_and_person_cache_on_resume(shot, tmp_path, capsys,
         alphas = read_layers_exr(out / f"layers.{1001 + i:04d}.exr").alphas
         assert owner(alphas, hero) == 0
 
-    import sss_vfx.features.person as person
+    from sss_vfx.features.tracking import PersonTracker
     calls = []
-    monkeypatch.setattr(person, "person_mask",
-                        lambda plate: calls.append(1) or heroes[(len(calls) - 1) % 3])
+    # A shot follows its person from frame to frame (PersonTracker).
+    monkeypatch.setattr(PersonTracker, "__call__",
+                        lambda self, plate: calls.append(1) or heroes[(len(calls) - 1) % 3])
     people = tmp_path / "people"
     args = ["video", directory / "plate.%04d.png", "-o", people, "--features", "person",
             *SMALL]
@@ -167,7 +168,7 @@ def test_video_guides_pattern_and_person_cache_on_resume(shot, tmp_path, capsys,
     assert status == 0, err
     assert len(calls) == 3
     assert sorted(p.name for p in (people / "features").glob("*.npy")) == [
-        f"person.{1001 + i:04d}.npy" for i in range(3)]
+        f"{kind}.{1001 + i:04d}.npy" for kind in ("person", "person_track") for i in range(3)]
     (people / "layers.1003.exr").unlink()     # as if interrupted before the last frame
     status, err = run(args, capsys)
     assert status == 0, err

@@ -226,7 +226,6 @@ def test_person_and_a_feature_model_are_refused_together(files, tmp_path):
 
 
 def test_video_guides_keep_their_order_and_person_masks_are_cached(tmp_path, monkeypatch):
-    import sss_vfx.features.person as person
     frames, heroes, cars = [], [], []
     for s in range(3):
         img, hero, car = scene(shift=s)
@@ -238,8 +237,10 @@ def test_video_guides_keep_their_order_and_person_masks_are_cached(tmp_path, mon
     assert [f.alphas.shape[2] for f in out] == [3, 3, 3]
     for f, h, c in zip(out, heroes, cars):
         assert (owner(f.alphas, c), owner(f.alphas, h)) == (0, 1)
+    from sss_vfx.features.tracking import PersonTracker
     calls = []
-    monkeypatch.setattr(person, "person_mask", lambda plate: calls.append(1) or
+    # A shot follows its person from frame to frame (PersonTracker).
+    monkeypatch.setattr(PersonTracker, "__call__", lambda self, plate: calls.append(1) or
                         heroes[len(calls) - 1])
     first = list(segment_video(frames, "person", cache=tmp_path / "c", device="numpy",
                                **opts))

@@ -33,7 +33,8 @@ import numpy as np
 from sss_vfx.features.tflite import interpreter
 
 __all__ = ["DETECTOR_MODEL", "LANDMARK_MODEL", "Person", "decode_detections",
-           "detection_roi", "people", "roi_matrix", "ssd_anchors", "weighted_nms"]
+           "detection_roi", "frame_mask", "landmark_pass", "people", "roi_matrix",
+           "ssd_anchors", "weighted_nms"]
 
 _MODELS = pathlib.Path(__file__).parent / "models"
 DETECTOR_MODEL = _MODELS / "pose_detection.tflite"
@@ -68,10 +69,14 @@ class Person:
         ``(cx, cy, side, angle)`` of the last region, frame pixels and radians.
     mask : ndarray, shape (H, W), float32
         The person's probability in [0, 1], zero outside the region.
+    next_roi : tuple or None
+        The region the last landmarks give: where the person is looked for in the
+        next frame of a shot (:class:`~sss_vfx.features.tracking.PersonTracker`).
     """
 
-    def __init__(self, score, presence, roi, mask):
+    def __init__(self, score, presence, roi, mask, next_roi=None):
         self.score, self.presence, self.roi, self.mask = score, presence, roi, mask
+        self.next_roi = next_roi
 
 
 def ssd_anchors(input_side=DETECTOR_SIDE, strides=STRIDES, aspect_ratios=(1.0,)):
@@ -319,30 +324,65 @@ def _detect(image, turn):
 
 
 def _landmark(image, roi, refine):
+    if roi[2] < 1.0:
+        return None
+    presence, aux_roi, prob, matrix = landmark_pass(image, roi)
+    if presence < MIN_PRESENCE:
+        return None
+    if refine:
+        roi = aux_roi
+        if roi[2] < 1.0:
+            return None
+        presence, aux_roi, prob, matrix = landmark_pass(image, roi)
+        if presence < MIN_PRESENCE:
+            return None
+    return Person(0.0, presence, roi, frame_mask(prob, matrix, image.shape[:2]), aux_roi)
+
+
+def landmark_pass(image, roi):
+    """One run of the landmark model on a region of the frame.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), float32
+        RGB in [0, 1].
+    roi : tuple
+        ``(cx, cy, side, angle)``, frame pixels and radians, ``side >= 1``.
+
+    Returns
+    -------
+    presence : float
+        Pose-presence score in [0, 1].
+    next_roi : tuple
+        The region the two auxiliary landmarks give (``pose_landmarks_to_roi``): where
+        MediaPipe looks for the body next.
+    prob : ndarray, shape (256, 256), float32
+        Person probability in the crop.
+    matrix : ndarray, shape (2, 3)
+        Frame pixels to crop pixels.
+    """
     lm, lm_in, lm_out = interpreter(
         LANDMARK_MODEL, [[1, LANDMARK_SIDE, LANDMARK_SIDE, 3]],
         [[1, 195], [1, 1], [1, LANDMARK_SIDE, LANDMARK_SIDE, 1], [1, 64, 64, 39], [1, 117]])
-    for second in (False, True):
-        if roi[2] < 1.0:
-            return None
-        crop, matrix = _crop(image, roi, LANDMARK_SIDE, cv2.BORDER_REPLICATE)
-        lm.set_tensor(lm_in[0], np.ascontiguousarray(crop[None], np.float32))
-        lm.invoke()
-        presence = float(np.ravel(lm.get_tensor(lm_out[1]))[0])
-        if presence < MIN_PRESENCE:
-            return None
-        if second or not refine:
-            break
-        landmarks = lm.get_tensor(lm_out[0]).reshape(39, 5)
-        aux = _apply(_invert(matrix), landmarks[33:35, :2])
-        roi = detection_roi(aux[0], aux[1])
+    crop, matrix = _crop(image, roi, LANDMARK_SIDE, cv2.BORDER_REPLICATE)
+    lm.set_tensor(lm_in[0], np.ascontiguousarray(crop[None], np.float32))
+    lm.invoke()
+    presence = float(np.ravel(lm.get_tensor(lm_out[1]))[0])
+    landmarks = lm.get_tensor(lm_out[0]).reshape(39, 5)
+    aux = _apply(_invert(matrix), landmarks[33:35, :2])
     logits = lm.get_tensor(lm_out[2])[0, :, :, 0].astype(np.float32)
     prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -60, 60)))
-    height, width = image.shape[:2]
+    return presence, detection_roi(aux[0], aux[1]), prob, matrix
+
+
+def frame_mask(prob, matrix, shape_hw):
+    """A crop's probabilities warped back into the frame: (H, W) float32 in [0, 1],
+    zero outside the crop."""
+    height, width = shape_hw
     mask = cv2.warpAffine(prob, matrix, (width, height),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return Person(0.0, presence, roi, np.clip(mask, 0.0, 1.0))
+    return np.clip(mask, 0.0, 1.0)
 
 
 @functools.cache

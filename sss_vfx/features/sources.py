@@ -153,7 +153,7 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
 
 class FrameCache:
     """Per-frame model outputs kept in a folder (``person.NNNN.npy``,
-    ``network.NNNN.npy``), valid for one run key.
+    ``person_track.NNNN.npy``, ``network.NNNN.npy``), valid for one run key.
 
     Parameters
     ----------
@@ -182,8 +182,8 @@ class FrameCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = self.directory / _KEY_FILE
         if not stamp.exists() or stamp.read_text().strip() != self.key:
-            for stale in list(self.directory.glob("person.*.npy")) + \
-                    list(self.directory.glob("network.*.npy")):
+            for stale in [path for kind in ("person", "person_track", "network")
+                          for path in self.directory.glob(f"{kind}.*.npy")]:
                 stale.unlink()
             with atomic_path(stamp) as temporary:
                 temporary.write_text(self.key + "\n")
@@ -251,6 +251,19 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
     objects, frame_names, kind = _shot_objects(shot, by_frame, names)
     objects += ("person",) if person else ()
     last = {}
+    tracker = None
+
+    def tracked_person(plate, number):
+        # The principal performer followed from frame to frame; what the tracker
+        # follows is kept beside the mask, so a resumed run follows on as a whole
+        # run does (both go through the cache's float16).
+        nonlocal tracker
+        if tracker is None:
+            from sss_vfx.features.tracking import PersonTracker
+            tracker = PersonTracker()
+        mask = cache.get("person", number, lambda: tracker(plate))
+        tracker.resume(mask, cache.get("person_track", number, tracker.state))
+        return mask
     original_read = shot._read
 
     def read():
@@ -272,8 +285,7 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
             return cache.get("network", number, compute)
         mask = None
         if person:
-            from sss_vfx.features.person import person_mask
-            mask = cache.get("person", number, lambda: person_mask(plate))
+            mask = tracked_person(plate, number)
         # Every frame is read for the shot's objects, in its order: one absent from a
         # frame (not yet entered, or gone) has an empty guide there.
         found = frame_guides(plate, None if by_frame is None else by_frame(number),

@@ -18,6 +18,7 @@ from sss_vfx.features.preprocess import apply_feature_projection, preprocess_fea
 from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
+from sss_vfx.segments.class_evidence import hold_to_classes
 from sss_vfx.segments.evidence import evidence_layers
 from sss_vfx.segments.grouping import (
     collapse_note,
@@ -75,6 +76,10 @@ class WorkingFrame:
     guides : (H, W, O) float32 or None
         The guides at the plate's size (guides only), the evidence the final layers are
         held to (:mod:`sss_vfx.segments.evidence`).
+    classes : (H, W, O + 1) float32 or None
+        Feature classes' probabilities at the plate's size, in ``probabilities``' order
+        (feature classes only): the evidence the final layers are held to
+        (:mod:`sss_vfx.segments.class_evidence`).
     """
 
     plate: np.ndarray
@@ -83,6 +88,7 @@ class WorkingFrame:
     downscaled: bool
     probabilities: object = None
     guides: object = None
+    classes: object = None
 
 
 def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
@@ -114,7 +120,7 @@ def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
     downscaled = (h, w) != plate.shape[:2]
     small = (cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA) if downscaled
              else plate).astype(np.float64)
-    feats = probabilities = full = None
+    feats = probabilities = full = plate_classes = None
     if guides is not None:
         masks = full = np.asarray(guides, np.float32)
         masks = masks.reshape(masks.shape[:2] + (-1,))
@@ -135,10 +141,14 @@ def working_frame(plate, raw_features, max_pixels, projection=None, guides=None,
             # The largest class (the first) is the rest: objects first, rest last.
             probs = class_probabilities(points, resized).astype(np.float64)
             probabilities = np.concatenate([probs[..., 1:], probs[..., :1]], axis=2)
+            plate_classes = (class_probabilities(points, raw_features) if downscaled
+                             else probs.astype(np.float32))
+            plate_classes = np.concatenate([plate_classes[..., 1:],
+                                            plate_classes[..., :1]], axis=2)
     if full is not None:
         full = full.reshape(plate.shape[:2] + (-1,))
     return WorkingFrame(plate=plate, image=small, features=feats, downscaled=downscaled,
-                        probabilities=probabilities, guides=full)
+                        probabilities=probabilities, guides=full, classes=plate_classes)
 
 
 def frame_laplacian(frame, opts, compute, clock):
@@ -325,7 +335,9 @@ def final_layers(working, frame, opts, compute, clock):
     """The tail shared by stills and frames: working-resolution layers brought to the
     plate (guided upsampling), optionally refined over their transition band, and, with
     guides, held to them where they are sure
-    (``opts.guide_evidence``, :func:`~sss_vfx.segments.evidence.evidence_layers`).
+    (``opts.guide_evidence``, :func:`~sss_vfx.segments.evidence.evidence_layers`); with
+    feature classes, given back the solid regions their masks are sure of
+    (:func:`~sss_vfx.segments.class_evidence.hold_to_classes`).
 
     Parameters
     ----------
@@ -350,4 +362,7 @@ def final_layers(working, frame, opts, compute, clock):
     if frame.guides is not None and opts.guide_evidence == "scaled":
         with clock.stage("refinement"):
             alphas = evidence_layers(frame.plate, alphas, frame.guides, eps=opts.matting_eps)
+    if frame.classes is not None and opts.guide_evidence == "scaled":
+        with clock.stage("refinement"):
+            alphas = hold_to_classes(alphas, frame.classes)
     return alphas
