@@ -19,7 +19,6 @@ state before its first unfinished frame, recomputing (not rewriting) the finishe
 frames after it.
 """
 
-import dataclasses
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,17 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sss_vfx.accel.compute import Compute
-from sss_vfx.errors import InputError, OptionError, SssError
-from sss_vfx.features.sources import frame_projection, open_semantic_shot
+from sss_vfx.errors import InputError, SssError
 from sss_vfx.graph.flow import carried_prior, frame_flow
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.io.features import resize_features
 from sss_vfx.io.guides import Guides
-from sss_vfx.options import SegmentationOptions, TemporalOptions
+from sss_vfx.pipeline.inputs import ShotInputs, prepare_shot, refuse_prepared
 from sss_vfx.pipeline.layers import (
     eigenvector_count,
     final_layers,
-    fixed_layers,
     frame_laplacian,
     soft_layers,
     stack_work,
@@ -57,7 +54,7 @@ from sss_vfx.segments.upsample import downsample_layers
 
 log = logging.getLogger("sss_vfx")
 
-__all__ = ["VIDEO_STAGES", "FrameLayers", "segment_video", "shot_options"]
+__all__ = ["VIDEO_STAGES", "FrameLayers", "segment_video"]
 
 VIDEO_STAGES = ("superpixels", "affinities", "flow", "eigenvectors", "initial_segments",
                 "constrained_sparsification", "grouping", "relaxed_sparsification",
@@ -125,42 +122,6 @@ class _Entry:
         return self.finished is not None
 
 
-def shot_options(options=None, temporal=None, **overrides):
-    """The :class:`SegmentationOptions` and :class:`TemporalOptions` of a shot.
-
-    Parameters
-    ----------
-    options : SegmentationOptions, optional
-    temporal : TemporalOptions or bool, optional
-        A bool sets ``TemporalOptions.temporal``.
-    **overrides
-        Fields of either class.
-
-    Returns
-    -------
-    (SegmentationOptions, TemporalOptions)
-
-    Raises
-    ------
-    OptionError
-        An unknown or out-of-range option.
-    """
-    if isinstance(temporal, bool):
-        overrides["temporal"] = temporal
-        temporal = None
-    method_names = {f.name for f in dataclasses.fields(SegmentationOptions)}
-    linking_names = {f.name for f in dataclasses.fields(TemporalOptions)}
-    unknown = sorted(set(overrides) - method_names - linking_names)
-    if unknown:
-        raise OptionError(f"unknown option(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted(method_names | linking_names))}")
-    opts = (options or SegmentationOptions()).with_overrides(
-        **{k: v for k, v in overrides.items() if k in method_names})
-    linking = (temporal or TemporalOptions()).with_overrides(
-        **{k: v for k, v in overrides.items() if k in linking_names})
-    return opts, linking
-
-
 def segment_video(source, features=None, *, frames=None, start=0, allow_missing=False,
                   finished=None, checkpoint=None, options=None, temporal=None,
                   device=None, progress=None, colours=True, guides=None, guide_names=None,
@@ -169,11 +130,14 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
 
     Parameters
     ----------
-    source : str, os.PathLike, sequence of (H, W, 3) arrays, or Shot
+    source : str, os.PathLike, sequence of (H, W, 3) arrays, Shot, or ShotInputs
         A video file, an image-sequence pattern (``shot.%04d.exr``, ``shot.####.exr``),
-        frames in memory (floats in [0, 1]), or a shot already opened by
+        frames in memory (floats in [0, 1]), a shot already opened by
         :func:`~sss_vfx.io.shot.open_shot` (then ``features``, ``frames``, ``start``
-        and ``allow_missing`` are its own).
+        and ``allow_missing`` are its own), or a shot's inputs prepared by
+        :func:`~sss_vfx.pipeline.inputs.prepare_shot` (then every input and option is
+        theirs: only ``finished``, ``checkpoint``, ``device``, ``progress`` and
+        ``colours`` may be given).
     features : str or sequence of arrays, optional
         Per-frame semantic features: a sequence pattern numbered like the frames, or
         one array per frame.
@@ -243,34 +207,39 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
     >>> [f.alphas.shape for f in out]
     [(24, 32, 2), (24, 32, 2), (24, 32, 2)]
     """
-    opts, linking = shot_options(options, temporal, **overrides)
     compute = Compute.resolve(device)
-    shot, opts, _ = open_semantic_shot(
-        source, features, guides=guides, guide_names=guide_names,
-        feature_model=feature_model, cache=cache, compute=compute, options=opts,
-        frames=frames, start=start, allow_missing=allow_missing)
-    runner = _WindowRunner(opts, linking, compute, StageClock(VIDEO_STAGES, progress),
-                           finished, shot.total, colours, checkpoint)
-    runner.projection = projection
-    runner.values = shot.values     # the plate's own values, for the layer colours
-    yield from runner.run(shot.frames())
+    if isinstance(source, ShotInputs):
+        refuse_prepared("shot", features=features, frames=frames, options=options,
+                        temporal=temporal, guides=guides, guide_names=guide_names,
+                        feature_model=feature_model, cache=cache, projection=projection,
+                        **overrides)
+        inputs = source
+    else:
+        inputs = prepare_shot(
+            source, features, guides=guides, guide_names=guide_names,
+            feature_model=feature_model, cache=cache, compute=compute, options=options,
+            temporal=temporal, frames=frames, start=start, allow_missing=allow_missing,
+            projection=projection, **overrides)
+    runner = _WindowRunner(inputs, compute, StageClock(VIDEO_STAGES, progress),
+                           finished, colours, checkpoint)
+    yield from runner.run(inputs.shot.frames())
 
 
 class _WindowRunner:
     """Slides the window over a stream of frames; see :func:`segment_video`."""
 
-    def __init__(self, opts, linking, compute, clock, finished, total, colours,
-                 checkpoint=None):
-        self.opts, self.linking, self.compute, self.clock = opts, linking, compute, clock
+    def __init__(self, inputs, compute, clock, finished, colours, checkpoint=None):
+        self.opts, self.linking = inputs.options, inputs.temporal
+        self.compute, self.clock = compute, clock
         self.finished = finished or (lambda number: None)
-        self.total = total
+        self.total = inputs.shot.total
         self.colours = colours
-        self.values = lambda number, plate: plate
+        self.values = inputs.shot.values   # the plate's own values, for the layer colours
         self.checkpoint = checkpoint
         self.previous = None    # (h*w, K) layers given to the last emitted frame
-        self.projection = None  # FeatureProjection of the shot
+        self.projection = inputs.projection
         self.emitted = 0        # frames handed out so far
-        self.notes = []
+        self.notes = list(inputs.notes)
         self.held = deque()     # the frames of the window being filled
         # Resuming: finished frames go out as they are while the runner looks for the
         # last state before the first unfinished frame; ``pending`` are the frames
@@ -371,18 +340,9 @@ class _WindowRunner:
         raw = None if guides is not None else raw
         if raw is not None and raw.shape[:2] != plate.shape[:2]:
             raw = resize_features(raw, plate.shape[:2])
-        if raw is not None and self.projection is None:
-            # The first frame fixes how features map to colours for the whole shot.
-            self.projection = frame_projection(plate, raw, self.opts.max_pixels)
         classes = self.opts.feature_classes == "auto"
         if index == 0:
             check_eigenvectors(self.opts, plate.shape[:2])
-            points = None if self.projection is None else self.projection.class_points
-            if guides is None and classes and points is not None:
-                # open_semantic_shot fixed the count already when it opened the shot.
-                self.opts = fixed_layers(self.opts, len(points))
-                self.notes.append(f"the features are {len(points)} classes (a network's "
-                                  "masks): one layer per class")
         frame = working_frame(plate, raw, self.opts.max_pixels, self.projection,
                               guides=guides, classes=classes)
         if index == 0 and frame.downscaled:
