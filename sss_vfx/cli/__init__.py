@@ -14,8 +14,9 @@ import signal
 import sys
 
 from sss_vfx.cli import batch, devices, farm, ofx, segment, serve, video
-from sss_vfx.cli.flags import HelpFormatter, epilog, to_flags
+from sss_vfx.cli.flags import to_flags
 from sss_vfx.errors import SssError
+from sss_vfx.helptext import HelpFormatter, epilog
 from sss_vfx.io.folder_lock import release_folders
 from sss_vfx.version import __version__
 

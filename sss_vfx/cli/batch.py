@@ -7,19 +7,17 @@ same command computes only what is missing. Needs ``pip install 'sss_vfx[dask]'`
 
 from sss_vfx.cli.farm import semantic_kwargs
 from sss_vfx.cli.flags import (
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_run_flags,
     add_temporal_flags,
-    epilog,
     method_options,
-    sections,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags
 from sss_vfx.errors import OptionError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 
 __all__ = ["add_parser", "run"]
 

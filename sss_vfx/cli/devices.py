@@ -1,6 +1,6 @@
 """``sss-vfx devices``: what the device choice can pick, and what ``auto`` picks."""
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 
-from sss_vfx.cli.flags import HelpFormatter, epilog, sections
 
 __all__ = ["add_parser", "run"]
 

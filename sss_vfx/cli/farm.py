@@ -10,22 +10,20 @@ import json
 import sys
 
 from sss_vfx.cli.flags import (
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_run_flags,
     add_temporal_flags,
     add_wait_flag,
-    epilog,
     flag_name,
     method_options,
     plate_options,
-    sections,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags
 from sss_vfx.cli.video import parse_frame_range
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 from sss_vfx.options import SegmentationOptions, TemporalOptions
 
 __all__ = ["add_parser", "run"]

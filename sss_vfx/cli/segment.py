@@ -8,19 +8,17 @@ import numpy as np
 
 from sss_vfx.cli.flags import (
     GIVEN,
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_run_flags,
     add_wait_flag,
-    epilog,
     method_options,
     plate_options,
-    sections,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.accel.compute import Compute
 from sss_vfx.features.sources import is_person
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 from sss_vfx.io.exr import layer_names
 from sss_vfx.io.images import require_file
 from sss_vfx.io.outputs import write_manifest

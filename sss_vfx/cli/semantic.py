@@ -3,8 +3,8 @@
 
 import os
 
-from sss_vfx.cli.flags import sections
 from sss_vfx.errors import OptionError
+from sss_vfx.helptext import sections
 
 __all__ = ["add_semantic_flags", "feature_model", "semantic_record"]
 

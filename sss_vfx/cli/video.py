@@ -16,22 +16,20 @@ import cv2
 import numpy as np
 
 from sss_vfx.cli.flags import (
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_wait_flag,
     add_run_flags,
     add_temporal_flags,
-    epilog,
     method_options,
     plate_options,
-    sections,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
 from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import OptionError, SssError
 from sss_vfx.features.sources import FrameCache
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 from sss_vfx.io.outputs import render_preview, write_manifest
 from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import ShotOutputs, frame_name, run_key
