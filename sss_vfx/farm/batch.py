@@ -17,7 +17,10 @@ import sys
 import time
 
 from sss_vfx.errors import OptionError, SssError
+from sss_vfx.farm.chunk import run_chunk
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
+from sss_vfx.farm.finalise import finalise_shot
+from sss_vfx.farm.plan import plan_shot
 from sss_vfx.features.sources import is_person
 from sss_vfx.io.shot import is_sequence_pattern, open_shot
 
@@ -27,6 +30,7 @@ __all__ = ["BatchProgress", "batch", "shot_name"]
 
 
 def _distributed():
+    # Dask is an extra (sss_vfx[dask]): imported when a batch runs.
     try:
         import distributed
     except ImportError:
@@ -83,18 +87,15 @@ class BatchProgress:
 
 
 def _plan_task(source, output, kwargs):
-    from sss_vfx.farm.plan import plan_shot
     plan_shot(source, output, **kwargs)
     return output
 
 
 def _chunk_task(output, index, device, _plan):
-    from sss_vfx.farm.chunk import run_chunk
     return run_chunk(output, index, device=_worker_device(device))
 
 
 def _final_task(output, _chunks):
-    from sss_vfx.farm.finalise import finalise_shot
     return finalise_shot(output)
 
 
@@ -103,7 +104,7 @@ def _worker_device(device):
     a cluster's workers see their own GPU as cuda:0 (CUDA_VISIBLE_DEVICES)."""
     if device not in (None, "auto", "gpu"):
         return device
-    try:
+    try:    # Dask is an extra; outside a worker the device stays as asked
         from distributed import get_worker
         worker = get_worker()
     except (ImportError, ValueError):
@@ -115,7 +116,7 @@ def _worker_device(device):
 
 
 def _gpu_count():
-    try:
+    try:    # torch is an extra (sss_vfx[gpu])
         import torch
         return torch.cuda.device_count()
     except Exception:   # torch absent or broken: no GPU workers
