@@ -13,7 +13,7 @@ from sss_vfx.segments.evidence import (
     object_evidence,
     signed_distance,
 )
-from sss_vfx.synthetic import strands_shot
+from sss_vfx.data import strands_shot
 
 BACKGROUND, OBJECT = (0.15, 0.2, 0.5), (0.9, 0.6, 0.2)
 

@@ -11,7 +11,7 @@ from sss_vfx.options import SegmentationOptions
 from sss_vfx.pipeline.inputs import prepare_shot, semantic_layers
 from sss_vfx.pipeline.video import segment_video
 from sss_vfx.pipeline.window_state import WindowState
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.data import coarse_features, two_region_image
 
 SMALL = {"layers": 2, "eigenvectors": 10, "initial_segments": 4, "superpixels": 40}
 

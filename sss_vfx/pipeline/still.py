@@ -166,7 +166,7 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
 
     Examples
     --------
-    >>> from sss_vfx.synthetic import two_region_image
+    >>> from sss_vfx.data import two_region_image
     >>> img, _ = two_region_image((32, 32))
     >>> seg = segment_image(img, eigenvectors=20, initial_segments=6, layers=2)
     >>> seg.alphas.shape

@@ -160,7 +160,7 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
 
     Examples
     --------
-    >>> from sss_vfx.synthetic import two_region_image
+    >>> from sss_vfx.data import two_region_image
     >>> clip = [two_region_image((24, 32), seed=s)[0] for s in range(3)]
     >>> out = list(segment_video(clip, layers=2, eigenvectors=10, initial_segments=4,
     ...                          superpixels=40))
