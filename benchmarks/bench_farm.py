@@ -54,7 +54,7 @@ from sss_vfx.farm.chunks import chunk_ranges  # noqa: E402
 from sss_vfx.farm.layout import FarmFolder  # noqa: E402
 from sss_vfx.graph.flow import frame_flow  # noqa: E402
 from sss_vfx.io.exr import read_layers_exr, write_layers_exr  # noqa: E402
-from sss_vfx.metrics import dtssd, foreground_layers, iou, sad, warping_error  # noqa: E402
+from sss_vfx.evaluation import dtssd, foreground_layers, iou, sad, warping_error  # noqa: E402
 from sss_vfx.data import coarse_features, moving_shot  # noqa: E402
 
 # Coarse features (blocky masks): the options the library recommends for them.

@@ -53,7 +53,7 @@ from _common import cv2  # noqa: E402
 from baselines import closed_form_alpha, make_trimap  # noqa: E402
 
 import sss_vfx  # noqa: E402
-from sss_vfx.metrics import iou, mse_x1000, sad  # noqa: E402
+from sss_vfx.evaluation import iou, mse_x1000, sad  # noqa: E402
 from sss_vfx.data import strands_shot  # noqa: E402
 
 IMAGES = tuple(f"GT{i:02d}" for i in range(1, 12))

@@ -56,7 +56,7 @@ from baselines import closed_form_alpha, make_trimap  # noqa: E402
 
 import sss_vfx  # noqa: E402
 from sss_vfx.io.outputs import write_preview_png  # noqa: E402
-from sss_vfx.metrics import foreground_layers, mse_x1000, sad  # noqa: E402
+from sss_vfx.evaluation import foreground_layers, mse_x1000, sad  # noqa: E402
 from sss_vfx.data import coarse_features, coarse_mask, strands_shot  # noqa: E402
 
 IMAGES = ("GT01", "GT02", "GT03", "GT04", "GT05")

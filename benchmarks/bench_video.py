@@ -26,7 +26,7 @@ linked by flow, ``perframe`` = ``temporal=False``):
     ``--speed-frames`` frames (9) at 854x480, or resized to 1920x1080 with
     ``INTER_CUBIC``, default options: seconds per frame and peak RSS.
 ``--identity`` (its own table, no configuration group)
-    Identity changes (:func:`sss_vfx.metrics.identity_changes`: a frame where more than
+    Identity changes (:func:`sss_vfx.evaluation.identity_changes`: a frame where more than
     a quarter of the object's mass moves to other layers) on every DAVIS shot
     (``davis/JPEGImages/480p/*`` and car-shadow; the first ``--identity-frames``
     frames resized to ``--identity-size``, features ``coarse_features(mask)``) and on
@@ -74,7 +74,7 @@ from bench_still import STAGE_LABELS  # noqa: E402
 import sss_vfx  # noqa: E402
 from sss_vfx.graph.flow import frame_flow, warp_back  # noqa: E402
 from sss_vfx.io.outputs import render_preview  # noqa: E402
-from sss_vfx.metrics import (  # noqa: E402
+from sss_vfx.evaluation import (  # noqa: E402
     dtssd,
     foreground_layers,
     identity_changes,

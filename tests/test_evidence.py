@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sss_vfx.errors import OptionError
-from sss_vfx.metrics import iou, sad
+from sss_vfx.evaluation import iou, sad
 from sss_vfx.pipeline.still import segment_image
 from sss_vfx.segments.evidence import (
     EVIDENCE,

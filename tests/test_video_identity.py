@@ -8,7 +8,7 @@ import pytest
 
 from sss_vfx import segment_video
 from sss_vfx.accel.compute import Compute
-from sss_vfx.metrics import identity_changes, object_mass
+from sss_vfx.evaluation import identity_changes, object_mass
 from sss_vfx.segments.grouping import group_by_reference
 from sss_vfx.segments.identity import uncertain_handovers, window_reference
 from sss_vfx.data import regions_shot
