@@ -41,7 +41,7 @@ def make_trimap(mask, *, threshold=0.5, radius=10):
     Parameters
     ----------
     mask : (H, W) array_like
-        Soft foreground mask, values in [0, 1] (e.g. ``sss_vfx.synthetic.coarse_mask``).
+        Soft foreground mask, values in [0, 1] (e.g. ``sss_vfx.data.coarse_mask``).
     threshold : float, optional
         Foreground where ``mask > threshold``.
     radius : int, optional

@@ -62,7 +62,7 @@ def load_image(data_dir, megapixels):
         source = f"{path.name} resized"
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB).astype(np.float64) / 255.0
     else:
-        from sss_vfx.synthetic import two_region_image
+        from sss_vfx.data import two_region_image
 
         source = f"synthetic two-region image ({path} not found)"
         rgb = np.asarray(two_region_image((480, 720))[0], dtype=np.float64)

@@ -1,13 +1,13 @@
 """DAVIS shots in video mode with two-class features made from the given masks.
 
 The coarse-mask counterpart of ``bench_davis_guides.py``: each frame's features are
-``sss_vfx.synthetic.coarse_features(mask, seed=frame_index)`` (the mask area-averaged to
+``sss_vfx.data.coarse_features(mask, seed=frame_index)`` (the mask area-averaged to
 1/8, thresholded, blurred, with a seeded wobble, painted in two feature colours), what
 ``bench_video.py --coarse-features`` gives car-shadow, as a segmentation network's mask
 would. The shot runs through ``sss_vfx.segment_video(frames, features,
 **sss_vfx.COARSE_FEATURES)``: the features are recognised as two classes, one layer
 each. The object's matte is the sum of the layers whose alpha-weighted mean of the
-coarse mask exceeds 0.5 (``sss_vfx.metrics.foreground_layers``, per frame).
+coarse mask exceeds 0.5 (``sss_vfx.evaluation.foreground_layers``, per frame).
 
 Scores against the annotations, per frame: IoU of the matte (threshold 0.5) and of the
 coarse mask the features were painted from; SAD of both (sum |a - mask| / 1000, the
@@ -34,8 +34,8 @@ import _common  # noqa: E402  (makes sss_vfx importable)
 from bench_davis_guides import all_shots, shot_dirs  # noqa: E402
 
 import sss_vfx  # noqa: E402
-from sss_vfx.metrics import dtssd, foreground_layers, iou, sad  # noqa: E402
-from sss_vfx.synthetic import coarse_features  # noqa: E402
+from sss_vfx.evaluation import dtssd, foreground_layers, iou, sad  # noqa: E402
+from sss_vfx.data import coarse_features  # noqa: E402
 
 #: The feature colours of ``coarse_features``' defaults: the mask is read back from them.
 FG, BG = np.array((0.9, 0.2, 0.1)), np.array((0.1, 0.3, 0.9))

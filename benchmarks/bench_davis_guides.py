@@ -33,7 +33,7 @@ import _common  # noqa: E402  (makes sss_vfx importable)
 from bench_guides import hurried_guide  # noqa: E402
 
 import sss_vfx  # noqa: E402
-from sss_vfx.metrics import dtssd, iou  # noqa: E402
+from sss_vfx.evaluation import dtssd, iou  # noqa: E402
 
 DAVIS_DIR = Path("davis")
 CAR_SHADOW = "car-shadow"

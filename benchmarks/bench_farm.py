@@ -3,7 +3,7 @@
 Sections (``--only`` picks some, comma-separated):
 
 ``rendered``
-    ``sss_vfx.synthetic.moving_shot`` (``--frames`` 40, ``--shape`` 64x96) with true
+    ``sss_vfx.data.moving_shot`` (``--frames`` 40, ``--shape`` 64x96) with true
     alpha and coarse features, written as a PNG sequence. One process
     (``segment_video``) against the shot cut into ``--chunk-frames`` (10: 4 chunks)
     run by ``sss_vfx.batch`` on 2 workers: the object's layer index in every frame,
@@ -54,8 +54,8 @@ from sss_vfx.farm.chunks import chunk_ranges  # noqa: E402
 from sss_vfx.farm.layout import FarmFolder  # noqa: E402
 from sss_vfx.graph.flow import frame_flow  # noqa: E402
 from sss_vfx.io.exr import read_layers_exr, write_layers_exr  # noqa: E402
-from sss_vfx.metrics import dtssd, foreground_layers, iou, sad, warping_error  # noqa: E402
-from sss_vfx.synthetic import coarse_features, moving_shot  # noqa: E402
+from sss_vfx.evaluation import dtssd, foreground_layers, iou, sad, warping_error  # noqa: E402
+from sss_vfx.data import coarse_features, moving_shot  # noqa: E402
 
 # Coarse features (blocky masks): the options the library recommends for them.
 RENDERED_OPTIONS = dict(sss_vfx.COARSE_FEATURES, eigenvectors=20, initial_segments=8,

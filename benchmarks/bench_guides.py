@@ -1,7 +1,7 @@
 """Quality of the soft layers from rough guides, against the guide and closed-form matting.
 
 For every photo ``alpha_stills/input/GT0x.png`` with true alpha ``gt/GT0x.png`` (and
-``--rendered N`` shots of ``sss_vfx.synthetic.strands_shot``, seeds 101..100+N, held out):
+``--rendered N`` shots of ``sss_vfx.data.strands_shot``, seeds 101..100+N, held out):
 
 * a **guide** drawn by one of two recipes (``--recipe``, both by default), each seeded
   by the image name:
@@ -53,8 +53,8 @@ from _common import cv2  # noqa: E402
 from baselines import closed_form_alpha, make_trimap  # noqa: E402
 
 import sss_vfx  # noqa: E402
-from sss_vfx.metrics import iou, mse_x1000, sad  # noqa: E402
-from sss_vfx.synthetic import strands_shot  # noqa: E402
+from sss_vfx.evaluation import iou, mse_x1000, sad  # noqa: E402
+from sss_vfx.data import strands_shot  # noqa: E402
 
 IMAGES = tuple(f"GT{i:02d}" for i in range(1, 12))
 METHODS = ("guide", "closed_form", "knn", "soft_layers")

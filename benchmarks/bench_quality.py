@@ -4,7 +4,7 @@ For every photo ``alpha_stills/input/GT0x.png`` with true alpha ``gt/GT0x.png`` 
 channel / 255):
 
 * features as a segmentation network would give them:
-  ``sss_vfx.synthetic.coarse_features(alpha_true, scale=8, blur_sigma=1.0)``;
+  ``sss_vfx.data.coarse_features(alpha_true, scale=8, blur_sigma=1.0)``;
 * **soft layers**: ``segment_image(image, features, **sss_vfx.COARSE_FEATURES)``, the
   library's options for features that are a network's masks (``--paper-defaults``: the
   paper's defaults instead; ``--embedding-weight`` etc. override either). The features
@@ -13,7 +13,7 @@ channel / 255):
   class; ``--feature-classes off``: the paper's grouping into 5 layers); layer k counts as
   foreground when the alpha-weighted mean of the coarse mask over it is > 0.5, and the
   matte is the sum of the foreground layers;
-* baseline **coarse mask**: ``sss_vfx.synthetic.coarse_mask`` (same recipe) as the matte;
+* baseline **coarse mask**: ``sss_vfx.data.coarse_mask`` (same recipe) as the matte;
 * baseline **closed-form**: closed-form matting (Levin et al. 2008) at full resolution on
   a trimap made from the coarse mask (threshold 0.5, unknown within 10 px of its
   boundary), see ``benchmarks/baselines.py``.
@@ -56,8 +56,8 @@ from baselines import closed_form_alpha, make_trimap  # noqa: E402
 
 import sss_vfx  # noqa: E402
 from sss_vfx.io.outputs import write_preview_png  # noqa: E402
-from sss_vfx.metrics import foreground_layers, mse_x1000, sad  # noqa: E402
-from sss_vfx.synthetic import coarse_features, coarse_mask, strands_shot  # noqa: E402
+from sss_vfx.evaluation import foreground_layers, mse_x1000, sad  # noqa: E402
+from sss_vfx.data import coarse_features, coarse_mask, strands_shot  # noqa: E402
 
 IMAGES = tuple(f"GT{i:02d}" for i in range(1, 12))
 METHODS = ("coarse_mask", "closed_form", "soft_layers")
@@ -100,7 +100,7 @@ def parse_args(argv):
     p.add_argument("--docia", action="store_true",
                    help="also segment docia at 320x320 (max_pixels=0): preview and coverage")
     p.add_argument("--rendered", type=int, default=0, metavar="N",
-                   help="also score N rendered shots (sss_vfx.synthetic.strands_shot, "
+                   help="also score N rendered shots (sss_vfx.data.strands_shot, "
                         "640x480, seeds S..S+N-1), reported apart from the dev images")
     p.add_argument("--first-seed", type=int, default=1, metavar="S",
                    help="seed of the first rendered shot (default 1; give new seeds for "

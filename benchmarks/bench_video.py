@@ -16,7 +16,7 @@ linked by flow, ``perframe`` = ``temporal=False``):
 ``quality-colour-*``, ``quality-features-*``
     ``--frames`` frames (40) at 854x480, default options (``--max-pixels`` to change),
     no features (colour-driven layers), or coarse network-like features per frame
-    ``sss_vfx.synthetic.coarse_features(mask, seed=frame_index)``. Scores against the
+    ``sss_vfx.data.coarse_features(mask, seed=frame_index)``. Scores against the
     masks (after the run, so they do not count in its time or memory): mean IoU of the
     best-matching layer group (threshold 0.5), chosen per frame by
     ``foreground_layers`` or once on the first frame and kept; dtSSD of that group's
@@ -26,11 +26,11 @@ linked by flow, ``perframe`` = ``temporal=False``):
     ``--speed-frames`` frames (9) at 854x480, or resized to 1920x1080 with
     ``INTER_CUBIC``, default options: seconds per frame and peak RSS.
 ``--identity`` (its own table, no configuration group)
-    Identity changes (:func:`sss_vfx.metrics.identity_changes`: a frame where more than
+    Identity changes (:func:`sss_vfx.evaluation.identity_changes`: a frame where more than
     a quarter of the object's mass moves to other layers) on every DAVIS shot
     (``davis/JPEGImages/480p/*`` and car-shadow; the first ``--identity-frames``
     frames resized to ``--identity-size``, features ``coarse_features(mask)``) and on
-    rendered shots ``sss_vfx.synthetic.regions_shot`` of ``--seeds`` (12 frames,
+    rendered shots ``sss_vfx.data.regions_shot`` of ``--seeds`` (12 frames,
     160x120, five flat feature colours; ``--rendered-size``), ``--modes`` temporal and
     per-frame, with each ``--solvers`` eigensolver; SAD and dtSSD of the object's
     matte, its layers chosen on the first frame (``fixed``) or per frame (``each``);
@@ -74,7 +74,7 @@ from bench_still import STAGE_LABELS  # noqa: E402
 import sss_vfx  # noqa: E402
 from sss_vfx.graph.flow import frame_flow, warp_back  # noqa: E402
 from sss_vfx.io.outputs import render_preview  # noqa: E402
-from sss_vfx.metrics import (  # noqa: E402
+from sss_vfx.evaluation import (  # noqa: E402
     dtssd,
     foreground_layers,
     identity_changes,
@@ -86,7 +86,7 @@ from sss_vfx.options import DEFAULT_MAX_PIXELS, TemporalOptions  # noqa: E402
 from sss_vfx.pipeline.layers import working_size  # noqa: E402
 from sss_vfx.pipeline.video import VIDEO_STAGES  # noqa: E402
 from sss_vfx.segments.identity import match_layers  # noqa: E402
-from sss_vfx.synthetic import coarse_features, regions_shot  # noqa: E402
+from sss_vfx.data import coarse_features, regions_shot  # noqa: E402
 
 CLIP = Path("davis_car_shadow")
 FRAMES_DIR = CLIP / "JPEGImages" / "480p" / "car-shadow"

@@ -3,7 +3,7 @@
 Run from anywhere: ``python sample_shots/make_samples.py``. Writes, next to this file:
 
 - ``chelsea.png``: scikit-image's ``data.chelsea()`` photo (CC0), re-encoded as PNG.
-- ``strands.png``: the rendered :func:`sss_vfx.synthetic.strands_shot` (seed 0), 8-bit.
+- ``strands.png``: the rendered :func:`sss_vfx.data.strands_shot` (seed 0), 8-bit.
 - ``strands_alpha.png``: its true alpha, 16-bit grey.
 - ``strands_features.png``: its coarse semantic features, 8-bit RGB.
 - ``strands_roto.png``: a rough roto of the head, as an artist in a hurry draws it:
@@ -21,10 +21,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 try:
-    from sss_vfx.synthetic import coarse_mask, strands_shot
+    from sss_vfx.data import coarse_mask, strands_shot
 except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(HERE.parent))
-    from sss_vfx.synthetic import coarse_mask, strands_shot
+    from sss_vfx.data import coarse_mask, strands_shot
 
 STRANDS_SHAPE = (240, 320)
 STRANDS_SEED = 0

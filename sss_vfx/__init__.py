@@ -1,7 +1,5 @@
 """sss_vfx: automatic, hair-accurate soft mattes by Semantic Soft Segmentation."""
 
-from importlib import metadata as _metadata
-
 from sss_vfx.accel import (Compute, Device, DeviceError, DeviceMemoryError,
                            KernelBuildError, list_devices, resolve_device)
 from sss_vfx.accel.builders import laplacian, matting_laplacian
@@ -12,11 +10,7 @@ from sss_vfx.options import (COARSE_FEATURES, PAPER, AffinityWeights,
 from sss_vfx.pipeline.still import Segmentation, segment_image
 from sss_vfx.pipeline.video import FrameLayers, segment_video
 from sss_vfx.segments.colours import layer_colours, premultiplied_colours
-
-try:        # written once, in pyproject.toml; read from the installed metadata
-    __version__ = _metadata.version("sss_vfx")
-except _metadata.PackageNotFoundError:      # a checkout used without installing it
-    __version__ = "0+unknown"
+from sss_vfx.version import __version__
 
 __all__ = [
     "COARSE_FEATURES", "AffinityWeights", "Compute", "Device", "DeviceError",

@@ -52,6 +52,7 @@ class ColourSpace(str):
 
 
 def _ocio():
+    # Imported when colour management is first used (~70 ms).
     try:
         import PyOpenColorIO
     except ImportError as exc:    # pragma: no cover - a core dependency

@@ -4,7 +4,7 @@ features numbered from 1001, with the true alphas."""
 import cv2
 import numpy as np
 
-from sss_vfx.synthetic import moving_shot
+from sss_vfx.data import moving_shot
 
 #: The tiny method options of the farm tests.
 TINY = dict(eigenvectors=10, initial_segments=6, superpixels=40, layers=2)

@@ -4,7 +4,7 @@ import numpy as np
 
 from sss_vfx import laplacian
 from sss_vfx.graph.superpixels import compute_superpixels
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.data import coarse_features, two_region_image
 
 
 def two_region_problem(shape):

@@ -15,7 +15,7 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from sss_vfx.synthetic import moving_shot
+from sss_vfx.data import moving_shot
 
 #: Options small enough for a 4-frame shot of 32x40 to take seconds.
 TINY = {"eigenvectors": 10, "initial_segments": 6, "superpixels": 40}

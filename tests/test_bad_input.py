@@ -13,7 +13,7 @@ from sss_vfx.io.images import read_image
 from sss_vfx.io.shot import open_shot
 from sss_vfx.options import MIN_MAX_PIXELS, SegmentationOptions
 from sss_vfx.pipeline.limits import check_eigenvectors
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 TINY = ["--eigenvectors", "10", "--initial-segments", "6", "--superpixels", "40"]
 

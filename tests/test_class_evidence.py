@@ -6,9 +6,9 @@ import pytest
 
 import sss_vfx
 from sss_vfx.errors import OptionError
-from sss_vfx.metrics import iou, sad
+from sss_vfx.evaluation import iou, sad
 from sss_vfx.segments.class_evidence import hold_to_classes, opening_radius
-from sss_vfx.synthetic import coarse_features, coarse_mask
+from sss_vfx.data import coarse_features, coarse_mask
 
 
 def _animal():

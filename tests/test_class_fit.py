@@ -7,7 +7,7 @@ import sss_vfx
 from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import OptionError
 from sss_vfx.segments.objects import fit_class_layers
-from sss_vfx.synthetic import coarse_features, coarse_mask, two_region_image
+from sss_vfx.data import coarse_features, coarse_mask, two_region_image
 
 
 def _random_case(seed=0, n=200, m=12, classes=3):

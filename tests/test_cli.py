@@ -19,7 +19,7 @@ from sss_vfx.cli import main
 from sss_vfx.io import read_layers_exr
 from sss_vfx.io.outputs import MANIFEST_SCHEMA
 from sss_vfx.pipeline.still import STAGES
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.data import coarse_features, two_region_image
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHAPE = (32, 40)

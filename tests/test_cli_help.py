@@ -13,7 +13,8 @@ from _cli import run_in_process
 
 import sss_vfx
 from sss_vfx.cli import build_parser
-from sss_vfx.cli.flags import HELP_SECTIONS, flag_name
+from sss_vfx.cli.flags import flag_name
+from sss_vfx.helptext import HELP_SECTIONS
 from sss_vfx.options import OPTION_GROUPS, SegmentationOptions, TemporalOptions
 
 ROOT = Path(__file__).resolve().parents[1]

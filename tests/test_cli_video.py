@@ -13,7 +13,7 @@ from sss_vfx.cli import main
 from sss_vfx.errors import InputError
 from sss_vfx.io.exr import read_layers_exr
 from sss_vfx.io.video import iter_video, video_info, write_preview_video
-from sss_vfx.synthetic import moving_shot
+from sss_vfx.data import moving_shot
 
 TINY = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
         "--superpixels", "40"]

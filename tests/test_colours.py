@@ -8,7 +8,7 @@ import sss_vfx
 from sss_vfx.errors import OptionError
 from sss_vfx.segments.colours import (_solve_colours, _sum_to_plate, layer_colours,
                                       premultiplied_colours)
-from sss_vfx.synthetic import strands_shot, two_region_image
+from sss_vfx.data import strands_shot, two_region_image
 
 
 def smooth_layers(shape, k, seed=0):

@@ -15,7 +15,7 @@ from sss_vfx.segments.constrained import (
 )
 from sss_vfx.segments.kmeans import kmeans
 from sss_vfx.spectral import smallest_magnitude_eigs
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.data import coarse_features, two_region_image
 
 
 H, W = 24, 30

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sss_vfx.errors import OptionError
-from sss_vfx.metrics import iou, sad
+from sss_vfx.evaluation import iou, sad
 from sss_vfx.pipeline.still import segment_image
 from sss_vfx.segments.evidence import (
     EVIDENCE,
@@ -13,7 +13,7 @@ from sss_vfx.segments.evidence import (
     object_evidence,
     signed_distance,
 )
-from sss_vfx.synthetic import strands_shot
+from sss_vfx.data import strands_shot
 
 BACKGROUND, OBJECT = (0.15, 0.2, 0.5), (0.9, 0.6, 0.2)
 

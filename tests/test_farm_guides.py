@@ -8,7 +8,7 @@ import pytest
 from sss_vfx.cli import main
 from sss_vfx.farm.layout import FarmFolder
 from sss_vfx.io.exr import read_layers_exr
-from sss_vfx.metrics import sad
+from sss_vfx.evaluation import sad
 from tests._farm import FIRST, write_shot
 
 pytestmark = pytest.mark.slow

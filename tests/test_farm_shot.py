@@ -17,7 +17,7 @@ from sss_vfx.errors import OutputError
 from sss_vfx.farm import finalise_shot, plan_shot, run_chunk
 from sss_vfx.farm.layout import FarmFolder
 from sss_vfx.io.exr import read_layers_exr
-from sss_vfx.metrics import foreground_layers, sad
+from sss_vfx.evaluation import foreground_layers, sad
 from tests._farm import FIRST, TINY, write_shot
 
 pytestmark = pytest.mark.slow

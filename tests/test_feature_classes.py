@@ -10,7 +10,7 @@ from sss_vfx.features.classes import class_probabilities, fit_feature_classes
 from sss_vfx.features.preprocess import fit_feature_projection
 from sss_vfx.pipeline.still import segment_image
 from sss_vfx.pipeline.video import segment_video
-from sss_vfx.synthetic import coarse_features, coarse_mask, two_region_image
+from sss_vfx.data import coarse_features, coarse_mask, two_region_image
 
 SMALL = dict(eigenvectors=14, initial_segments=8, superpixels=60, constrained_iterations=10,
              relaxed_rounds=3, device="numpy", colours=False)

@@ -16,7 +16,7 @@ import pytest
 from sss_vfx.cli import main
 from sss_vfx.errors import OutputError
 from sss_vfx.io.folder_lock import LOCK_NAME, hold_folder, release_folders
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 TINY = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
         "--superpixels", "40", "--progress", "none"]

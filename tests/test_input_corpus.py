@@ -34,7 +34,7 @@ import pytest
 from sss_vfx.cli import main
 from sss_vfx.io.exr import read_layers_exr
 from sss_vfx.io.video import write_preview_video
-from sss_vfx.synthetic import moving_shot, two_region_image
+from sss_vfx.data import moving_shot, two_region_image
 
 TINY = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
         "--superpixels", "40", "--progress", "none"]

@@ -8,7 +8,7 @@ import sys
 import cv2
 import numpy as np
 
-from sss_vfx.synthetic import moving_shot
+from sss_vfx.data import moving_shot
 
 TINY = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
         "--superpixels", "40"]

@@ -10,7 +10,7 @@ from sss_vfx.graph.matting import matting_affinity
 from sss_vfx.options import AffinityWeights
 from sss_vfx.graph.superpixel_affinity import colour_affinity, semantic_affinity
 from sss_vfx.graph.superpixels import compute_superpixels
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 
 def dense_laplacian(affinity):

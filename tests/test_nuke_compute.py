@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 SMALL = "--eigenvectors 12 --initial-segments 6 --superpixels 60"
 SIZE = (32, 32)

@@ -176,7 +176,7 @@ def test_segment_rejects_an_unknown_device_in_one_line(tmp_path, capsys):
 def test_segment_records_the_device_in_the_manifest(tmp_path):
     import cv2
 
-    from sss_vfx.synthetic import two_region_image
+    from sss_vfx.data import two_region_image
     image = tmp_path / "plate.png"
     pixels, _ = two_region_image((24, 28))
     cv2.imwrite(str(image), (np.asarray(pixels)[..., ::-1] * 255).astype(np.uint8))

@@ -13,7 +13,7 @@ from sss_vfx.accel.compute import Compute
 from sss_vfx.options import AffinityWeights
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.graph.temporal import temporal_affinity, temporal_block
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 
 def random_affinity(n, density, seed, negative=True, self_loops=True):

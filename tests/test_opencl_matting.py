@@ -18,7 +18,7 @@ from sss_vfx.accel.matting_cl import (_band_height, empty_aligned, index_dtype,
                                       matting_row_lengths, write_matting_rows)
 from sss_vfx.graph.laplacian import affinity_to_laplacian
 from sss_vfx.graph.matting import _WINDOW, matting_affinity, stencil_to_csr
-from sss_vfx.synthetic import strands_shot
+from sss_vfx.data import strands_shot
 
 FP64_TOL = 1e-8
 SHAPES = [(3, 3), (3, 17), (17, 3), (4, 5), (5, 4), (6, 7), (17, 31), (31, 17), (9, 70)]

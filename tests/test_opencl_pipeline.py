@@ -10,7 +10,7 @@ import numpy as np
 from _opencl import FP64
 
 from sss_vfx import segment_image
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 OPTIONS = dict(eigenvectors=20, initial_segments=8, layers=2, superpixels=40)
 

@@ -11,7 +11,7 @@ from sss_vfx.accel.devices import NUMPY
 from sss_vfx.options import (AffinityWeights, ConstrainedOptions, RefineOptions,
                              RelaxedOptions, SegmentationOptions, TemporalOptions,
                              option_help)
-from sss_vfx.synthetic import strands_shot
+from sss_vfx.data import strands_shot
 
 #: A value other than the default for every field, all cheap to run.
 NON_DEFAULT = dict(max_pixels=1200, layers=3, eigenvectors=12, eigensolver="arpack",

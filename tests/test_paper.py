@@ -15,7 +15,7 @@ from sss_vfx.cli.flags import method_options
 from sss_vfx.errors import OptionError
 from sss_vfx.io import read_layers_exr
 from sss_vfx.options import PAPER, SegmentationOptions
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.data import coarse_features, two_region_image
 
 #: The paper's values of the options whose default departs from it, or that an
 #: extension of this project could move away from it: written out here, not read from

@@ -267,7 +267,7 @@ def test_video_guides_must_hold_the_same_objects_every_frame():
 
 def test_rendered_hair_with_a_hurried_roto_beats_the_roto():
     import cv2
-    from sss_vfx.synthetic import strands_shot
+    from sss_vfx.data import strands_shot
     shot = strands_shot((48, 64), seed=7, n_strands=30)
     # A hurried roto: the body without the hair (opened), 3 px off to the right.
     body = cv2.morphologyEx((shot.alpha > 0.5).astype(np.uint8), cv2.MORPH_OPEN,

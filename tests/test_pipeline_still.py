@@ -7,7 +7,7 @@ import pytest
 import sss_vfx
 from sss_vfx import FeatureError, InputError, OptionError, segment_image
 from sss_vfx.pipeline.still import STAGES, working_size
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.data import coarse_features, two_region_image
 
 #: Small options: every test but the paper-defaults ones uses these. The superpixel
 #: count is scaled to the tiny images (2500 superpixels on 3072 pixels are single
@@ -335,7 +335,7 @@ def test_embedding_weight_gives_initial_segments_beyond_coarse_features():
     """Two-valued features allow at most two k-means segments on their own; with the
     spectral embedding joined (embedding_weight > 0) the initial segments reach the
     requested count, and the layers still sum to one."""
-    from sss_vfx.synthetic import two_region_image
+    from sss_vfx.data import two_region_image
 
     image, alpha = two_region_image((40, 48), edge_width=4)
     features = np.where(alpha[..., None] > 0.5, [0.9, 0.2, 0.1], [0.1, 0.3, 0.9])

@@ -6,8 +6,8 @@ import pytest
 from sss_vfx import segment_video
 from sss_vfx.errors import OptionError
 from sss_vfx.graph.flow import frame_flow
-from sss_vfx.metrics import dtssd, foreground_layers, sad, warping_error
-from sss_vfx.synthetic import moving_shot, two_region_image
+from sss_vfx.evaluation import dtssd, foreground_layers, sad, warping_error
+from sss_vfx.data import moving_shot, two_region_image
 
 #: Small but real: every stage runs, on 48x64 frames.
 SMALL = dict(layers=3, eigenvectors=30, initial_segments=10, superpixels=100,

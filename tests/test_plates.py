@@ -14,7 +14,7 @@ from sss_vfx.io.exr import read_layers_exr
 from sss_vfx.io.images import read_image
 from sss_vfx.options import PlateOptions
 from sss_vfx.pipeline.still import segment_image
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 from tests._cli import one_error, run_in_process
 
 TINY = dict(layers=2, eigenvectors=10, initial_segments=4, superpixels=40)

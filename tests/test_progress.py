@@ -10,7 +10,7 @@ import pytest
 
 import sss_vfx
 from sss_vfx.progress import PROGRESS_SCHEMA, Progress, expected_seconds
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 TINY = dict(eigenvectors=10, initial_segments=6, superpixels=40, layers=2)
 

@@ -11,7 +11,7 @@ from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.segments.refine import _band_laplacian, _transition_band, refine_layers
 from sss_vfx.segments.relaxed import RelaxedOptions, sparsity_exponent
 from sss_vfx.segments.upsample import upsample_layers
-from sss_vfx.synthetic import strands_shot, two_region_image
+from sss_vfx.data import strands_shot, two_region_image
 
 CHEAP = dict(eigenvectors=20, initial_segments=6, layers=2, superpixels=200)
 

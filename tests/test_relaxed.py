@@ -14,7 +14,7 @@ from sss_vfx.segments.relaxed import (
     relaxed_sparsification,
     sparsity_exponent,
 )
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 
 def test_initial_layers_snapping_rule():

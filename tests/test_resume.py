@@ -8,7 +8,7 @@ from sss_vfx import segment_video
 from sss_vfx.cli import main
 from sss_vfx.io.exr import read_layers_exr
 from sss_vfx.io.shot_outputs import ShotOutputs, WindowStates
-from sss_vfx.synthetic import moving_shot
+from sss_vfx.data import moving_shot
 
 TINY = {"layers": 2, "eigenvectors": 10, "initial_segments": 6, "superpixels": 40}
 TINY_FLAGS = ["--layers", "2", "--eigenvectors", "10", "--initial-segments", "6",

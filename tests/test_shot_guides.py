@@ -7,7 +7,7 @@ import pytest
 from test_io_guides import H, W, cryptomatte_file, disc, write_png
 
 from sss_vfx.errors import FeatureError
-from sss_vfx.features.sources import open_semantic_shot
+from sss_vfx.pipeline.inputs import prepare_shot
 from sss_vfx.io.guides import MAX_OBJECTS, read_guides
 from sss_vfx.options import SegmentationOptions
 
@@ -21,9 +21,10 @@ def plates():
 
 def shot_guides(tmp_path, pattern, **kwargs):
     """(layer names, [per-frame Guides]) of a 4-frame shot with these guide files."""
-    shot, options, names = open_semantic_shot(plates(), guides=str(tmp_path / pattern),
-                                              options=SegmentationOptions(), **kwargs)
-    found = [extra for _, _, extra in shot.frames()]
+    inputs = prepare_shot(plates(), guides=str(tmp_path / pattern),
+                          options=SegmentationOptions(), **kwargs)
+    options, names = inputs.options, inputs.objects
+    found = [extra for _, _, extra in inputs.shot.frames()]
     assert options.layers == len(names)
     return names, found
 
@@ -107,5 +108,5 @@ def test_too_many_labels_over_the_shot_are_refused_up_front(tmp_path):
         write_png(tmp_path / f"many.{f:04d}.png", ids)
     assert 40 > MAX_OBJECTS
     with pytest.raises(FeatureError, match="40 distinct non-zero values over the shot"):
-        open_semantic_shot(plates()[:2], guides=str(tmp_path / "many.%04d.png"),
-                           options=SegmentationOptions())
+        prepare_shot(plates()[:2], guides=str(tmp_path / "many.%04d.png"),
+                     options=SegmentationOptions())

@@ -14,7 +14,7 @@ from sss_vfx.spectral import (
     long_range_pixels,
     smallest_magnitude_eigs,
 )
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 SHAPE = (20, 24)
 

@@ -14,7 +14,7 @@ from sss_vfx.graph.superpixel_affinity import (
     semantic_affinity_values,
 )
 from sss_vfx.graph.superpixels import Superpixels, compute_superpixels
-from sss_vfx.synthetic import coarse_features, two_region_image
+from sss_vfx.data import coarse_features, two_region_image
 
 
 def block_image(shape=(32, 40), block=8, seed=0):

@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from sss_vfx.errors import InputError, OptionError
-from sss_vfx.synthetic import (
+from sss_vfx.data import (
     Shot,
     coarse_features,
     coarse_mask,

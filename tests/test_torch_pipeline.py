@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import sss_vfx
-from sss_vfx.metrics import foreground_layers, sad
-from sss_vfx.synthetic import coarse_mask, strands_shot
+from sss_vfx.evaluation import foreground_layers, sad
+from sss_vfx.data import coarse_mask, strands_shot
 
 torch = pytest.importorskip("torch")
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sss_vfx.segments.upsample import normalise_layers, upsample_layers
-from sss_vfx.synthetic import two_region_image
+from sss_vfx.data import two_region_image
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

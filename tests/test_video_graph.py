@@ -10,7 +10,7 @@ from sss_vfx.graph.laplacian import affinity_to_laplacian
 from sss_vfx import laplacian
 from sss_vfx.graph.temporal import temporal_affinity
 from sss_vfx.graph.window import window_laplacian
-from sss_vfx.metrics import dtssd, warping_error
+from sss_vfx.evaluation import dtssd, warping_error
 from sss_vfx.segments.identity import crossfade, layer_overlap, match_layers, pad_layers
 from sss_vfx.spectral import (
     grid_dissection_order,

@@ -8,10 +8,10 @@ import pytest
 
 from sss_vfx import segment_video
 from sss_vfx.accel.compute import Compute
-from sss_vfx.metrics import identity_changes, object_mass
+from sss_vfx.evaluation import identity_changes, object_mass
 from sss_vfx.segments.grouping import group_by_reference
 from sss_vfx.segments.identity import uncertain_handovers, window_reference
-from sss_vfx.synthetic import regions_shot
+from sss_vfx.data import regions_shot
 
 #: Every stage runs, small: 10 frames of 40x48 are windows 0-2, 2-4, 4-6, 6-8, 8-9,
 #: so the object (moving 2 px a frame) crosses four window boundaries.

@@ -13,7 +13,7 @@ Writes small 8-bit PNGs into ``docs/_static/gallery/``:
   layers | the head's matte | the true alpha.
 - ``chelsea.png``: the cat photo on colour alone: plate | layers | each layer's matte.
 - ``shot_strip.png``: a rendered hairy object moving over a panning background
-  (:func:`sss_vfx.synthetic.moving_shot`), temporal mode: plates over the colour-coded
+  (:func:`sss_vfx.data.moving_shot`), temporal mode: plates over the colour-coded
   layers, every other frame.
 - ``davis_strip.png``: DAVIS 2016 ``car-shadow`` (CC BY 4.0), every third frame of its
   first 13, with a blocky roto per frame (the masks at 1/8 resolution) as the car's
@@ -164,7 +164,7 @@ def chelsea():
 
 def shot_strip():
     """A moving hairy object, temporal mode: plates over layers, every other frame."""
-    from sss_vfx.synthetic import moving_shot
+    from sss_vfx.data import moving_shot
     # Faster than the default motion, so four frames show it; little sensor noise, so
     # the PNG stays small.
     shots = moving_shot(frames=7, shape=(96, 128), seed=2, fg_speed=(1.5, 0.4),
@@ -184,7 +184,7 @@ def shot_strip():
 
 def davis_strip(data=None):
     """A real shot: DAVIS car-shadow with a blocky roto per frame as the car's guide."""
-    from sss_vfx.synthetic import coarse_mask
+    from sss_vfx.data import coarse_mask
     folder = Path(data or DATA) / "davis_car_shadow"
     plates = sorted((folder / "JPEGImages" / "480p" / "car-shadow").glob("*.jpg"))[:13:3]
     if not plates:

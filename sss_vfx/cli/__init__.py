@@ -14,9 +14,11 @@ import signal
 import sys
 
 from sss_vfx.cli import batch, devices, farm, ofx, segment, serve, video
-from sss_vfx.cli.flags import HelpFormatter, epilog, to_flags
+from sss_vfx.cli.flags import to_flags
 from sss_vfx.errors import SssError
+from sss_vfx.helptext import HelpFormatter, epilog
 from sss_vfx.io.folder_lock import release_folders
+from sss_vfx.version import __version__
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build_parser", "main"]
 
@@ -30,7 +32,6 @@ COMMANDS = {"segment": segment, "video": video, "devices": devices, "serve": ser
 
 def build_parser():
     """The argument parser of ``sss-vfx`` and its sub-commands."""
-    from sss_vfx import __version__
 
     parser = argparse.ArgumentParser(
         prog="sss-vfx",

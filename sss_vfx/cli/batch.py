@@ -7,19 +7,18 @@ same command computes only what is missing. Needs ``pip install 'sss_vfx[dask]'`
 
 from sss_vfx.cli.farm import semantic_kwargs
 from sss_vfx.cli.flags import (
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_run_flags,
     add_temporal_flags,
-    epilog,
     method_options,
-    sections,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags
 from sss_vfx.errors import OptionError
+from sss_vfx.farm.batch import batch
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 
 __all__ = ["add_parser", "run"]
 
@@ -69,8 +68,6 @@ def add_parser(subparsers):
 
 def run(args):
     """The ``batch`` command; returns the manifests."""
-    from sss_vfx.farm.batch import batch
-
     if args.workers is not None and args.workers < 1:
         raise OptionError(f"workers must be at least 1; got {args.workers}")
     manifests = batch(args.shots, args.output, workers=args.workers,

@@ -1,6 +1,8 @@
 """``sss-vfx devices``: what the device choice can pick, and what ``auto`` picks."""
 
-from sss_vfx.cli.flags import HelpFormatter, epilog, sections
+from sss_vfx.accel import (NUMPY, DeviceError, find_cuda_devices, find_opencl_devices,
+                           resolve_device)
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 
 __all__ = ["add_parser", "run"]
 
@@ -19,9 +21,6 @@ def add_parser(subparsers):
 
 def run(args):
     """Print every device, one per line, then the ``auto`` choice."""
-    from sss_vfx.accel import (NUMPY, DeviceError, find_cuda_devices, find_opencl_devices,
-                               resolve_device)
-
     cuda = find_cuda_devices()
     if cuda:
         print("CUDA devices (torch):")

@@ -10,22 +10,25 @@ import json
 import sys
 
 from sss_vfx.cli.flags import (
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_run_flags,
     add_temporal_flags,
     add_wait_flag,
-    epilog,
     flag_name,
     method_options,
     plate_options,
-    sections,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags
 from sss_vfx.cli.video import parse_frame_range
+from sss_vfx.farm.chunk import chunk_for_frames, run_chunk
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES
+from sss_vfx.farm.finalise import finalise_shot
+from sss_vfx.farm.layout import FarmFolder
+from sss_vfx.farm.openjd import write_job_template
+from sss_vfx.farm.plan import plan_shot
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 from sss_vfx.options import SegmentationOptions, TemporalOptions
 
 __all__ = ["add_parser", "run"]
@@ -165,7 +168,6 @@ def run(args):
 
 
 def _plan(args):
-    from sss_vfx.farm.plan import plan_shot
     plan = plan_shot(args.input, args.output, device=args.device, force=args.force,
                      **_shot_kwargs(args))
     print(f"planned {len(plan['numbers'])} frames in {len(plan['chunks'])} chunks "
@@ -173,8 +175,6 @@ def _plan(args):
 
 
 def _chunk(args):
-    from sss_vfx.farm.chunk import chunk_for_frames, run_chunk
-    from sss_vfx.farm.layout import FarmFolder
     indices = args.chunk or chunk_for_frames(FarmFolder(args.output).read_plan(),
                                              *args.frames)
 
@@ -193,7 +193,6 @@ def _chunk(args):
 
 
 def _finalise(args):
-    from sss_vfx.farm.finalise import finalise_shot
     manifest = finalise_shot(args.output)
     print(f"finalised {manifest['frame_count']} frames of {manifest['chunks']} chunks "
           f"in {args.output}" + (f"; layer order differs at frames {manifest['join_swaps']}"
@@ -202,7 +201,6 @@ def _finalise(args):
 
 
 def _openjd(args):
-    from sss_vfx.farm.openjd import write_job_template
     kwargs = _shot_kwargs(args)
     kwargs.pop("colours")
     semantic = semantic_flags(kwargs)

@@ -1,80 +1,23 @@
-"""Flags shared by the sub-commands, generated from the option classes' metadata, the
-headings ``--help`` shows them under, and the translation of library messages (which
-name parameters) into flags."""
+"""Flags shared by the sub-commands, generated from the option classes' metadata
+(shown under the headings of :mod:`sss_vfx.helptext`), and the translation of library
+messages (which name parameters) into flags."""
 
 import argparse
 import dataclasses
 import re
-import textwrap
 
 from sss_vfx.errors import OptionError
-from sss_vfx.options import (COARSE_FEATURES, OPTION_GROUPS, PAPER, PlateOptions,
-                             SegmentationOptions, TemporalOptions)
+from sss_vfx.helptext import sections
+from sss_vfx.options import (COARSE_FEATURES, PAPER, PlateOptions, SegmentationOptions,
+                             TemporalOptions)
 
-__all__ = ["GIVEN", "HELP_SECTIONS", "HelpFormatter", "add_method_flags",
-           "add_plate_flags", "add_run_flags", "add_temporal_flags", "add_wait_flag",
-           "epilog", "flag_name", "method_options", "plate_options", "sections",
-           "temporal_options", "to_flags"]
+__all__ = ["GIVEN", "add_method_flags", "add_plate_flags", "add_run_flags",
+           "add_temporal_flags", "add_wait_flag", "flag_name", "method_options",
+           "plate_options", "temporal_options", "to_flags"]
 
 _TYPES = {"count": int, "natural": int, "positive": float, "weight": float, "text": str}
 #: What ``--help`` shows for a value of each kind (choices list themselves).
 _METAVARS = {"count": "N", "natural": "N", "positive": "X", "weight": "W", "text": "NAME"}
-
-#: The headings of a sub-command's ``--help``, in order: key -> title. The option
-#: fields' own groups (:data:`~sss_vfx.options.OPTION_GROUPS`) sit among them.
-HELP_SECTIONS = {
-    "inputs": "inputs",
-    "outputs": "outputs",
-    "artist": OPTION_GROUPS["artist"],
-    "features": OPTION_GROUPS["features"],
-    "plate": OPTION_GROUPS["plate"],
-    "farm": "farm and cluster",
-    "run": "running",
-    **{key: title for key, title in OPTION_GROUPS.items()
-       if key not in ("artist", "features", "plate")},
-}
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, but lines of the description or epilog that start with
-    two spaces (examples) are kept as written."""
-
-    def _fill_text(self, text, width, indent):
-        paragraphs = []
-        for block in text.split("\n\n"):
-            if block.startswith("  ") or "\n  " in block:
-                paragraphs.append(textwrap.indent(block, indent))
-            else:
-                paragraphs.append(super()._fill_text(block, width, indent))
-        return "\n\n".join(paragraphs)
-
-
-def epilog(example, page):
-    """The end of a sub-command's ``--help``: one example and its documentation page.
-
-    Examples
-    --------
-    >>> print(epilog("sss-vfx devices", "guides/stills"))
-    example:
-      sss-vfx devices
-    <BLANKLINE>
-    documentation:
-      docs/guides/stills.md, built as guides/stills.html
-    """
-    return (f"example:\n  {example}\n\ndocumentation:\n  docs/{page}.md, built as "
-            f"{page}.html")
-
-
-def sections(parser):
-    """The argument groups of a parser, one per :data:`HELP_SECTIONS` key, created once
-    in that order (a section without flags is not shown)."""
-    found = getattr(parser, "sss_sections", None)
-    if found is None:
-        found = {key: parser.add_argument_group(title)
-                 for key, title in HELP_SECTIONS.items()}
-        parser.sss_sections = found
-    return found
-
 
 def flag_name(field_name):
     """``'max_pixels'`` -> ``'--max-pixels'``."""

@@ -8,24 +8,26 @@ import numpy as np
 
 from sss_vfx.cli.flags import (
     GIVEN,
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_run_flags,
     add_wait_flag,
-    epilog,
     method_options,
     plate_options,
-    sections,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
+from sss_vfx.accel.compute import Compute
+from sss_vfx.features.sources import is_person
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 from sss_vfx.io.exr import layer_names
-from sss_vfx.io.images import read_image, require_file
+from sss_vfx.io.images import require_file
 from sss_vfx.io.outputs import write_manifest
 from sss_vfx.io.shot_outputs import run_key
 from sss_vfx.io.still_outputs import claim_still_dir, write_still_outputs
-from sss_vfx.pipeline.limits import check_eigenvectors
+from sss_vfx.pipeline.inputs import prepare_image
+from sss_vfx.pipeline.still import segment_image
 from sss_vfx.progress import Progress, peak_rss_bytes
+from sss_vfx.version import __version__
 
 __all__ = ["add_parser", "run"]
 
@@ -73,29 +75,25 @@ def add_parser(subparsers):
 
 def run(args):
     """The ``segment`` command. Returns the manifest."""
-    from sss_vfx import __version__
-    from sss_vfx.accel.compute import Compute
-    from sss_vfx.features.sources import is_person
-    from sss_vfx.pipeline.still import segment_image
-
     options = method_options(args)
     plate = plate_options(args)
     compute = Compute.resolve(args.device)
     model = feature_model(args, compute)     # a model that does not load: before any output
-    # An unreadable image, a colour space, config or part that does not exist, or more
-    # eigenvectors than the image gives: before any output.
-    check_eigenvectors(options, read_image(args.image, plate=plate).pixels.shape[:2])
     if args.features and not is_person(args.features):
         require_file(args.features, what="features")
+    # An unreadable image, a colour space, config or part that does not exist, more
+    # eigenvectors than the image gives, guides or features that do not fit: before
+    # any output.
+    inputs = prepare_image(args.image, args.features, guides=args.guides,
+                           guide_names=args.guides_names, feature_model=model,
+                           options=options, compute=compute, plate=plate)
     key = _run_key(args)
     out = claim_still_dir(args.output, key, force=args.force, wait=args.wait)
     started = time.perf_counter()
     progress = Progress(args.progress)
     try:
-        seg = segment_image(args.image, args.features, guides=args.guides,
-                            guide_names=args.guides_names, feature_model=model,
-                            options=options, progress=progress, device=compute,
-                            colours=not args.no_colours, plate=plate)
+        seg = segment_image(inputs, progress=progress, device=compute,
+                            colours=not args.no_colours)
     finally:
         progress.finish()
     write_start = time.perf_counter()

@@ -3,8 +3,9 @@
 
 import os
 
-from sss_vfx.cli.flags import sections
 from sss_vfx.errors import OptionError
+from sss_vfx.features.sources import check_sources, resolve_model
+from sss_vfx.helptext import sections
 
 __all__ = ["add_semantic_flags", "feature_model", "semantic_record"]
 
@@ -45,8 +46,6 @@ def feature_model(args, compute):
             raise OptionError("--feature-model-mean/--feature-model-std describe a feature "
                               "model; add --feature-model FILE or drop them")
         return None
-    from sss_vfx.features.sources import check_sources, resolve_model
-
     check_sources(args.features, args.guides, args.feature_model)
     return resolve_model(args.feature_model, compute, mean=args.feature_model_mean,
                          std=args.feature_model_std)

@@ -16,25 +16,28 @@ import cv2
 import numpy as np
 
 from sss_vfx.cli.flags import (
-    HelpFormatter,
     add_method_flags,
     add_plate_flags,
     add_wait_flag,
     add_run_flags,
     add_temporal_flags,
-    epilog,
     method_options,
     plate_options,
-    sections,
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
+from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import OptionError, SssError
+from sss_vfx.features.sources import FrameCache
+from sss_vfx.helptext import HelpFormatter, epilog, sections
 from sss_vfx.io.outputs import render_preview, write_manifest
 from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import ShotOutputs, frame_name, run_key
 from sss_vfx.io.video import write_preview_video
+from sss_vfx.pipeline.inputs import prepare_shot
+from sss_vfx.pipeline.video import segment_video
 from sss_vfx.progress import Progress, peak_rss_bytes
+from sss_vfx.version import __version__
 
 __all__ = ["add_parser", "parse_frame_range", "run"]
 
@@ -158,32 +161,27 @@ def _preview_frame(plate, alphas):
 
 def run(args):
     """The ``video`` command; returns the manifest."""
-    from sss_vfx import __version__
-    from sss_vfx.accel.compute import Compute
-    from sss_vfx.features.sources import FrameCache, open_semantic_shot
-    from sss_vfx.pipeline.video import segment_video
-
     if isinstance(args.frames, str):
         args.frames = parse_frame_range(args.frames)
-    options, linking = method_options(args), temporal_options(args)
     compute = Compute.resolve(args.device)
     model = feature_model(args, compute)
     cache = FrameCache()
     # Bad input (missing frames, features or guides that do not match, a model that
     # does not load) stops before any output.
-    shot, options, objects = open_semantic_shot(
+    inputs = prepare_shot(
         args.input, args.features, guides=args.guides, guide_names=args.guides_names,
-        feature_model=model, cache=cache, compute=compute, options=options,
-        frames=args.frames, start=args.start, allow_missing=args.allow_missing,
-        plate=plate_options(args))
+        feature_model=model, cache=cache, compute=compute, options=method_options(args),
+        temporal=temporal_options(args), frames=args.frames, start=args.start,
+        allow_missing=args.allow_missing, plate=plate_options(args))
+    shot, options, linking = inputs.shot, inputs.options, inputs.temporal
     parameters = {**options.as_dict(), **linking.as_dict(), "colours": not args.no_colours}
-    inputs = dict(_inputs(args), **semantic_record(args, model, objects))
-    outputs = ShotOutputs(args.output, run_key(inputs, parameters), options.layers,
+    record = dict(_inputs(args), **semantic_record(args, model, inputs.objects))
+    outputs = ShotOutputs(args.output, run_key(record, parameters), options.layers,
                           force=args.force, pngs=args.pngs, wait=args.wait)
     # Each frame's person mask or network features, kept for a resumed run.
     cache.attach(outputs.directory / FEATURES_FOLDER, outputs.key)
     _note_killed_run(outputs)
-    manifest = {"command": "video", "version": __version__, "inputs": inputs,
+    manifest = {"command": "video", "version": __version__, "inputs": record,
                 "parameters": parameters, "run_key": outputs.key,
                 "paper": getattr(args, "paper", False),
                 "departures_from_paper": options.departures(),
@@ -194,9 +192,8 @@ def run(args):
                              "machine": platform.machine()}}
     write_manifest(outputs.directory / "manifest.json", manifest)
     progress = Progress(args.progress, total_frames=shot.total)
-    frames = segment_video(shot, finished=outputs.finished, checkpoint=outputs.states,
-                           options=options,
-                           temporal=linking, device=compute, progress=progress,
+    frames = segment_video(inputs, finished=outputs.finished, checkpoint=outputs.states,
+                           device=compute, progress=progress,
                            colours=not args.no_colours)
     tally = _Tally()
     try:

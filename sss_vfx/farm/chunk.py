@@ -12,7 +12,6 @@ from the last state before its first missing frame and gives the same bits as an
 uninterrupted run; rerun once finished, it does nothing.
 """
 
-import inspect
 import logging
 import time
 
@@ -22,12 +21,14 @@ from sss_vfx.errors import OptionError, OutputError
 from sss_vfx.farm.chunks import Chunk
 from sss_vfx.farm.layout import FarmFolder
 from sss_vfx.farm.plan import model_cache, model_compute
-from sss_vfx.features.sources import literal_pattern, open_semantic_shot
+from sss_vfx.features.sources import literal_pattern
 from sss_vfx.io.folder_lock import folder_lock
 from sss_vfx.options import PlateOptions, SegmentationOptions, TemporalOptions
+from sss_vfx.pipeline.inputs import prepare_shot
 from sss_vfx.pipeline.layers import working_size
 from sss_vfx.pipeline.video import segment_video
 from sss_vfx.segments.upsample import downsample_layers
+from sss_vfx.version import __version__
 
 log = logging.getLogger("sss_vfx")
 
@@ -119,13 +120,11 @@ def _run_chunk(folder, plan, chunk, device, progress):
                 "seconds": 0.0, "skipped": True}
     started = time.perf_counter()
     opts = SegmentationOptions.from_kwargs(**plan["options"])
-    linking = TemporalOptions(**plan["temporal"])
     key = folder.read_layers(folder.key_path(chunk.key), opts.layers)
     if key is None:
         raise OutputError(f"the key frame {chunk.key} of chunk {chunk.index} is missing "
                           f"from {folder.farm / 'keys'}; rerun the plan step")
-    inputs = plan["inputs"]
-    shot = _chunk_shot(folder, inputs, chunk, opts, device)
+    prepared = _chunk_inputs(folder, plan, chunk, device)
     targets = _targets(folder, chunk)
     # The first chunk starts where one process starts, so it gives the planned first
     # frame itself; the others start from their planned key frame.
@@ -140,24 +139,13 @@ def _run_chunk(folder, plan, chunk, device, progress):
         found = folder.read_layers(targets[number], opts.layers)
         return None if found is None else found[0]
 
-    shared = {}
-    projection = folder.load_projection()
-    if projection is None and inputs["features"] is not None:
-        # Fitted on the chunk's own first frame, the features' classes and colours
-        # could come out in another order than the other chunks'.
-        raise OutputError(f"the shot's feature projection is missing from {folder.farm}; "
-                          "rerun the plan step")
-    if projection is not None and "projection" in inspect.signature(
-            segment_video).parameters:
-        shared["projection"] = projection
     computed = 0
-    for result in segment_video(shot, finished=finished, checkpoint=states, options=opts,
-                                temporal=linking, device=device,
-                                colours=plan["colours"], **shared):
+    for result in segment_video(prepared, finished=finished, checkpoint=states,
+                                device=device, colours=plan["colours"]):
         if not result.skipped:
             folder.write_layers(targets[result.number], result.alphas, result.colours,
                                 _attributes(result, chunk), chunk=chunk.index,
-                                header=shot.plates.header(result.number))
+                                header=prepared.shot.plates.header(result.number))
             computed += 1
         if progress is not None:
             progress(result.number, result.skipped)
@@ -167,28 +155,39 @@ def _run_chunk(folder, plan, chunk, device, progress):
     return summary
 
 
-def _chunk_shot(folder, inputs, chunk, opts, device):
-    """The chunk's frames with the plan's semantic inputs: the same objects, in the same
-    order, as the plan fixed for the whole shot."""
+def _chunk_inputs(folder, plan, chunk, device):
+    """The chunk's frames with the plan's semantic inputs, options and feature
+    projection: the same objects, in the same order, and the same features' colours
+    as the plan fixed for the whole shot."""
+    inputs = plan["inputs"]
+    projection = folder.load_projection()
+    if projection is None and inputs["features"] not in (None, "person"):
+        # Fitted on the chunk's own first frame, the features' classes and colours
+        # could come out in another order than the other chunks'.
+        raise OutputError(f"the shot's feature projection is missing from {folder.farm}; "
+                          "rerun the plan step")
     objects = tuple(inputs.get("objects", ()))
     names = inputs.get("guide_names")
     if objects and names is None and "guides" in inputs:
         # The shot's objects (an ID pass's labels over the whole shot) as literal names.
         names = ",".join(literal_pattern(o) for o in (
             objects[:-1] if objects[-1:] == ("person",) else objects))
-    shot, _, found = open_semantic_shot(
+    prepared = prepare_shot(
         inputs["source"], inputs["features"], guides=inputs.get("guides"),
         guide_names=names, feature_model=inputs.get("feature_model"),
         mean=inputs.get("feature_model_mean"), std=inputs.get("feature_model_std"),
-        cache=model_cache(folder, inputs), options=opts,
+        cache=model_cache(folder, inputs),
+        options=SegmentationOptions.from_kwargs(**plan["options"]),
+        temporal=TemporalOptions(**plan["temporal"]),
         compute=model_compute(device, inputs.get("feature_model")),
         frames=(chunk.key, chunk.last), start=inputs["start"],
         allow_missing=inputs["allow_missing"],
-        plate=PlateOptions(**inputs.get("plate", {})))
+        plate=PlateOptions(**inputs.get("plate", {})), projection=projection)
+    found = prepared.objects
     if tuple(found[:-1]) != objects:
         raise OutputError(f"chunk {chunk.index} finds the objects {', '.join(found[:-1])} "
                           f"but the plan fixed {', '.join(objects)}; plan the shot again")
-    return shot
+    return prepared
 
 
 def _targets(folder, chunk):
@@ -200,6 +199,5 @@ def _targets(folder, chunk):
 
 
 def _attributes(result, chunk):
-    from sss_vfx import __version__
     return {"sss_version": __version__, "sss_frame": str(result.number),
             "sss_farm": f"chunk {chunk.index}"}

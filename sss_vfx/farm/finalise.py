@@ -27,6 +27,7 @@ from sss_vfx.farm.layout import FarmFolder
 from sss_vfx.io.exr import layer_names, read_layers_exr
 from sss_vfx.io.outputs import write_manifest
 from sss_vfx.segments.identity import match_layers
+from sss_vfx.version import __version__
 
 log = logging.getLogger("sss_vfx")
 
@@ -56,7 +57,6 @@ def finalise_shot(output):
     OutputError
         A chunk is not finished, or a join file is missing.
     """
-    from sss_vfx import __version__
 
     folder = FarmFolder(output)
     plan = folder.read_plan()

@@ -26,6 +26,7 @@ import shutil
 import numpy as np
 
 from sss_vfx.errors import InputError, OutputError
+from sss_vfx.features.preprocess import FeatureProjection
 from sss_vfx.io.atomic import atomic_path, atomic_write_text
 from sss_vfx.io.exr import layer_names, read_layers_exr, write_layers_exr
 from sss_vfx.io.shot_outputs import frame_name
@@ -131,7 +132,6 @@ class FarmFolder:
 
     def load_projection(self):
         """The shot's FeatureProjection, or None when it has no features."""
-        from sss_vfx.features.preprocess import FeatureProjection
         try:
             with np.load(self.projection_path, allow_pickle=False) as data:
                 fields = {name: data[name] for name in data.files}

@@ -17,13 +17,12 @@ from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import InputError, OutputError
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
 from sss_vfx.farm.layout import PLAN_SCHEMA, FarmFolder
-from sss_vfx.features.sources import (FrameCache, is_person, open_semantic_shot,
-                                     shot_projection)
+from sss_vfx.features.sources import FrameCache, is_person
 from sss_vfx.io.folder_lock import folder_lock
 from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import run_key
-from sss_vfx.pipeline.layers import fixed_layers
-from sss_vfx.pipeline.video import segment_video, shot_options
+from sss_vfx.pipeline.inputs import prepare_shot
+from sss_vfx.pipeline.video import segment_video
 
 log = logging.getLogger("sss_vfx")
 
@@ -88,7 +87,6 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
     OutputError
         The folder holds a plan of another run and ``force`` is not set.
     """
-    opts, linking = shot_options(options, temporal, **overrides)
     folder = FarmFolder(output)
     inputs = {"source": _source_name(source),
               "features": None if features is None else (
@@ -97,20 +95,17 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
               "allow_missing": allow_missing, **semantic_inputs(
                   guides, guide_names, feature_model, plate, feature_model_mean,
                   feature_model_std)}
-    shot, opts, objects = open_semantic_shot(
+    prepared = prepare_shot(
         source, features, guides=guides, guide_names=guide_names,
         feature_model=feature_model, mean=feature_model_mean, std=feature_model_std,
-        cache=model_cache(folder, inputs),
-        options=opts, frames=frames, start=start, allow_missing=allow_missing,
-        plate=plate, compute=model_compute(device, feature_model))
+        cache=model_cache(folder, inputs), options=options, temporal=temporal,
+        frames=frames, start=start, allow_missing=allow_missing, plate=plate,
+        compute=model_compute(device, feature_model), **overrides)
+    shot, opts, linking = prepared.shot, prepared.options, prepared.temporal
+    objects, projection = prepared.objects, prepared.projection
     if shot.numbers is None:
         raise InputError(f"{shot.description} does not declare its frame count, which "
                          "chunking needs; convert it to an image sequence first")
-    projection = None
-    if not objects and (inputs["features"] is not None or feature_model is not None):
-        projection = shot_projection(shot, opts.max_pixels)
-        if opts.feature_classes == "auto" and projection.class_points is not None:
-            opts = fixed_layers(opts, len(projection.class_points))
     chunks = chunk_ranges(shot.numbers, chunk_frames, handles)
     if objects:     # the guided objects, then "rest"
         inputs["objects"] = list(objects[:-1])
@@ -144,8 +139,7 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
         folder.write_plan(plan)
         if projection is not None:
             folder.save_projection(projection)
-        _key_frames(shot, folder, sorted({c.key for c in chunks}), opts, linking,
-                    colours, device)
+        _key_frames(prepared, folder, sorted({c.key for c in chunks}), colours, device)
     return plan
 
 
@@ -188,24 +182,11 @@ def model_compute(device, feature_model):
     return Compute.resolve(device) if feature_model is not None else None
 
 
-def _subshot(shot, numbers):
-    """The frames ``numbers`` of ``shot`` (decoding stops after the last)."""
-    wanted, last, read = set(numbers), max(numbers), shot._read
-
-    def frames():
-        for number, plate in read():
-            if number in wanted:
-                yield number, plate
-            if number >= last:
-                return
-
-    return dataclasses.replace(shot, numbers=sorted(wanted), _read=frames)
-
-
-def _key_frames(shot, folder, keys, opts, linking, colours, device):
+def _key_frames(prepared, folder, keys, colours, device):
     """The shot's first frame as one process gives it (its first window), then the
     other key frames one by one, each matched to the one before."""
-    layers = opts.layers
+    layers = prepared.options.layers
+    numbers, linking = prepared.shot.numbers, prepared.temporal
 
     def finished(number):
         found = folder.read_layers(folder.key_path(number), layers)
@@ -217,13 +198,13 @@ def _key_frames(shot, folder, keys, opts, linking, colours, device):
         log.info("key frame %d planned", result.number)
 
     if finished(keys[0]) is None:
-        window = _subshot(shot, shot.numbers[:linking.frames_per_window])
-        write(next(segment_video(window, options=opts, temporal=linking, device=device,
-                                 colours=colours)))
+        window = prepared.subset(numbers[:linking.frames_per_window])
+        write(next(segment_video(window, device=device, colours=colours)))
     if all(finished(n) is not None for n in keys):
         return
-    per_frame = linking.with_overrides(temporal=False)
-    for result in segment_video(_subshot(shot, keys), finished=finished, options=opts,
-                                temporal=per_frame, device=device, colours=colours):
+    per_frame = dataclasses.replace(prepared.subset(keys),
+                                    temporal=linking.with_overrides(temporal=False))
+    for result in segment_video(per_frame, finished=finished, device=device,
+                                colours=colours):
         if not result.skipped:
             write(result)

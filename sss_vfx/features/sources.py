@@ -21,15 +21,18 @@ import pathlib
 import numpy as np
 
 from sss_vfx.errors import FeatureError, OptionError
+# The models as modules, looked up at each call (tests stand in for them).
+from sss_vfx.features import network, person as person_model
+from sss_vfx.features.tracking import PersonTracker
 from sss_vfx.io.atomic import atomic_path
+from sss_vfx.io.features import resize_features
 from sss_vfx.io.guides import GUIDE_KINDS, Guides, check_guides, label_names, read_guides
 from sss_vfx.io.sequence import find_sequence
 from sss_vfx.io.shot import is_sequence_pattern
 
 __all__ = ["PERSON", "FrameCache", "check_sources", "frame_guides", "guided_shot",
-           "is_person", "literal_pattern", "model_device", "open_semantic_shot",
-           "resolve_model",
-           "frame_projection", "plate_canvas", "shot_projection"]
+           "is_person", "literal_pattern", "model_device", "plate_canvas",
+           "resolve_model"]
 
 #: The ``features`` value that runs the built-in person model.
 PERSON = "person"
@@ -71,14 +74,12 @@ def model_device(compute):
 
 def resolve_model(feature_model, compute=None, *, mean=None, std=None):
     """A :class:`~sss_vfx.features.network.FeatureModel` from a path or a loaded one."""
-    from sss_vfx.features.network import FeatureModel, load_feature_model
-
-    if isinstance(feature_model, FeatureModel):
+    if isinstance(feature_model, network.FeatureModel):
         return feature_model
     if not isinstance(feature_model, (str, os.PathLike)):
         raise OptionError(f"feature_model must be a .pt/.onnx path or a loaded "
                           f"FeatureModel, got {type(feature_model).__name__}")
-    return load_feature_model(feature_model, mean=mean, std=std,
+    return network.load_feature_model(feature_model, mean=mean, std=std,
                               device=model_device(compute))
 
 
@@ -138,8 +139,7 @@ def frame_guides(plate, guides=None, names=None, person=False, *, number=None,
                                  kind=kind, canvas=canvas))
     if person:
         if person_mask is None:
-            from sss_vfx.features.person import person_mask as run_person
-            person_mask = run_person(plate)
+            person_mask = person_model.person_mask(plate)
         parts.append(Guides(masks=np.asarray(person_mask, np.float32)[..., None],
                             names=("person",), kind="person"))
     if not parts:
@@ -250,7 +250,6 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
     by_frame = _guides_by_frame(guides, shot) if guides is not None else None
     objects, frame_names, kind = _shot_objects(shot, by_frame, names)
     objects += ("person",) if person else ()
-    last = {}
     tracker = None
 
     def tracked_person(plate, number):
@@ -259,28 +258,17 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
         # run does (both go through the cache's float16).
         nonlocal tracker
         if tracker is None:
-            from sss_vfx.features.tracking import PersonTracker
             tracker = PersonTracker()
         mask = cache.get("person", number, lambda: tracker(plate))
         tracker.resume(mask, cache.get("person_track", number, tracker.state))
         return mask
-    original_read = shot._read
 
-    def read():
-        for number, plate in original_read():
-            last["plate"] = plate
-            yield number, plate
-
-    def extra(number, shape):
-        plate = last["plate"]
+    def extra(number, plate):
         if model is not None:
-            from sss_vfx.features.network import network_features
-
             def compute():
-                feats = network_features(plate, model)
+                feats = network.network_features(plate, model)
                 if working_size is not None:
-                    from sss_vfx.io.features import resize_features
-                    feats = resize_features(feats, working_size(shape))
+                    feats = resize_features(feats, working_size(plate.shape[:2]))
                 return feats
             return cache.get("network", number, compute)
         mask = None
@@ -299,7 +287,7 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
                 "every frame needs the same objects in the same order")
         return dataclasses.replace(found, names=objects)
 
-    return dataclasses.replace(shot, _read=read, _features=extra), objects
+    return shot.with_features(extra), objects
 
 
 def plate_canvas(header):
@@ -401,107 +389,3 @@ def _shot_objects(shot, by_frame, names):
 def literal_pattern(name):
     """A shell-style pattern matching exactly ``name``."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
-
-
-def open_semantic_shot(source, features=None, *, guides=None, guide_names=None,
-                       feature_model=None, cache=None, cache_key="", compute=None,
-                       options=None, frames=None, start=0, allow_missing=False,
-                       mean=None, std=None, plate=None):
-    """Open a shot with its semantic inputs, checked before any frame is computed.
-
-    Parameters
-    ----------
-    source : str, os.PathLike, sequence of arrays, or Shot
-        As :func:`~sss_vfx.pipeline.video.segment_video`.
-    features, guides, guide_names, feature_model
-        As :func:`~sss_vfx.pipeline.video.segment_video`.
-    cache : str, os.PathLike or FrameCache, optional
-        Folder keeping each frame's model outputs (person masks, network features).
-    cache_key : str
-        The run key the cache belongs to.
-    compute : Compute, optional
-    options : SegmentationOptions
-        With guides, returned with ``layers`` = objects + 1; with features that are a
-        few classes (:mod:`~sss_vfx.features.classes`, unless ``feature_classes`` is
-        off), with ``layers`` = their classes on the first frame.
-    frames, start, allow_missing
-        As :func:`~sss_vfx.io.shot.open_shot`.
-    mean, std : sequence of 3 float, optional
-        The feature model's input normalisation.
-    plate : PlateOptions, optional
-        As :func:`~sss_vfx.io.shot.open_shot`.
-
-    Returns
-    -------
-    (Shot, SegmentationOptions, tuple of str)
-        The shot, the options, and the layer names when guided (objects, then
-        ``'rest'``; else ``()``).
-    """
-    from sss_vfx.io.shot import Shot, open_shot
-    from sss_vfx.pipeline.layers import fixed_layers, working_size
-
-    check_sources(features, guides, feature_model)
-    person = is_person(features)
-    if isinstance(source, Shot):
-        shot = source
-    else:
-        shot = open_shot(source, frames=frames, start=start,
-                         features=None if person else features, allow_missing=allow_missing,
-                         plate=plate)
-    model = None if feature_model is None else resolve_model(feature_model, compute,
-                                                             mean=mean, std=std)
-    keep = cache if isinstance(cache, FrameCache) else FrameCache(cache, cache_key) \
-        if cache is not None else FrameCache()
-    shot, objects = guided_shot(
-        shot, guides=guides, names=guide_names, person=person, model=model, cache=keep,
-        working_size=lambda shape: working_size(shape, options.max_pixels))
-    if not objects:
-        if (features is not None or model is not None) and \
-                options.feature_classes == "auto":
-            points = shot_projection(shot, options.max_pixels).class_points
-            if points is not None:
-                options = fixed_layers(options, len(points))
-        return shot, options, ()
-    return shot, fixed_layers(options, len(objects) + 1), tuple(objects) + ("rest",)
-
-
-def shot_projection(shot, max_pixels):
-    """How a shot's features map to colours (and their classes), fitted on its first
-    frame (:func:`frame_projection`): every process working on the shot must reduce
-    its features the same way.
-
-    Parameters
-    ----------
-    shot : Shot, with features
-    max_pixels : int
-
-    Returns
-    -------
-    FeatureProjection
-    """
-    _, plate, raw = next(iter(shot.frames()))
-    return frame_projection(plate, raw, max_pixels)
-
-
-def frame_projection(plate, raw, max_pixels):
-    """The feature projection fitted on one frame at its working size.
-
-    Parameters
-    ----------
-    plate : (H, W, 3) float array in [0, 1]
-    raw : (H', W', C) float array, the frame's raw features (resized to the plate)
-    max_pixels : int
-
-    Returns
-    -------
-    FeatureProjection
-    """
-    from sss_vfx.features.preprocess import fit_feature_projection
-    from sss_vfx.io.features import resize_features
-    from sss_vfx.pipeline.layers import working_frame
-
-    if raw.shape[:2] != plate.shape[:2]:
-        raw = resize_features(raw, plate.shape[:2])
-    first = working_frame(plate, None, max_pixels)
-    small = resize_features(raw, first.image.shape[:2]) if first.downscaled else raw
-    return fit_feature_projection(small, first.image)

@@ -101,7 +101,7 @@ def temporal_affinity(frame, next_frame, flow, confidence, *,
     >>> import numpy as np
     >>> f = np.zeros((4, 4, 3)); flow = np.zeros((4, 4, 2)); flow[..., 0] = 0.5
     >>> T = temporal_affinity(f, f, flow, np.ones((4, 4)))
-    >>> T[0, 0], T[0, 1]
+    >>> float(T[0, 0]), float(T[0, 1])
     (0.5, 0.5)
     """
     frame, next_frame, flow, confidence = check_temporal_inputs(

@@ -128,7 +128,42 @@ class Shot:
                     f"frame {number} of {self.description} is {plate.shape[1]}x"
                     f"{plate.shape[0]} but frame {size[0]} is {size[1][1]}x{size[1][0]}; "
                     "all frames of a shot must have one size")
-            yield number, plate, self._features(number, plate.shape[:2])
+            yield number, plate, (None if self._features is None
+                                  else self._features(number, plate))
+
+    @property
+    def has_features(self):
+        """Whether :meth:`frames` gives each frame a semantic input besides its plate."""
+        return self._features is not None
+
+    def with_features(self, reader):
+        """This shot with ``reader(number, plate)`` giving each frame's semantic input
+        (its guides, a network's features) in place of its own features."""
+        return dataclasses.replace(self, _features=reader)
+
+    def subset(self, numbers):
+        """This shot's frames ``numbers`` only (decoding stops after the last).
+
+        Parameters
+        ----------
+        numbers : iterable of int
+            Frame numbers of this shot.
+
+        Returns
+        -------
+        Shot
+        """
+        wanted = set(numbers)
+        last, read = max(wanted), self._read
+
+        def frames():
+            for number, plate in read():
+                if number in wanted:
+                    yield number, plate
+                if number >= last:
+                    return
+
+        return dataclasses.replace(self, numbers=sorted(wanted), _read=frames)
 
 
 def open_shot(source, *, frames=None, start=0, features=None, allow_missing=False,
@@ -308,9 +343,10 @@ def _array_shot(arrays, frames, start):
 
 
 def _feature_reader(features, shot):
-    """A function (number, shape_hw) -> raw features or None, checked up front."""
+    """A function (number, plate) -> raw features, checked up front; None without
+    features."""
     if features is None:
-        return lambda number, shape: None
+        return None
     if isinstance(features, (str, os.PathLike)):
         if not is_sequence_pattern(features):
             raise FeatureError(f"video features must be a numbered sequence such as "
@@ -335,7 +371,8 @@ def _feature_reader(features, shot):
                 f"(first: frame {absent[0]}); give one feature file per frame, numbered "
                 "like the frames")
 
-    def read(number, shape):
+    def read(number, plate):
+        shape = plate.shape[:2]
         if number not in paths:
             raise FeatureError(f"no features for frame {number}; give one feature file "
                                "per frame, numbered like the frames")

@@ -325,6 +325,8 @@ def _reason(exc):
 
 
 def _import_av():
+    # Imported when a video is first read or written (~70 ms), with one clear error when
+    # PyAV is missing.
     try:
         import av
     except ImportError as exc:

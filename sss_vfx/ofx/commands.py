@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 from sss_vfx.errors import OptionError
+from sss_vfx.helptext import HelpFormatter, epilog, sections
+from sss_vfx.ofx.install import install_bundle
+from sss_vfx.ofx.runtime import runtime_dir
+from sss_vfx.ofx.server import RenderServer
+from sss_vfx.ofx.shot_cache import ShotCache
+from sss_vfx.options import SegmentationOptions, TemporalOptions
 
 __all__ = ["add_ofx_parser", "add_serve_parser", "run_ofx", "run_serve", "server_options"]
 
@@ -23,9 +29,6 @@ def _default_cache_dir():
 
 def add_serve_parser(subparsers):
     """Add ``serve`` to an argparse sub-parser set; returns its parser."""
-    # Here, not at the top: sss_vfx.cli imports this module (``python -m sss_vfx.ofx``).
-    from sss_vfx.cli.flags import HelpFormatter, epilog, sections
-
     parser = subparsers.add_parser(
         "serve", help="the render server of the OpenFX plugin (started by the plugin)",
         description="Serve the SemanticSoftSegmentation OpenFX plugin: listen on a Unix "
@@ -62,8 +65,6 @@ def add_serve_parser(subparsers):
 
 def add_ofx_parser(subparsers):
     """Add ``ofx`` (with ``ofx install``) to an argparse sub-parser set; returns it."""
-    from sss_vfx.cli.flags import HelpFormatter, epilog, sections
-
     parser = subparsers.add_parser(
         "ofx", help="build and install the OpenFX plugin",
         description="The SemanticSoftSegmentation OpenFX plugin for Resolve, Fusion, "
@@ -100,8 +101,6 @@ def server_options(pairs):
     OptionError
         A pair without ``=``, an unknown name, a plugin parameter, or a bad value.
     """
-    from sss_vfx.options import SegmentationOptions, TemporalOptions
-
     fields = {}
     for cls in (SegmentationOptions, TemporalOptions):
         defaults = cls()
@@ -134,10 +133,6 @@ def server_options(pairs):
 
 def run_serve(args):
     """The ``serve`` command; returns the exit status."""
-    from sss_vfx.ofx.runtime import runtime_dir
-    from sss_vfx.ofx.server import RenderServer
-    from sss_vfx.ofx.shot_cache import ShotCache
-
     options = server_options(args.option)
     if not args.idle_timeout > 0:
         raise OptionError(f"--idle-timeout must be positive, got {args.idle_timeout}")
@@ -150,8 +145,6 @@ def run_serve(args):
 
 def run_ofx(args):
     """The ``ofx`` command; returns the exit status."""
-    from sss_vfx.ofx.install import install_bundle
-
     if getattr(args, "ofx_command", None) != "install":
         args.ofx_parser.print_help()
         return 2

@@ -63,6 +63,7 @@ def find_compiler(environ=None):
 
 
 def _source_folder():
+    # The C sources ship as a package of their own, looked up only to install the plugin.
     try:
         import ofx_bridge
     except ImportError:

@@ -33,6 +33,7 @@ from sss_vfx.ofx.frames import frame_path, missing_frames, write_result
 from sss_vfx.ofx.runtime import FRAMES, LOCK_NAME, LOG_NAME, OUT, SOCKET_NAME, private_dir
 from sss_vfx.ofx.shot_cache import shot_key
 from sss_vfx.ofx.shots import compute_shot
+from sss_vfx.version import __version__
 
 __all__ = ["RenderServer"]
 
@@ -255,7 +256,6 @@ class RenderServer:
                     protocol.send(connection, protocol.reply("error", error=str(exc)))
                     continue
                 if op == "ping":
-                    from sss_vfx import __version__
                     protocol.send(connection, protocol.reply(
                         "ok", version=__version__, pid=os.getpid()))
                     continue

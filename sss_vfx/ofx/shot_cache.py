@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from sss_vfx.version import __version__
+
 __all__ = ["ShotCache", "shot_key"]
 
 
 def shot_key(request, options):
     """The cache key of `request`'s shot computed with server `options` (a dict)."""
-    from sss_vfx import __version__
-
     identity = {"version": __version__, "first": request.first, "last": request.last,
                 "width": request.width, "height": request.height,
                 "hashes": list(request.hashes), "layers": request.layers,

@@ -2,7 +2,11 @@
 
 import numpy as np
 
+from sss_vfx.io.outputs import render_preview
 from sss_vfx.ofx.frames import FrameFile, frame_path
+from sss_vfx.pipeline.inputs import prepare_shot
+from sss_vfx.pipeline.video import segment_video
+from sss_vfx.segments.colours import layer_colours, premultiplied_colours
 
 __all__ = ["compute_shot"]
 
@@ -24,10 +28,6 @@ def compute_shot(request, options, progress=None):
     (int, (H, W, K) float32, (H, W, K, 3) float32, (H, W, 3) uint8)
         Frame number, mattes, premultiplied layer colours and the colour-coded preview.
     """
-    import sss_vfx
-    from sss_vfx.io.outputs import render_preview
-    from sss_vfx.segments.colours import layer_colours, premultiplied_colours
-
     frames = [FrameFile(frame_path(request.spool, h), n, request.width, request.height,
                         linear=request.linear, colourspace=request.colourspace)
               for n, h in zip(request.numbers, request.hashes)]
@@ -38,9 +38,10 @@ def compute_shot(request, options, progress=None):
         if progress is not None:
             progress(name, state["done"], total)
 
-    results = sss_vfx.segment_video(
-        frames, start=request.first, layers=request.layers, max_pixels=request.max_pixels,
-        temporal=request.temporal, device=request.device, progress=stage, **options)
+    inputs = prepare_shot(frames, start=request.first, layers=request.layers,
+                          max_pixels=request.max_pixels, temporal=request.temporal,
+                          **options)
+    results = segment_video(inputs, device=request.device, progress=stage)
     for result in results:
         alphas = np.asarray(result.alphas, np.float32)
         colours = getattr(result, "colours", None)

@@ -34,7 +34,6 @@ __all__ = [
     "SoftLayers",
     "WorkingFrame",
     "final_layers",
-    "fixed_layers",
     "frame_laplacian",
     "soft_layers",
     "stack_work",
@@ -291,28 +290,6 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
                       layers=relaxed[:, order],
                       note=None if objects else
                       collapse_note(soft.shape[1], feats is not None, opts))
-
-
-def fixed_layers(opts, layers, why="", notes=None):
-    """Options for a layer count fixed by the objects (guides, feature classes).
-
-    Parameters
-    ----------
-    opts : SegmentationOptions
-    layers : int, objects + 1 (or the feature classes)
-    why : str, what fixes the count, for the note
-    notes : list of str, optional, gets a note when ``opts.layers`` differs
-
-    Returns
-    -------
-    SegmentationOptions with ``layers`` set (and ``initial_segments`` at least that)
-    """
-    if layers == opts.layers:
-        return opts
-    if notes is not None:
-        notes.append(f"{why} give {layers} layers; layers={opts.layers} not used")
-    return opts.with_overrides(layers=layers,
-                               initial_segments=max(opts.initial_segments, layers))
 
 
 def eigenvector_count(opts, pixels):

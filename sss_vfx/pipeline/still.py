@@ -7,26 +7,21 @@ import numpy as np
 
 from sss_vfx.accel.compute import Compute
 from sss_vfx.accel.stages import pipeline_stages
-from sss_vfx.features.sources import (
-    check_sources,
-    frame_guides,
-    is_person,
-    plate_canvas,
-    resolve_model,
-)
-from sss_vfx.io.features import check_features, read_features, resize_features
-from sss_vfx.io.images import as_working_image, read_image
 from sss_vfx.options import SegmentationOptions
+from sss_vfx.pipeline.inputs import (
+    ImageInputs,
+    prepare_image,
+    refuse_prepared,
+    semantic_layers,
+)
 from sss_vfx.pipeline.layers import (
     final_layers,
-    fixed_layers,
     frame_laplacian,
     soft_layers,
     stack_work,
     working_frame,
     working_size,
 )
-from sss_vfx.pipeline.limits import check_eigenvectors
 from sss_vfx.progress import StageClock
 
 log = logging.getLogger("sss_vfx")
@@ -111,8 +106,11 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
 
     Parameters
     ----------
-    image : (H, W, 3) float array in [0, 1], (H, W) grey, or a path
-        PNG/JPEG/TIFF (8/16 bit) or EXR (scene-linear, converted to display-referred).
+    image : (H, W, 3) float array in [0, 1], (H, W) grey, a path, or ImageInputs
+        PNG/JPEG/TIFF (8/16 bit) or EXR (scene-linear, converted to display-referred);
+        or inputs already read by :func:`~sss_vfx.pipeline.inputs.prepare_image` (then
+        ``features``, ``guides``, ``guide_names``, ``feature_model``, ``options``,
+        ``plate`` and overrides are theirs and must not be given).
     features : (H, W, C) float array, path or ``'person'``, optional
         Semantic features of any channel count (image, ``.npy`` or ``.exr``). Without
         them the semantic affinity is off and layers follow colour alone.
@@ -167,74 +165,37 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
 
     Examples
     --------
-    >>> from sss_vfx.synthetic import two_region_image
+    >>> from sss_vfx.data import two_region_image
     >>> img, _ = two_region_image((32, 32))
     >>> seg = segment_image(img, eigenvectors=20, initial_segments=6, layers=2)
     >>> seg.alphas.shape
     (32, 32, 2)
     """
-    opts = (options or SegmentationOptions()).with_overrides(**overrides)
-    check_sources(features, guides, feature_model)
     compute = Compute.resolve(device)
-    notes = []
-    plate, values, header = _load_plate(image, notes, plate)
-    check_eigenvectors(opts, plate.shape[:2])
-    person = is_person(features)
-    found = frame_guides(plate, guides, guide_names, person, canvas=plate_canvas(header))
-    if found is not None:
-        opts = fixed_layers(opts, len(found.names) + 1,
-                            f"{len(found.names)} guided object(s) and the rest", notes)
-        feats = None
-    elif feature_model is not None:
-        from sss_vfx.features.network import network_features
-        feats = network_features(plate, resolve_model(feature_model, compute))
+    if isinstance(image, ImageInputs):
+        refuse_prepared("image", features=features, guides=guides,
+                        guide_names=guide_names, feature_model=feature_model,
+                        options=options, plate=plate, **overrides)
+        inputs = image
     else:
-        feats = _load_features(None if person else features, plate.shape[:2], notes)
-    seg = _segment(plate, feats, opts, notes, StageClock(STAGES, progress), compute,
-                   colours, None if found is None else found.masks, values=values)
-    seg.plate_header = header
-    if found is not None:
-        seg.objects = tuple(found.names) + ("rest",)
+        inputs = prepare_image(image, features, guides=guides, guide_names=guide_names,
+                               feature_model=feature_model, options=options,
+                               compute=compute, plate=plate, **overrides)
+    seg = _segment(inputs, StageClock(STAGES, progress), compute, colours)
+    seg.plate_header = inputs.header
+    seg.objects = inputs.objects
     return seg
 
 
-def _load_plate(image, notes, plate):
-    """(working copy, the plate's own values, PlateHeader) of an array or a file."""
-    if isinstance(image, np.ndarray):
-        pixels = as_working_image(image)
-        return pixels, pixels, None
-    data = read_image(image, plate=plate)
-    if data.had_alpha:
-        notes.append("the input's alpha channel was ignored")
-    notes.extend(data.notes)
-    if not np.array_equal(data.pixels, data.values):
-        notes.append(f"plate in {data.colour_space}: affinities computed on an OCIO "
-                     "working copy, layer colours in the plate's colour space")
-    return data.pixels, data.values, data.header
-
-
-def _load_features(features, shape_hw, notes):
-    if features is None:
-        return None
-    raw = read_features(features) if not isinstance(features, np.ndarray) else features
-    raw = check_features(raw, shape_hw)
-    if raw.shape[:2] != tuple(shape_hw):
-        message = (f"features of size {raw.shape[1]}x{raw.shape[0]} resized to the image's "
-                   f"{shape_hw[1]}x{shape_hw[0]}")
-        log.warning(message)
-        notes.append(message)
-        raw = resize_features(raw, shape_hw)
-    return raw
-
-
-def _segment(plate, raw_features, opts, notes, clock, compute, colours, guides=None, *,
-             values=None):
-    frame = working_frame(plate, raw_features, opts.max_pixels, guides=guides,
+def _segment(inputs, clock, compute, colours):
+    guides = None if inputs.guides is None else inputs.guides.masks
+    opts, notes, plate = inputs.options, list(inputs.notes), inputs.plate
+    frame = working_frame(plate, inputs.features, opts.max_pixels, guides=guides,
                           classes=opts.feature_classes == "auto")
-    if guides is None and frame.probabilities is not None:
-        opts = fixed_layers(opts, frame.probabilities.shape[2],
-                            "the features are few classes (a network's masks): "
-                            f"{frame.probabilities.shape[2]} classes", notes)
+    opts = semantic_layers(
+        opts, objects=0 if guides is None else len(inputs.guides.names),
+        classes=0 if frame.probabilities is None else frame.probabilities.shape[2],
+        notes=notes)
     h, w = frame.image.shape[:2]
     if frame.downscaled:
         notes.append(f"spectral stages ran at {w}x{h} (max_pixels={opts.max_pixels})")
@@ -250,7 +211,7 @@ def _segment(plate, raw_features, opts, notes, clock, compute, colours, guides=N
     premultiplied = None
     if colours:
         with clock.stage("colours"):
-            premultiplied = compute.colours(plate if values is None else values, alphas)
+            premultiplied = compute.colours(inputs.values, alphas)
     return Segmentation(
         alphas=alphas, image=plate, working_image=frame.image, features=frame.features,
         laplacian=lap, eigenvalues=result.eigenvalues, eigenvectors=result.eigenvectors,

@@ -2,24 +2,18 @@
 (DESIGN section 2).
 
 Frames stream through windows of ``window`` consecutive frames that share ``overlap``
-frames with the next. In a window, every frame's Laplacian is joined to the next
-frame's by the temporal affinity along the optical flow, and the method runs once on
-the joined graph, so the window's frames share their layers. A window after the first
-groups its soft segments by the shot's layers over the whole window (those given to the
-shared frames, carried along the flow over the later ones), not by clustering them
-afresh, so an object keeps its layer whatever basis the eigensolver returned; its layers
-cross-fade from the given ones across the shared frames, and a shared frame where a
-layer hands most of its mass to another gets a note (the manifest's).
-Only one window of frames is held at a time: memory does not grow with the shot.
+frames with the next; each window is segmented as one graph
+(:mod:`~sss_vfx.pipeline.window_step`), and its frames that no later window shares are
+emitted. Only one window of frames is held at a time: memory does not grow with the
+shot.
 
 A resumed run gives the same bits as an uninterrupted one: at every window boundary
-the runner hands its state (the layers given to the frames the next window shares and
-to the last frame emitted) to a checkpoint, and a resumed run restarts from the last
-state before its first unfinished frame, recomputing (not rewriting) the finished
-frames after it.
+the runner hands its state (:class:`~sss_vfx.pipeline.window_state.WindowState`) to a
+checkpoint, and a resumed run restarts from the last state before its first unfinished
+frame, recomputing (not rewriting) the finished frames after it.
 """
 
-import dataclasses
+
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,37 +22,20 @@ import numpy as np
 
 from sss_vfx.accel.compute import Compute
 from sss_vfx.accel.stages import pipeline_stages
-from sss_vfx.errors import InputError, OptionError, SssError
-from sss_vfx.features.sources import frame_projection, open_semantic_shot
-from sss_vfx.graph.flow import carried_prior, frame_flow
-from sss_vfx.graph.window import window_laplacian
+from sss_vfx.errors import InputError, SssError
 from sss_vfx.io.features import resize_features
 from sss_vfx.io.guides import Guides
-from sss_vfx.options import SegmentationOptions, TemporalOptions
-from sss_vfx.pipeline.layers import (
-    eigenvector_count,
-    final_layers,
-    fixed_layers,
-    frame_laplacian,
-    soft_layers,
-    stack_work,
-    working_frame,
-)
+from sss_vfx.pipeline.inputs import ShotInputs, prepare_shot, refuse_prepared
+from sss_vfx.pipeline.layers import final_layers, working_frame
 from sss_vfx.pipeline.limits import check_eigenvectors
+from sss_vfx.pipeline.window_state import WindowState
+from sss_vfx.pipeline.window_step import WindowFrame, give_layers, segment_window
 from sss_vfx.progress import StageClock
-from sss_vfx.segments.identity import (
-    hand_over,
-    match_layers,
-    pad_layers,
-    uncertain_handovers,
-    window_anchor,
-    window_reference,
-)
 from sss_vfx.segments.upsample import downsample_layers
 
 log = logging.getLogger("sss_vfx")
 
-__all__ = ["VIDEO_STAGES", "FrameLayers", "segment_video", "shot_options"]
+__all__ = ["VIDEO_STAGES", "FrameLayers", "segment_video"]
 
 VIDEO_STAGES = pipeline_stages(video=True)
 
@@ -104,62 +81,6 @@ class FrameLayers:
     device: str = "numpy"
 
 
-@dataclass
-class _Entry:
-    """A frame held in the current window."""
-
-    index: int
-    number: int
-    frame: object                 # WorkingFrame
-    finished: object = None       # (H, W, K) result it already had (resumed run)
-    laplacian: object = None
-    eigenvectors: object = None   # (values, vectors) of the frame's own Laplacian
-    temporal: object = None       # temporal affinity to the next frame
-    flow: object = None           # FrameFlow to the next frame
-    given: object = None          # (h*w, K) layers given so far
-    anchored: bool = False        # given = the finished result (no checkpoint state)
-
-    @property
-    def done(self):
-        return self.finished is not None
-
-
-def shot_options(options=None, temporal=None, **overrides):
-    """The :class:`SegmentationOptions` and :class:`TemporalOptions` of a shot.
-
-    Parameters
-    ----------
-    options : SegmentationOptions, optional
-    temporal : TemporalOptions or bool, optional
-        A bool sets ``TemporalOptions.temporal``.
-    **overrides
-        Fields of either class.
-
-    Returns
-    -------
-    (SegmentationOptions, TemporalOptions)
-
-    Raises
-    ------
-    OptionError
-        An unknown or out-of-range option.
-    """
-    if isinstance(temporal, bool):
-        overrides["temporal"] = temporal
-        temporal = None
-    method_names = {f.name for f in dataclasses.fields(SegmentationOptions)}
-    linking_names = {f.name for f in dataclasses.fields(TemporalOptions)}
-    unknown = sorted(set(overrides) - method_names - linking_names)
-    if unknown:
-        raise OptionError(f"unknown option(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted(method_names | linking_names))}")
-    opts = (options or SegmentationOptions()).with_overrides(
-        **{k: v for k, v in overrides.items() if k in method_names})
-    linking = (temporal or TemporalOptions()).with_overrides(
-        **{k: v for k, v in overrides.items() if k in linking_names})
-    return opts, linking
-
-
 def segment_video(source, features=None, *, frames=None, start=0, allow_missing=False,
                   finished=None, checkpoint=None, options=None, temporal=None,
                   device=None, progress=None, colours=True, guides=None, guide_names=None,
@@ -168,11 +89,14 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
 
     Parameters
     ----------
-    source : str, os.PathLike, sequence of (H, W, 3) arrays, or Shot
+    source : str, os.PathLike, sequence of (H, W, 3) arrays, Shot, or ShotInputs
         A video file, an image-sequence pattern (``shot.%04d.exr``, ``shot.####.exr``),
-        frames in memory (floats in [0, 1]), or a shot already opened by
+        frames in memory (floats in [0, 1]), a shot already opened by
         :func:`~sss_vfx.io.shot.open_shot` (then ``features``, ``frames``, ``start``
-        and ``allow_missing`` are its own).
+        and ``allow_missing`` are its own), or a shot's inputs prepared by
+        :func:`~sss_vfx.pipeline.inputs.prepare_shot` (then every input and option is
+        theirs: only ``finished``, ``checkpoint``, ``device``, ``progress`` and
+        ``colours`` may be given).
     features : str or sequence of arrays, optional
         Per-frame semantic features: a sequence pattern numbered like the frames, or
         one array per frame.
@@ -235,50 +159,60 @@ def segment_video(source, features=None, *, frames=None, start=0, allow_missing=
 
     Examples
     --------
-    >>> from sss_vfx.synthetic import two_region_image
+    >>> from sss_vfx.data import two_region_image
     >>> clip = [two_region_image((24, 32), seed=s)[0] for s in range(3)]
     >>> out = list(segment_video(clip, layers=2, eigenvectors=10, initial_segments=4,
     ...                          superpixels=40))
     >>> [f.alphas.shape for f in out]
     [(24, 32, 2), (24, 32, 2), (24, 32, 2)]
     """
-    opts, linking = shot_options(options, temporal, **overrides)
     compute = Compute.resolve(device)
-    shot, opts, _ = open_semantic_shot(
-        source, features, guides=guides, guide_names=guide_names,
-        feature_model=feature_model, cache=cache, compute=compute, options=opts,
-        frames=frames, start=start, allow_missing=allow_missing)
-    runner = _WindowRunner(opts, linking, compute, StageClock(VIDEO_STAGES, progress),
-                           finished, shot.total, colours, checkpoint)
-    runner.projection = projection
-    runner.values = shot.values     # the plate's own values, for the layer colours
-    yield from runner.run(shot.frames())
+    if isinstance(source, ShotInputs):
+        refuse_prepared("shot", features=features, frames=frames, options=options,
+                        temporal=temporal, guides=guides, guide_names=guide_names,
+                        feature_model=feature_model, cache=cache, projection=projection,
+                        **overrides)
+        inputs = source
+    else:
+        inputs = prepare_shot(
+            source, features, guides=guides, guide_names=guide_names,
+            feature_model=feature_model, cache=cache, compute=compute, options=options,
+            temporal=temporal, frames=frames, start=start, allow_missing=allow_missing,
+            projection=projection, **overrides)
+    runner = _WindowRunner(inputs, compute, StageClock(VIDEO_STAGES, progress),
+                           finished, colours, checkpoint)
+    yield from runner.run(inputs.shot.frames())
 
 
 class _WindowRunner:
-    """Slides the window over a stream of frames; see :func:`segment_video`."""
+    """Slides the window over a stream of frames; see :func:`segment_video`.
 
-    def __init__(self, opts, linking, compute, clock, finished, total, colours,
-                 checkpoint=None):
-        self.opts, self.linking, self.compute, self.clock = opts, linking, compute, clock
+    It admits frames one by one, segments a window when it is full
+    (:mod:`~sss_vfx.pipeline.window_step`), emits the frames no later window shares,
+    and hands a :class:`~sss_vfx.pipeline.window_state.WindowState` to the checkpoint at
+    every window boundary.
+    """
+
+    def __init__(self, inputs, compute, clock, finished, colours, checkpoint=None):
+        self.opts, self.linking = inputs.options, inputs.temporal
+        self.compute, self.clock = compute, clock
+        self.projection = inputs.projection
+        self.values = inputs.shot.values   # the plate's own values, for the layer colours
+        self.total = inputs.shot.total
         self.finished = finished or (lambda number: None)
-        self.total = total
         self.colours = colours
-        self.values = lambda number, plate: plate
         self.checkpoint = checkpoint
-        self.previous = None    # (h*w, K) layers given to the last emitted frame
-        self.projection = None  # FeatureProjection of the shot
+        self.state = WindowState(notes=list(inputs.notes))
         self.emitted = 0        # frames handed out so far
-        self.notes = []
         self.held = deque()     # the frames of the window being filled
-        # Resuming: finished frames go out as they are while the runner looks for the
-        # last state before the first unfinished frame; ``pending`` are the frames
-        # after that state, to replay from it.
-        self.replaying = checkpoint is not None
-        self.anchoring = checkpoint is None   # finished frames anchor the layers
-        self.restart = None     # the state to restart from; None: the shot's start
+        # Resuming with a checkpoint, finished frames go out as they are while the
+        # runner looks for the last state before the first unfinished frame
+        # (``restart``); ``pending`` are the frames after it, to replay from it.
+        # Without one (or without a state that far back), finished frames anchor the
+        # layers of the frames after them.
+        self.mode = _REPLAY if checkpoint is not None else _ANCHOR
+        self.restart = None
         self.pending = []
-        self.restored = deque()  # (number, given) of the held frames of the restart
 
     def run(self, stream):
         index = 0
@@ -298,34 +232,35 @@ class _WindowRunner:
 
     def _admit(self, entry):
         """Take a frame in: hand it out now (finished, resuming) or into the window."""
-        if self.replaying and entry.done:
+        if self.mode == _REPLAY and entry.done:
             self.emitted = entry.index + 1
             yield self._emit(entry)
             state = self.checkpoint.load(entry.number)
             if state is not None:
-                self.restart, self.pending = state, []
+                self.restart, self.pending = WindowState.from_arrays(state), []
                 return
             self.pending.append(entry)
             if len(self.pending) > self.linking.frames_per_window:
                 # No state this far back (a run without checkpoints): anchor on the
                 # finished results instead, as close as it can get.
-                self.replaying, self.anchoring = False, True
+                self.mode = _ANCHOR
                 pending, self.pending = self.pending, []
                 for held in pending:
                     yield from self._push(self._anchor(held))
             return
-        if self.replaying:
-            self.replaying, pending, self.pending = False, self.pending, []
-            self._restore(self.restart)
+        if self.mode == _REPLAY:
+            self.mode, pending, self.pending = _RUN, self.pending, []
+            if self.restart is not None:
+                self.state = self.restart
             for held in pending:
                 yield from self._push(held)
-        if entry.done and self.anchoring:
+        if entry.done and self.mode == _ANCHOR:
             self._anchor(entry)
         yield from self._push(entry)
 
     def _push(self, entry):
-        if self.restored:
-            number, given = self.restored.popleft()
+        if self.state.held:
+            number, given = self.state.held.pop(0)
             if number != entry.number:
                 raise InputError(
                     f"the saved window state expects frame {number} but the shot has "
@@ -349,47 +284,21 @@ class _WindowRunner:
         entry.anchored = True
         return entry
 
-    def _restore(self, state):
-        if state is None:
-            return
-        self.previous = state["previous"]
-        self.restored = deque(zip(state["held_numbers"].tolist(), state["held_given"]))
-        self.notes = list(state["notes"].tolist())
-
-    def _state(self, last, held):
-        """The state after emitting ``last``, with ``held`` shared by the next window."""
-        given = [e.given for e in held]
-        return {"previous": last.given,
-                "held_numbers": np.array([e.number for e in held], dtype=np.int64),
-                "held_given": (np.stack(given) if given
-                               else np.zeros((0,) + last.given.shape, last.given.dtype)),
-                "notes": np.array(self.notes, dtype=str)}
-
     def _enter(self, index, number, plate, raw):
         guides = raw.masks if isinstance(raw, Guides) else None
         raw = None if guides is not None else raw
         if raw is not None and raw.shape[:2] != plate.shape[:2]:
             raw = resize_features(raw, plate.shape[:2])
-        if raw is not None and self.projection is None:
-            # The first frame fixes how features map to colours for the whole shot.
-            self.projection = frame_projection(plate, raw, self.opts.max_pixels)
-        classes = self.opts.feature_classes == "auto"
         if index == 0:
             check_eigenvectors(self.opts, plate.shape[:2])
-            points = None if self.projection is None else self.projection.class_points
-            if guides is None and classes and points is not None:
-                # open_semantic_shot fixed the count already when it opened the shot.
-                self.opts = fixed_layers(self.opts, len(points))
-                self.notes.append(f"the features are {len(points)} classes (a network's "
-                                  "masks): one layer per class")
         frame = working_frame(plate, raw, self.opts.max_pixels, self.projection,
-                              guides=guides, classes=classes)
+                              guides=guides, classes=self.opts.feature_classes == "auto")
         if index == 0 and frame.downscaled:
             h, w = frame.image.shape[:2]
-            self.notes.append(f"spectral stages ran at {w}x{h} "
-                              f"(max_pixels={self.opts.max_pixels})")
-        entry = _Entry(index=index, number=number, frame=frame,
-                       finished=self.finished(number))
+            self.state.notes.append(f"spectral stages ran at {w}x{h} "
+                                    f"(max_pixels={self.opts.max_pixels})")
+        entry = WindowFrame(index=index, number=number, frame=frame,
+                            finished=self.finished(number))
         if entry.done and entry.finished.shape[2] != self.opts.layers:
             raise InputError(
                 f"the finished result of frame {number} has "
@@ -407,111 +316,31 @@ class _WindowRunner:
         """
         if any(e.given is None for e in entries):
             layers, anchored = self._segment(entries)
-            # Guided layers keep the guides' order: nothing to match.
-            if not anchored and self.previous is not None and \
-                    entries[0].frame.probabilities is None:
-                layers = layers[:, :, match_layers(self.previous, layers[0])]
-            if entries[0].frame.probabilities is None:
-                self._check_handover(entries, layers)
-            given = hand_over([e.given for e in entries], layers,
-                              [e.anchored for e in entries])
+            given, notes = give_layers(entries, layers, anchored, self.state.previous)
+            self.state.notes.extend(notes)
             for entry, layers_of_frame in zip(entries, given):
                 entry.given = layers_of_frame
         last = len(entries) - keep
         if boundary and self.checkpoint is not None:
-            self.checkpoint.save(entries[last - 1].number,
-                                 self._state(entries[last - 1], entries[last:]))
+            state = WindowState(previous=entries[last - 1].given,
+                                held=[(e.number, e.given) for e in entries[last:]],
+                                notes=self.state.notes)
+            self.checkpoint.save(entries[last - 1].number, state.to_arrays())
         for entry in entries[:last]:
-            self.previous = entry.given
+            self.state.previous = entry.given
             if entry.index >= self.emitted:    # not handed out already (resuming)
                 self.emitted = entry.index + 1
                 yield self._emit(entry)
 
-    def _check_handover(self, entries, layers):
-        """A note for each shared frame where a layer hands most of its mass to another
-        (the identity across the boundary is then uncertain)."""
-        for entry, new in zip(entries, layers):
-            if entry.given is None or entry.anchored:
-                continue
-            for i, j, moved in uncertain_handovers(entry.given, new):
-                note = (f"frame {entry.number}: uncertain hand-over between windows, "
-                        f"layer {i + 1:02d} passed {moved:.0%} of its mass to layer "
-                        f"{j + 1:02d}")
-                log.warning(note)
-                self.notes.append(note)
-
     def _segment(self, entries):
         """(F, h*w, K) layers of the window's frames, in the window's own order, and
         whether they were anchored to layers already given."""
-        self.clock.plan(stack_work([e.frame for e in entries], self.opts),
-                        frames=max(len(entries) - self.linking.shared_frames, 1))
-        for entry in entries:
-            if entry.laplacian is None:
-                entry.laplacian = frame_laplacian(entry.frame, self.opts, self.compute,
-                                                  self.clock)
-        for entry, nxt in zip(entries, entries[1:]):
-            if entry.temporal is None:
-                with self.clock.stage("flow"):
-                    entry.flow = frame_flow(entry.frame.image, nxt.frame.image)
-                    entry.temporal = self.compute.temporal(
-                        entry.frame.image, nxt.frame.image, entry.flow.forward,
-                        entry.flow.confidence, lambda_t=self.linking.temporal_weight,
-                        sigma=self.linking.temporal_sigma)
-        lap = window_laplacian([e.laplacian for e in entries],
-                               [e.temporal for e in entries[:-1]])
-        h, w = entries[0].frame.image.shape[:2]
-        anchor = window_anchor([e.given for e in entries], h * w,
-                               self.linking.anchor_weight)
-        result = soft_layers(lap, [e.frame for e in entries], self.opts, self.compute,
-                             self.clock, anchor=anchor,
-                             eigenpairs=self._eigenpairs(entries, lap),
-                             prior=self._prior(entries),
-                             reference=self._reference(entries, anchor))
-        if result.note and result.note not in self.notes:
-            log.warning(result.note)    # once per shot, not per window
-            self.notes.append(result.note)
-        layers = pad_layers(np.clip(result.layers, 0.0, 1.0), self.opts.layers)
-        return layers.reshape(len(entries), -1, self.opts.layers), anchor is not None
-
-    def _eigenpairs(self, entries, lap):
-        """Each frame's eigenvectors (once per frame), then the window's Ritz pairs."""
-        with self.clock.stage("eigenvectors"):
-            for entry in entries:
-                if entry.eigenvectors is None:
-                    h, w = entry.frame.image.shape[:2]
-                    entry.eigenvectors = self.compute.run(
-                        "eigenvectors", entry.laplacian, eigenvector_count(self.opts, h * w),
-                        shape=(h, w), block=self.opts.eigensolver == "block")
-            if len(entries) == 1:
-                return entries[0].eigenvectors
-            return self.compute.run(
-                "window_eigenvectors", lap, [e.eigenvectors[1] for e in entries],
-                entries[0].eigenvectors[1].shape[1])
-
-    def _reference(self, entries, anchor):
-        """The shot's layers over the window (:func:`window_reference`), which group
-        its segments; None for the shot's first window."""
-        if anchor is None or entries[0].frame.probabilities is not None:
-            return None
-        carried = self._carried(entries, 1.0)
-        return window_reference(anchor, carried)
-
-    def _carried(self, entries, weight):
-        """The layers of the last frame already given, carried along the flow over
-        the frames after it (see :func:`carried_prior`); None when no frame follows."""
-        given = [i for i, e in enumerate(entries) if e.given is not None]
-        if not given or given[-1] == len(entries) - 1:
-            return None
-        last = given[-1]
-        h, w = entries[0].frame.image.shape[:2]
-        return carried_prior(entries[last].given.reshape(h, w, -1),
-                             [e.flow for e in entries[last:-1]], last + 1, weight)
-
-    def _prior(self, entries):
-        """The carried-forward prior on the frames after the last one already given."""
-        if self.linking.carry_weight <= 0:
-            return None
-        return self._carried(entries, self.linking.carry_weight)
+        layers, anchored, note = segment_window(entries, self.opts, self.linking,
+                                                self.compute, self.clock)
+        if note and note not in self.state.notes:
+            log.warning(note)    # once per shot, not per window
+            self.state.notes.append(note)
+        return layers, anchored
 
     def _emit(self, entry):
         frame = entry.frame
@@ -527,4 +356,8 @@ class _WindowRunner:
         return FrameLayers(number=entry.number, alphas=alphas, plate=frame.plate,
                            index=entry.index, total=self.total, skipped=entry.done,
                            colours=colours, timings=dict(self.clock.timings),
-                           notes=list(self.notes), device=self.compute.spec)
+                           notes=list(self.state.notes), device=self.compute.spec)
+
+
+#: How the runner takes finished frames in (resumed runs).
+_REPLAY, _ANCHOR, _RUN = "replay", "anchor", "run"

@@ -100,7 +100,7 @@ def layer_colours(image, alphas, *, max_pixels=SOLVE_MAX_PIXELS, smoothness=1.0,
 
     Examples
     --------
-    >>> from sss_vfx.synthetic import two_region_image
+    >>> from sss_vfx.data import two_region_image
     >>> image, alpha = two_region_image((32, 40))
     >>> alphas = np.stack([alpha, 1 - alpha], axis=-1)
     >>> colours = layer_colours(image, alphas)

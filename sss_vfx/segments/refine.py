@@ -97,7 +97,7 @@ def refine_layers(plate, alphas, band=3, *, tolerance=RefineOptions.tolerance,
 
     Examples
     --------
-    >>> from sss_vfx.synthetic import two_region_image
+    >>> from sss_vfx.data import two_region_image
     >>> img, alpha = two_region_image((32, 32))
     >>> layers = np.stack([alpha, 1 - alpha], axis=-1)
     >>> refine_layers(img, layers, 2).shape
