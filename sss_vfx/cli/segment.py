@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from sss_vfx.accel.compute import Compute
 from sss_vfx.cli.flags import (
     GIVEN,
     add_method_flags,
@@ -16,7 +17,6 @@ from sss_vfx.cli.flags import (
     plate_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
-from sss_vfx.accel.compute import Compute
 from sss_vfx.features.sources import is_person
 from sss_vfx.helptext import HelpFormatter, epilog, sections
 from sss_vfx.io.exr import layer_names

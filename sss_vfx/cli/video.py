@@ -15,6 +15,7 @@ import time
 import cv2
 import numpy as np
 
+from sss_vfx.accel.compute import Compute
 from sss_vfx.cli.flags import (
     add_method_flags,
     add_plate_flags,
@@ -26,7 +27,6 @@ from sss_vfx.cli.flags import (
     temporal_options,
 )
 from sss_vfx.cli.semantic import add_semantic_flags, feature_model, semantic_record
-from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import OptionError, SssError
 from sss_vfx.features.sources import FrameCache
 from sss_vfx.helptext import HelpFormatter, epilog, sections
