@@ -18,7 +18,7 @@ the background). Every other pixel is fixed to the guide: 1 in its interior, 0 f
 where the guide is thinner than 7 px (a neck, a strand the roto holds), its middle is
 fixed too. ``r`` is estimated per object from how far from the guide's edge the
 layer, where it is decided, disagrees with the guide. Within the band the layer weighs
-little (``c = 0.01``): the layer follows its guide (the guide is one of its features), so
+little (``c = 0.003``): the layer follows its guide (the guide is one of its features), so
 there its errors are the guide's own, and the image must decide; beyond the band only
 the layer knows where hair is (``c = 1``). The sparsity term (reweighted as
 in the relaxed sparsification) is off by default: on the alpha_stills photos it changed
@@ -42,7 +42,7 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
 #: (0: off), the layer value above which a pixel outside the guide may be hair, and the
 #: one above which a region of the layer wider than the band is a blob, not hair.
 EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 3.0,
-            "weight": 0.01, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05,
+            "weight": 0.003, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05,
             "blob": 0.2}
 
 
