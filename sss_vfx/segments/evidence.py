@@ -14,8 +14,8 @@ with ``L`` the plate's matting Laplacian and ``l`` the object's soft layer, over
 error scale, and those outside the guide where the layer holds some of the object
 connected to that band (hair and strands beyond the roto, however long; never a blob:
 a region where the layer exceeds 0.2 wider than the band, solid or a faint smear over
-the background). Every other pixel is fixed to the guide: 1 in its interior, 0 far outside it;
-where the guide is thinner than 7 px (a neck, a strand the roto holds), its middle is
+the background). Every other pixel is fixed to the guide: 1 in its interior, 0 far
+outside it; where the guide is thinner than 7 px (a neck, a strand the roto holds), its middle is
 fixed too. ``r`` is estimated per object from how far from the guide's edge the
 layer, where it is decided, disagrees with the guide. Within the band the layer weighs
 little (``c = 0.003``): the layer follows its guide (the guide is one of its features), so
