@@ -25,6 +25,13 @@ def paint(mask, rng=None):
     return np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1)
 
 
+def box(rows, cols, shape=(48, 64)):
+    """A (H, W) bool mask, True over ``rows`` x ``cols`` (two slices)."""
+    mask = np.zeros(shape, bool)
+    mask[rows, cols] = True
+    return mask
+
+
 def two_layers(layer):
     return np.stack([layer, 1 - layer], axis=-1)
 
@@ -86,6 +93,31 @@ def test_a_solid_interior_stays_solid_where_the_layer_has_holes_and_smears():
     assert alpha[~flag].max() < 0.1  # the generous margin goes to the background
     # Within the band (3 error scales) the smear is the layer's to keep: half is gone.
     assert sad(alpha, flag) < 0.5 * sad(layer, flag)
+
+
+def test_a_guide_error_the_layer_repeats_is_decided_by_the_image():
+    # The roto stops 4 px short of the object's right edge, and the soft layer (the guide
+    # is one of its features) stops with it: within the guide's uncertain band the image,
+    # not the layer, must decide, and the missing rim comes back.
+    obj = box(slice(8, 40), slice(8, 40))
+    guide = box(slice(8, 40), slice(8, 36)).astype(float)
+    alpha, _ = object_evidence(paint(obj), guide, guide)
+    assert alpha[10:38, 36:40].min() > 0.5  # the layer held 0 there
+    assert alpha[:, 42:].max() < 0.05
+    assert sad(alpha, obj) < 0.5 * sad(guide, obj)
+
+
+def test_a_faint_smear_over_the_background_leaves_the_object_layer():
+    # The layer spills a faint 0.3 over a wide stretch of background touching the object
+    # (as colour clutter does): no hair, so beyond the band it goes back to the guide's 0.
+    obj = box(slice(12, 36), slice(8, 30))
+    smear = box(slice(4, 44), slice(30, 64))
+    layer = np.where(smear, 0.3, obj.astype(float))
+    alpha, scale = object_evidence(paint(obj), layer, obj.astype(float))
+    far = smear & (signed_distance(obj) < -EVIDENCE["band"] * scale - 3)
+    assert far.sum() > 400
+    assert alpha[far].mean() < 0.05  # the layer held 0.3 there
+    assert alpha[obj].min() > 0.9
 
 
 def test_a_background_blob_far_from_the_guide_leaves_the_object_layer():

@@ -12,11 +12,15 @@ matte ``a`` minimises, at the plate's resolution::
 with ``L`` the plate's matting Laplacian and ``l`` the object's soft layer, over the
 *uncertain* pixels only: those within ``3 r`` of the guide's edge, ``r`` the guide's
 error scale, and those outside the guide where the layer holds some of the object
-connected to that band (hair and strands beyond the roto, however long; never a solid
-blob). Every other pixel is fixed to the guide: 1 in its interior, 0 far outside it;
-where the guide is thinner than 7 px (a neck, a strand the roto holds), its middle is
+connected to that band (hair and strands beyond the roto, however long; never a blob:
+a region where the layer exceeds 0.2 wider than the band, solid or a faint smear over
+the background). Every other pixel is fixed to the guide: 1 in its interior, 0 far
+outside it; where the guide is thinner than 7 px (a neck, a strand the roto holds), its middle is
 fixed too. ``r`` is estimated per object from how far from the guide's edge the
-layer, where it is decided, disagrees with the guide. The sparsity term (reweighted as
+layer, where it is decided, disagrees with the guide. Within the band the layer weighs
+little (``c = 0.003``): the layer follows its guide (the guide is one of its features), so
+there its errors are the guide's own, and the image must decide; beyond the band only
+the layer knows where hair is (``c = 1``). The sparsity term (reweighted as
 in the relaxed sparsification) is off by default: on the alpha_stills photos it changed
 no score by more than a few percent and took four times as long.
 """
@@ -35,9 +39,11 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
 #: Parameters of the evidence solve: error scale bounds (px, and quantile of the
 #: disagreement distances), width of the uncertain band in error scales, the layer's
 #: weight within the band and beyond it, the sparsity weight and its reweighting rounds
-#: (0: off), and the layer value above which a pixel outside the guide may be hair.
+#: (0: off), the layer value above which a pixel outside the guide may be hair, and the
+#: one above which a region of the layer wider than the band is a blob, not hair.
 EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 3.0,
-            "weight": 1.0, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05}
+            "weight": 0.003, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05,
+            "blob": 0.2}
 
 
 def signed_distance(mask):
@@ -127,10 +133,11 @@ def object_evidence(plate, layer, guide, *, eps=1e-7, scale=None, **params):
     thin = (inside > cv2.morphologyEx(inside, cv2.MORPH_OPEN, opening)).astype(np.float32)
     half_width = cv2.dilate(distance * thin, disc)
     solid = (distance > band) | ((thin > 0) & (distance >= np.maximum(1.5, 0.5 * half_width)))
-    # Beyond the band outside the guide the layer may hold hair, never a solid blob.
+    # Beyond the band outside the guide the layer may hold hair, never a blob: a region
+    # of its support wider than the band, solid or a faint smear over the background.
     outside = (distance <= -band).astype(np.uint8)
-    blob = cv2.morphologyEx(((layer > 0.8) & (outside > 0)).astype(np.uint8),
-                            cv2.MORPH_OPEN, disc).astype(bool)
+    held = (layer > p["blob"]) & (outside > 0)
+    blob = cv2.morphologyEx(held.astype(np.uint8), cv2.MORPH_OPEN, disc).astype(bool)
     reach = hair_reach((layer > p["hold"]) & ~blob, distance > -band - 2)
     unknown = ~solid & ((distance > -band) | reach)
     fixed = solid.astype(np.float64)
@@ -139,7 +146,8 @@ def object_evidence(plate, layer, guide, *, eps=1e-7, scale=None, **params):
     lap, inside, ring = _band_laplacian(plate, unknown, eps)
     n = len(inside)
     prior = layer.ravel()[inside]
-    # Within the band the image decides; beyond it only the layer knows the hair.
+    # Within the band the image decides (the layer there repeats its guide's errors);
+    # beyond it only the layer knows the hair.
     weight = np.where(outside.ravel()[inside] > 0, p["reach_weight"], p["weight"])
     rhs = weight * prior - lap[:, n:] @ fixed.ravel()[ring]
     lap = lap[:, :n].tocsr()
