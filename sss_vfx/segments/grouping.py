@@ -96,7 +96,8 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     A window's constrained sparsification may also merge two layers into one soft
     segment that an earlier window kept apart (a small object fading into the ground
     it stands on). Such a segment holds at least :data:`SPLIT_SHARE` of its mass in
-    the reference in a second layer whose features differ from its own layer's; with
+    the reference in a second layer whose mean descriptor lies further than the
+    margin from its own layer's; with
     ``split``, its pixels whose descriptor lies nearer (by the margin) to that layer's
     mean descriptor than to its own layer's go to that layer, as the features say.
 
@@ -139,8 +140,12 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     assignment = np.argmax(score, axis=1)
     grouped = np.zeros((seg.shape[0], layers))
     share = overlap / np.maximum(overlap.sum(axis=1, keepdims=True), 1e-300)
+    # Layers apart: mean descriptors further apart than the margin (a segment merging
+    # two of them lies between the two, so both look near to it).
+    apart = np.sqrt(((layer_means[:, None, :] - layer_means[None, :, :]) ** 2)
+                    .sum(axis=2)) > margin
     for k, g in enumerate(assignment):
-        merged = np.flatnonzero((share[k] >= SPLIT_SHARE) & ~near[k] & present) \
+        merged = np.flatnonzero((share[k] >= SPLIT_SHARE) & apart[g] & present) \
             if split else ()
         if len(merged) == 0:
             grouped[:, g] += seg[:, k]
