@@ -14,11 +14,13 @@ from sss_vfx.segments.grouping import group_by_reference
 from sss_vfx.segments.identity import uncertain_handovers, window_reference
 from sss_vfx.synthetic import REGION_FEATURES, regions_shot
 
-#: Every stage runs, small: 10 frames of 40x48 are windows 0-2, 2-4, 4-6, 6-8, 8-9,
-#: so the object (moving 2 px a frame) crosses four window boundaries.
+#: Every stage runs, small: 10 frames of 80x60 are windows 0-2, 2-4, 4-6, 6-8, 8-9,
+#: so the object (moving 2 px a frame) crosses four window boundaries. Smaller, the
+#: object shares the ground's layer from the first frame, and the test would not see
+#: it change layers.
 OPTIONS = dict(eigenvectors=30, initial_segments=10, superpixels=60,
                constrained_iterations=20, relaxed_rounds=10, colours=False)
-FRAMES, SHAPE = 10, (40, 48)
+FRAMES, SHAPE = 10, (60, 80)
 
 #: Eigenvalues this close (relative) count as one eigenspace for the rotation.
 CLUSTER = 0.05
@@ -96,6 +98,10 @@ def test_object_keeps_its_layers_whatever_the_basis(shot, solver, rotate_seed, m
                                                     monkeypatch):
     alphas, notes = run(shot, solver, monkeypatch, rotate_seed, merge)
     masks = [s.alpha for s in shot]
+    # The object has a layer of its own to lose: most of it, and most of that layer.
+    first = object_mass(alphas[0], masks[0])
+    top = alphas[0][..., np.argmax(first)]
+    assert first.max() > 0.6 and (top * masks[0]).sum() > 0.5 * top.sum(), first
     changes, moved = identity_changes(alphas, masks)
     assert changes == [], (changes, np.round(moved, 2))
     # The layers holding the object in the first frame hold it in every frame.
