@@ -162,27 +162,42 @@ def test_uncertain_handovers_flags_an_exchange_and_not_a_small_spill():
     assert uncertain_handovers(a, spill) == []
 
 
-def test_a_swapped_handover_is_noted_for_its_frame(monkeypatch):
+def test_a_swapped_handover_is_noted_for_its_frame_in_the_manifest(monkeypatch,
+                                                                   tmp_path):
     """A window whose layers exchange their mass on the shared frame (forced here by
     swapping two of its layers) leaves a note naming that frame, which every later
-    frame (and so the manifest) carries."""
+    frame, and so ``sss-vfx video``'s manifest, carries."""
+    import json
+
+    import cv2
+
+    from sss_vfx.cli import main
     from sss_vfx.pipeline.video import _WindowRunner
 
     segment = _WindowRunner._segment
+    seen = []
 
     def swapped(self, entries):
         layers, anchored = segment(self, entries)
+        seen.append(list(self.notes))
         if anchored:
             layers = layers[:, :, [1, 0]]
         return layers, anchored
 
     monkeypatch.setattr(_WindowRunner, "_segment", swapped)
-    clip = regions_shot(frames=4, shape=(32, 40), seed=0)
-    results = list(segment_video([s.image for s in clip], [s.features for s in clip],
-                                 start=10, layers=2, eigenvectors=10, initial_segments=4,
-                                 superpixels=40, colours=False))
-    assert not any("hand-over" in n for n in results[1].notes)
-    notes = [n for n in results[-1].notes if "hand-over" in n]
+    for i, frame in enumerate(regions_shot(frames=4, shape=(32, 40), seed=0)):
+        for name, image in (("plate", frame.image), ("feat", frame.features)):
+            pixels = (np.clip(image, 0, 1)[..., ::-1] * 255).round().astype(np.uint8)
+            assert cv2.imwrite(str(tmp_path / f"{name}.{10 + i:04d}.png"), pixels)
+    out = tmp_path / "out"
+    status = main(["video", str(tmp_path / "plate.%04d.png"), "-o", str(out),
+                   "--features", str(tmp_path / "feat.%04d.png"), "--no-colours",
+                   "--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
+                   "--superpixels", "40"])
+    assert status == 0
+    assert not any("hand-over" in n for n in seen[1])       # before the second window
+    notes = [n for n in json.loads((out / "manifest.json").read_text())["notes"]
+             if "hand-over" in n]
     assert notes and all(n.startswith("frame 12: ") for n in notes), notes
     assert "layer 01" in notes[0] and "layer 02" in notes[0]
 
