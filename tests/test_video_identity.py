@@ -243,13 +243,14 @@ def test_group_by_reference_splits_a_segment_that_merges_two_layers():
 
 
 def test_group_by_reference_keeps_a_segment_that_only_spills_over_an_edge():
-    """A segment with a thin soft edge over a neighbouring layer (under
-    :data:`SPLIT_SHARE` of its mass in the reference) is not split."""
+    """A segment whose soft edge spills over a neighbouring layer (holding under
+    :data:`SPLIT_SHARE` of that layer's mass in the reference) is not split, though
+    the features there are the neighbour's (coarse features, blind to the edge)."""
     n = 100
     truth = (np.arange(n) >= 50).astype(np.int64)
     descriptors = REGION_FEATURES[[0, 3]][truth].astype(np.float64)
     segments = np.eye(2)[truth]
-    segments[50:52] = [1.0, 0.0]                         # 2 of 52: under 5 %
+    segments[50:60] = [0.6, 0.4]                         # 10 of layer 1's 50 pixels
     reference = (np.arange(n), np.eye(2)[truth], np.ones(n))
     grouped, _ = group_by_reference(segments, descriptors, reference, 2)
     np.testing.assert_array_equal(grouped, segments)

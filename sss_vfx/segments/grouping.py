@@ -76,9 +76,11 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
 #: spread of a segment's nearest one are equally near: the overlap chooses among them.
 REFERENCE_MARGIN = 0.1
 
-#: A segment holding this share of its reference mass in a layer whose features differ
-#: from its own layer's merges the two: it is split by the descriptors.
-SPLIT_SHARE = 0.05
+#: A segment holding this share of another layer's reference mass, a layer whose
+#: features differ from its own layer's, has swallowed it: it is split by the
+#: descriptors. A segment whose soft edge only spills over a neighbouring layer holds
+#: far less of it.
+SPLIT_SHARE = 0.5
 
 
 def group_by_reference(segments, descriptors, reference, layers, *, split=True):
@@ -95,9 +97,9 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
 
     A window's constrained sparsification may also merge two layers into one soft
     segment that an earlier window kept apart (a small object fading into the ground
-    it stands on). Such a segment holds at least :data:`SPLIT_SHARE` of its mass in
-    the reference in a second layer whose mean descriptor lies further than the
-    margin from its own layer's; with
+    it stands on). Such a segment holds at least :data:`SPLIT_SHARE` of the mass of a
+    second reference layer whose mean descriptor lies further than the margin from
+    its own layer's; with
     ``split``, its pixels whose descriptor lies nearer (by the margin) to that layer's
     mean descriptor than to its own layer's go to that layer, as the features say.
 
@@ -139,7 +141,7 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     score = np.where(near, overlap, -1.0) - 1e-12 * dist.clip(max=1e300)
     assignment = np.argmax(score, axis=1)
     grouped = np.zeros((seg.shape[0], layers))
-    share = overlap / np.maximum(overlap.sum(axis=1, keepdims=True), 1e-300)
+    share = overlap / np.maximum(held.sum(axis=0), 1e-300)   # of each layer's mass
     # Layers apart: mean descriptors further apart than the margin (a segment merging
     # two of them lies between the two, so both look near to it).
     apart = np.sqrt(((layer_means[:, None, :] - layer_means[None, :, :]) ** 2)
