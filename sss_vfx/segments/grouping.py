@@ -99,9 +99,9 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     segment that an earlier window kept apart (a small object fading into the ground
     it stands on). Such a segment holds at least :data:`SPLIT_SHARE` of the mass of a
     second reference layer whose mean descriptor lies further than the margin from
-    its own layer's; with
-    ``split``, its pixels whose descriptor lies nearer (by the margin) to that layer's
-    mean descriptor than to its own layer's go to that layer, as the features say.
+    its own layer's; with ``split``, its pixels whose descriptor lies nearer (by the
+    margin) to that layer's mean descriptor than to its own layer's go to that layer,
+    as the features say.
 
     Parameters
     ----------
