@@ -4,11 +4,16 @@ every window's eigenvectors rotated at random inside their (near-)eigenspaces, k
 its object in the same layers in every frame, also when a window's own segmentation
 merges the object into the ground it stands on."""
 
+import json
+
+import cv2
 import numpy as np
 import pytest
 
+import sss_vfx.pipeline.layers as layers_module
 from sss_vfx import segment_video
 from sss_vfx.accel.compute import Compute
+from sss_vfx.cli import main
 from sss_vfx.metrics import IDENTITY_CHANGE, identity_changes, object_mass
 from sss_vfx.segments.grouping import group_by_reference
 from sss_vfx.segments.identity import uncertain_handovers, window_reference
@@ -66,8 +71,6 @@ def merge_object_segment(segments, descriptors):
 
 def run(shot, solver, monkeypatch=None, rotate_seed=None, merge=False):
     if merge:
-        import sss_vfx.pipeline.layers as layers_module
-
         group = layers_module.group_by_reference
 
         def merged(segments, descriptors, *args, **kwargs):
@@ -172,11 +175,6 @@ def test_a_swapped_handover_is_noted_for_its_frame_in_the_manifest(monkeypatch,
     """A window whose layers exchange their mass on the shared frame (forced here by
     swapping two of its layers) leaves a note naming that frame, which every later
     frame, and so ``sss-vfx video``'s manifest, carries."""
-    import json
-
-    import cv2
-
-    from sss_vfx.cli import main
     from sss_vfx.pipeline.video import _WindowRunner
 
     segment = _WindowRunner._segment
