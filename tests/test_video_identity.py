@@ -1,23 +1,31 @@
 """Layer identity across the windows of a shot does not hang on the eigenvectors'
 basis (DESIGN section 2, issue 22): the same shot run with either eigensolver, or with
 every window's eigenvectors rotated at random inside their (near-)eigenspaces, keeps
-its object in the same layers in every frame."""
+its object in the same layers in every frame, also when a window's own segmentation
+merges the object into the ground it stands on."""
 
+import json
+
+import cv2
 import numpy as np
 import pytest
 
+import sss_vfx.pipeline.layers as layers_module
 from sss_vfx import segment_video
 from sss_vfx.accel.compute import Compute
-from sss_vfx.evaluation import identity_changes, object_mass
+from sss_vfx.cli import main
+from sss_vfx.evaluation import IDENTITY_CHANGE, identity_changes, object_mass
 from sss_vfx.segments.grouping import group_by_reference
 from sss_vfx.segments.identity import uncertain_handovers, window_reference
-from sss_vfx.data import regions_shot
+from sss_vfx.data import REGION_FEATURES, regions_shot
 
-#: Every stage runs, small: 10 frames of 40x48 are windows 0-2, 2-4, 4-6, 6-8, 8-9,
-#: so the object (moving 2 px a frame) crosses four window boundaries.
+#: Every stage runs, small: 10 frames of 80x60 are windows 0-2, 2-4, 4-6, 6-8, 8-9,
+#: so the object (moving 2 px a frame) crosses four window boundaries. Smaller, the
+#: object shares the ground's layer from the first frame, and the test would not see
+#: it change layers.
 OPTIONS = dict(eigenvectors=30, initial_segments=10, superpixels=60,
                constrained_iterations=20, relaxed_rounds=10, colours=False)
-FRAMES, SHAPE = 10, (40, 48)
+FRAMES, SHAPE = 10, (60, 80)
 
 #: Eigenvalues this close (relative) count as one eigenspace for the rotation.
 CLUSTER = 0.05
@@ -44,7 +52,33 @@ def shot():
     return regions_shot(frames=FRAMES, shape=SHAPE, seed=5, speed=2.0)
 
 
-def run(shot, solver, monkeypatch=None, rotate_seed=None):
+def merge_object_segment(segments, descriptors):
+    """The soft segments with the object's one summed into the ground's: what a window's
+    constrained sparsification did on a rendered shot (the object faded into the soil
+    segment), here forced."""
+    def mass_on(region):
+        near = np.abs(descriptors - REGION_FEATURES[region]).max(axis=1) < 0.02
+        return np.clip(segments[near], 0, None).sum(axis=0)
+
+    obj = int(np.argmax(mass_on(4)))
+    ground = mass_on(2) + mass_on(3)
+    ground[obj] = -1.0
+    into = int(np.argmax(ground))
+    merged = np.delete(segments, obj, axis=1)
+    merged[:, into - (into > obj)] += segments[:, obj]
+    return merged
+
+
+def run(shot, solver, monkeypatch=None, rotate_seed=None, merge=False):
+    if merge:
+        group = layers_module.group_by_reference
+
+        def merged(segments, descriptors, *args, **kwargs):
+            return group(merge_object_segment(segments, descriptors), descriptors,
+                         *args, **kwargs)
+
+        # Only the windows after the first group by the reference.
+        monkeypatch.setattr(layers_module, "group_by_reference", merged)
     if rotate_seed is not None:
         rng = np.random.default_rng(rotate_seed)
         real = Compute.run
@@ -63,16 +97,26 @@ def run(shot, solver, monkeypatch=None, rotate_seed=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solver, rotate_seed", [("block", None), ("arpack", None),
-                                                 ("block", 1), ("arpack", 2)])
-def test_object_keeps_its_layers_whatever_the_basis(shot, solver, rotate_seed,
+@pytest.mark.parametrize("solver, rotate_seed, merge", [
+    ("block", None, False), ("arpack", None, False), ("block", 1, True),
+    ("arpack", 2, True)])
+def test_object_keeps_its_layers_whatever_the_basis(shot, solver, rotate_seed, merge,
                                                     monkeypatch):
-    alphas, notes = run(shot, solver, monkeypatch, rotate_seed)
+    alphas, notes = run(shot, solver, monkeypatch, rotate_seed, merge)
     masks = [s.alpha for s in shot]
+    # The object has a layer of its own to lose: most of it, and most of that layer.
+    first = object_mass(alphas[0], masks[0])
+    top = alphas[0][..., np.argmax(first)]
+    assert first.max() > 0.6 and (top * masks[0]).sum() > 0.5 * top.sum(), first
     changes, moved = identity_changes(alphas, masks)
     assert changes == [], (changes, np.round(moved, 2))
-    # The layers holding the object in the first frame hold it in every frame.
-    held = [set(np.flatnonzero(object_mass(a, m) > 0.2)) for a, m in zip(alphas, masks)]
+    # The layers holding the object in the first frame (more of it than the share whose
+    # move is an identity change) hold it in every frame. Measured (arpack): the
+    # ground's layer holds 0.11 of it in frame 0 and 0.21-0.22 in frames 3-4, where a
+    # window's segmentation merged part of the object (0.4 of its layer, under
+    # SPLIT_SHARE) into the ground.
+    held = [set(np.flatnonzero(object_mass(a, m) > IDENTITY_CHANGE))
+            for a, m in zip(alphas, masks)]
     assert all(h == held[0] for h in held), held
     assert not any("uncertain hand-over" in n for n in notes), notes
 
@@ -129,27 +173,37 @@ def test_uncertain_handovers_flags_an_exchange_and_not_a_small_spill():
     assert uncertain_handovers(a, spill) == []
 
 
-def test_a_swapped_handover_is_noted_for_its_frame(monkeypatch):
+def test_a_swapped_handover_is_noted_for_its_frame_in_the_manifest(monkeypatch,
+                                                                   tmp_path):
     """A window whose layers exchange their mass on the shared frame (forced here by
     swapping two of its layers) leaves a note naming that frame, which every later
-    frame (and so the manifest) carries."""
+    frame, and so ``sss-vfx video``'s manifest, carries."""
     from sss_vfx.pipeline.video import _WindowRunner
 
     segment = _WindowRunner._segment
+    seen = []
 
     def swapped(self, entries):
         layers, anchored = segment(self, entries)
+        seen.append(list(self.notes))
         if anchored:
             layers = layers[:, :, [1, 0]]
         return layers, anchored
 
     monkeypatch.setattr(_WindowRunner, "_segment", swapped)
-    clip = regions_shot(frames=4, shape=(32, 40), seed=0)
-    results = list(segment_video([s.image for s in clip], [s.features for s in clip],
-                                 start=10, layers=2, eigenvectors=10, initial_segments=4,
-                                 superpixels=40, colours=False))
-    assert not any("hand-over" in n for n in results[1].notes)
-    notes = [n for n in results[-1].notes if "hand-over" in n]
+    for i, frame in enumerate(regions_shot(frames=4, shape=(32, 40), seed=0)):
+        for name, image in (("plate", frame.image), ("feat", frame.features)):
+            pixels = (np.clip(image, 0, 1)[..., ::-1] * 255).round().astype(np.uint8)
+            assert cv2.imwrite(str(tmp_path / f"{name}.{10 + i:04d}.png"), pixels)
+    out = tmp_path / "out"
+    status = main(["video", str(tmp_path / "plate.%04d.png"), "-o", str(out),
+                   "--features", str(tmp_path / "feat.%04d.png"), "--no-colours",
+                   "--layers", "2", "--eigenvectors", "10", "--initial-segments", "4",
+                   "--superpixels", "40"])
+    assert status == 0
+    assert not any("hand-over" in n for n in seen[1])       # before the second window
+    notes = [n for n in json.loads((out / "manifest.json").read_text())["notes"]
+             if "hand-over" in n]
     assert notes and all(n.startswith("frame 12: ") for n in notes), notes
     assert "layer 01" in notes[0] and "layer 02" in notes[0]
 
@@ -172,3 +226,37 @@ def test_group_by_reference_lets_the_features_overrule_the_overlap():
     # Layers 1 and 2 share the features: segment 2 goes by overlap to layer 2, not
     # to layer 0 whose features differ, though it overlaps it as much.
     assert assignment.tolist() == [0, 1, 2]
+
+
+def test_group_by_reference_splits_a_segment_that_merges_two_layers():
+    """A window's segment covering the ground and the object standing on it (the object's
+    own segment faded away) is split by the features: the object's pixels go to the
+    object's layer, the ground's stay with the ground (without ``split``, all of it
+    would go to the ground's layer, and the object change layers)."""
+    n = 100
+    truth = np.zeros(n, np.int64)
+    truth[:40], truth[40:85], truth[85:] = 0, 1, 2      # sky, ground, object
+    descriptors = REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+    segments = np.zeros((n, 2))
+    segments[truth == 0, 0] = 1.0
+    segments[truth > 0, 1] = 1.0                         # ground and object merged
+    reference = (np.arange(n), np.eye(3)[truth], np.ones(n))
+    grouped, assignment = group_by_reference(segments, descriptors, reference, 3)
+    np.testing.assert_array_equal(grouped, np.eye(3)[truth])
+    assert assignment.tolist() == [0, 1]
+    whole, _ = group_by_reference(segments, descriptors, reference, 3, split=False)
+    assert whole[truth == 2, 2].max() == 0.0
+
+
+def test_group_by_reference_keeps_a_segment_that_only_spills_over_an_edge():
+    """A segment whose soft edge spills over a neighbouring layer (holding under
+    :data:`SPLIT_SHARE` of that layer's mass in the reference) is not split, though
+    the features there are the neighbour's (coarse features, blind to the edge)."""
+    n = 100
+    truth = (np.arange(n) >= 50).astype(np.int64)
+    descriptors = REGION_FEATURES[[0, 3]][truth].astype(np.float64)
+    segments = np.eye(2)[truth]
+    segments[50:60] = [0.6, 0.4]                         # 10 of layer 1's 50 pixels
+    reference = (np.arange(n), np.eye(2)[truth], np.ones(n))
+    grouped, _ = group_by_reference(segments, descriptors, reference, 2)
+    np.testing.assert_array_equal(grouped, segments)

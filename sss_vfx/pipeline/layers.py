@@ -274,7 +274,10 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
             if reference is None:
                 grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
             else:
-                grouped, _ = group_by_reference(soft, descriptors, reference, opts.layers)
+                # Colours are no evidence of which layer a pixel belongs to: only
+                # features split a merged segment.
+                grouped, _ = group_by_reference(soft, descriptors, reference, opts.layers,
+                                                split=feats is not None)
         if anchor is not None and not objects and reference is None:
             grouped = pad_layers(grouped, opts.layers)
             grouped = grouped[:, match_layers(anchor[1], grouped[anchor[0]])]

@@ -88,8 +88,14 @@ def group_segments(segments, descriptors, groups=5, *, seed=0):
 #: spread of a segment's nearest one are equally near: the overlap chooses among them.
 REFERENCE_MARGIN = 0.1
 
+#: A segment holding this share of another layer's reference mass, a layer whose
+#: features differ from its own layer's, has swallowed it: it is split by the
+#: descriptors. A segment whose soft edge only spills over a neighbouring layer holds
+#: far less of it.
+SPLIT_SHARE = 0.5
 
-def group_by_reference(segments, descriptors, reference, layers):
+
+def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     """Give each soft segment to a layer of a reference: a window's segments grouped
     by the layers the shot already gave (DESIGN section 2).
 
@@ -101,6 +107,14 @@ def group_by_reference(segments, descriptors, reference, layers):
     of the descriptors' spread: an object split over two layers of the same
     features), the one holding most of its weighted mass in the reference.
 
+    A window's constrained sparsification may also merge two layers into one soft
+    segment that an earlier window kept apart (a small object fading into the ground
+    it stands on). Such a segment holds at least :data:`SPLIT_SHARE` of the mass of a
+    second reference layer whose mean descriptor lies further than the margin from
+    its own layer's; with ``split``, its pixels whose descriptor lies nearer (by the
+    margin) to that layer's mean descriptor than to its own layer's go to that layer,
+    as the features say.
+
     Parameters
     ----------
     segments : (N, S) float array, soft segments summing to 1 per pixel
@@ -111,11 +125,15 @@ def group_by_reference(segments, descriptors, reference, layers):
         The layers already given (or carried along the flow) on some pixels, and how
         much each pixel counts.
     layers : int, K
+    split : bool, optional
+        Split merged segments by the descriptors (only meaningful when they are
+        semantic features, not colours).
 
     Returns
     -------
-    layers : (N, K) float64, column k the segments given to reference layer k
-    assignment : (S,) int64, the layer of each segment
+    layers : (N, K) float64, column k the segments (or their parts) given to reference
+        layer k, still summing to 1 per pixel
+    assignment : (S,) int64, the layer of each segment (of its pixels not split off)
     """
     seg = np.asarray(segments, np.float64)
     descriptors = np.asarray(descriptors, np.float64)
@@ -127,16 +145,32 @@ def group_by_reference(segments, descriptors, reference, layers):
     means = segment_descriptors(seg, descriptors)
     dist = np.sqrt(((means[:, None, :] - layer_means[None, :, :]) ** 2).sum(axis=2))
     dist[:, ~present] = np.inf
-    spread = np.sqrt(descriptors.var(axis=0).sum())
-    near = dist <= dist.min(axis=1, keepdims=True) + REFERENCE_MARGIN * spread
+    margin = REFERENCE_MARGIN * np.sqrt(descriptors.var(axis=0).sum())
+    near = dist <= dist.min(axis=1, keepdims=True) + margin
     overlap = np.clip(seg[rows], 0.0, None).T @ held          # (S, K) mass in each layer
     # Among the near layers the overlap decides; a segment the reference does not
     # see (all its mass where the flow is lost) takes the nearest.
     score = np.where(near, overlap, -1.0) - 1e-12 * dist.clip(max=1e300)
     assignment = np.argmax(score, axis=1)
     grouped = np.zeros((seg.shape[0], layers))
+    share = overlap / np.maximum(held.sum(axis=0), 1e-300)   # of each layer's mass
+    # Layers apart: mean descriptors further apart than the margin (a segment merging
+    # two of them lies between the two, so both look near to it).
+    apart = np.sqrt(((layer_means[:, None, :] - layer_means[None, :, :]) ** 2)
+                    .sum(axis=2)) > margin
     for k, g in enumerate(assignment):
-        grouped[:, g] += seg[:, k]
+        merged = np.flatnonzero((share[k] >= SPLIT_SHARE) & apart[g] & present) \
+            if split else ()
+        if len(merged) == 0:
+            grouped[:, g] += seg[:, k]
+            continue
+        owners = np.concatenate([[g], merged])
+        pixel = np.sqrt(((descriptors[:, None, :] - layer_means[None, owners, :]) ** 2)
+                        .sum(axis=2))                           # (N, candidates)
+        # A pixel leaves its segment's layer only when clearly nearer another.
+        pixel[:, 1:] += margin
+        owner = owners[np.argmin(pixel, axis=1)]
+        np.add.at(grouped, (np.arange(seg.shape[0]), owner), seg[:, k])
     return grouped, assignment.astype(np.int64)
 
 

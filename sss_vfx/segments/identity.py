@@ -11,8 +11,10 @@ In temporal mode a window after the first does not cluster its soft segments afr
 its :func:`window_reference` (the layers given to the shared frames, carried along the
 flow over the window's later frames) seeds their grouping
 (:func:`~sss_vfx.segments.grouping.group_by_reference`: the nearest layer by features,
-the overlap over the whole window among layers about as near), so the identity does
-not hang on one frame's match nor on the eigenvectors' basis.
+the overlap over the whole window among layers about as near; a segment that swallowed
+most of another layer of other features split by them), so the identity does not hang
+on one frame's match, on the eigenvectors' basis, nor on one window's segmentation
+merging a small object into its ground.
 :func:`uncertain_handovers` then checks that no layer hands most of its mass to another
 across the boundary.
 """
