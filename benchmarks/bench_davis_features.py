@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402  (makes sss_vfx importable)
-from bench_davis_guides import all_shots, shot_dirs  # noqa: E402
+from bench_davis_guides import all_shots, read_shot  # noqa: E402
 
 import sss_vfx  # noqa: E402
 from sss_vfx.evaluation import dtssd, foreground_layers, iou, sad  # noqa: E402
@@ -78,13 +78,10 @@ def main(argv=None):
 
 def run_shot(args, argv, shot):
     """Segment one shot, print and write its scores; None when its data are absent."""
-    frames_dir, masks_dir = shot_dirs(args.data, shot)
-    if not frames_dir.is_dir() or not masks_dir.is_dir():
-        _common.data_missing(frames_dir, f"DAVIS {shot}", args.data)
+    shot_data = read_shot(args, shot)
+    if shot_data is None:
         return None
-    paths = sorted(frames_dir.glob("*.jpg"))[:args.frames]
-    plates = [_common.read_rgb(p) for p in paths]
-    truths = [_common.read_channel(masks_dir / f"{p.stem}.png") for p in paths]
+    plates, truths = shot_data
     features = [coarse_features(t, seed=i) for i, t in enumerate(truths)]
     masks = [feature_mask(f) for f in features]
     print(f"== {shot}: {len(plates)} frames, load {os.getloadavg()[0]:.1f}",

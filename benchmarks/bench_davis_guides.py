@@ -45,6 +45,18 @@ def shot_dirs(data, shot):
     return (root / "JPEGImages" / "480p" / shot, root / "Annotations" / "480p" / shot)
 
 
+def read_shot(args, shot):
+    """(plates, masks) of a shot's first ``args.frames`` frames, as float arrays; None
+    (after saying so) when its data are absent."""
+    frames_dir, masks_dir = shot_dirs(args.data, shot)
+    if not frames_dir.is_dir() or not masks_dir.is_dir():
+        _common.data_missing(frames_dir, f"DAVIS {shot}", args.data)
+        return None
+    paths = sorted(frames_dir.glob("*.jpg"))[:args.frames]
+    return ([_common.read_rgb(p) for p in paths],
+            [_common.read_channel(masks_dir / f"{p.stem}.png") for p in paths])
+
+
 def all_shots(data):
     """car-shadow, then every shot under ``davis/JPEGImages/480p`` (sorted)."""
     found = sorted(p.name for p in (data / DAVIS_DIR / "JPEGImages" / "480p").glob("*")
@@ -81,13 +93,10 @@ def main(argv=None):
 
 def run_shot(args, argv, shot):
     """Segment one shot and print and write its scores; None when its data are absent."""
-    frames_dir, masks_dir = shot_dirs(args.data, shot)
-    if not frames_dir.is_dir() or not masks_dir.is_dir():
-        _common.data_missing(frames_dir, f"DAVIS {shot}", args.data)
+    shot_data = read_shot(args, shot)
+    if shot_data is None:
         return None
-    paths = sorted(frames_dir.glob("*.jpg"))[:args.frames]
-    plates = [_common.read_rgb(p) for p in paths]
-    masks = [_common.read_channel(masks_dir / f"{p.stem}.png") for p in paths]
+    plates, masks = shot_data
     guides = [hurried_guide(m, seed=i) for i, m in enumerate(masks)]
     started = time.perf_counter()
     results = list(sss_vfx.segment_video(plates, guides=guides, max_pixels=args.max_pixels,
