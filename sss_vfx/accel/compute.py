@@ -15,11 +15,17 @@ import logging
 from contextlib import contextmanager
 
 from sss_vfx.accel.devices import NUMPY, Device, auto_affinity_device, resolve_device
+from sss_vfx.accel import label_means_cl, laplacian_cl, matting_cl, temporal_cl
 from sss_vfx.accel.stages import STAGES
 from sss_vfx.arrays.namespace import import_torch
 from sss_vfx.arrays.transfer import to_device, to_host
 from sss_vfx.errors import DeviceError, DeviceMemoryError
+from sss_vfx.graph.laplacian import affinity_to_laplacian
+from sss_vfx.graph.matting import check_matting_image, matting_affinity
 from sss_vfx.graph.method_laplacian import method_laplacian
+from sss_vfx.graph.superpixel_affinity import (colour_affinity, pairs_to_pixel_affinity,
+                                               semantic_affinity_values)
+from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.graph.temporal import temporal_affinity
 from sss_vfx.options import AffinityWeights, TemporalOptions
 from sss_vfx.segments.colours import premultiplied_colours, unit_range
@@ -151,34 +157,25 @@ class Compute:
                   superpixels=None):
         """The method's Laplacian; see
         :func:`~sss_vfx.graph.method_laplacian.method_laplacian`."""
-        from sss_vfx.graph.matting import check_matting_image
-        from sss_vfx.graph.superpixels import compute_superpixels
-
         image = check_matting_image(image)
         if superpixels is None:
             superpixels = compute_superpixels(image, n_segments=weights.superpixels)
 
         def opencl_build(device):
-            from sss_vfx.accel.laplacian_cl import method_laplacian_cl
-            from sss_vfx.accel.label_means_cl import label_means_cl
-            from sss_vfx.graph.superpixel_affinity import (colour_affinity,
-                                                           pairs_to_pixel_affinity,
-                                                           semantic_affinity_values)
-
             extra = None
             if weights.colour:
                 extra = weights.colour * colour_affinity(superpixels,
                                                          weights.colour_radius)
             if features is not None and weights.semantic:
-                means = label_means_cl(superpixels.labels, features, superpixels.count,
-                                       device=device)
+                means = label_means_cl.label_means_cl(superpixels.labels, features,
+                                                      superpixels.count, device=device)
                 pairs = superpixels.adjacency
                 values = semantic_affinity_values(means[pairs[:, 0]], means[pairs[:, 1]])
                 semantic = weights.semantic * pairs_to_pixel_affinity(superpixels, pairs,
                                                                       values)
                 extra = semantic if extra is None else extra + semantic
-            return method_laplacian_cl(image, extra, eps=weights.matting_eps,
-                                       device=device)
+            return laplacian_cl.method_laplacian_cl(image, extra, eps=weights.matting_eps,
+                                                    device=device)
 
         return self._on_affinity_device(
             "affinities", opencl_build,
@@ -187,14 +184,10 @@ class Compute:
 
     def matting_laplacian(self, image, *, eps=AffinityWeights.matting_eps):
         """The matting Laplacian alone (closed-form matting)."""
-        from sss_vfx.graph.laplacian import affinity_to_laplacian
-        from sss_vfx.graph.matting import check_matting_image, matting_affinity
-
         image = check_matting_image(image)
 
         def opencl_build(device):
-            from sss_vfx.accel.matting_cl import matting_laplacian_cl
-            return matting_laplacian_cl(image, eps, device=device)
+            return matting_cl.matting_laplacian_cl(image, eps, device=device)
 
         return self._on_affinity_device(
             "matting_laplacian", opencl_build,
@@ -205,9 +198,9 @@ class Compute:
                  sigma=TemporalOptions.temporal_sigma):
         """The temporal affinity; see :func:`~sss_vfx.graph.temporal.temporal_affinity`."""
         def opencl_build(device):
-            from sss_vfx.accel.temporal_cl import temporal_affinity_cl
-            return temporal_affinity_cl(frame, next_frame, flow, confidence,
-                                        lambda_t=lambda_t, sigma=sigma, device=device)
+            return temporal_cl.temporal_affinity_cl(frame, next_frame, flow, confidence,
+                                                    lambda_t=lambda_t, sigma=sigma,
+                                                    device=device)
 
         return self._on_affinity_device(
             "temporal_affinity", opencl_build,

@@ -18,7 +18,10 @@ import time
 
 from sss_vfx.accel.devices import find_cuda_devices
 from sss_vfx.errors import OptionError, SssError
+from sss_vfx.farm.chunk import run_chunk
 from sss_vfx.farm.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_HANDLES, chunk_ranges
+from sss_vfx.farm.finalise import finalise_shot
+from sss_vfx.farm.plan import plan_shot
 from sss_vfx.features.sources import is_person
 from sss_vfx.io.shot import is_sequence_pattern, open_shot
 
@@ -84,18 +87,15 @@ class BatchProgress:
 
 
 def _plan_task(source, output, kwargs):
-    from sss_vfx.farm.plan import plan_shot
     plan_shot(source, output, **kwargs)
     return output
 
 
 def _chunk_task(output, index, device, _plan):
-    from sss_vfx.farm.chunk import run_chunk
     return run_chunk(output, index, device=_worker_device(device))
 
 
 def _final_task(output, _chunks):
-    from sss_vfx.farm.finalise import finalise_shot
     return finalise_shot(output)
 
 

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from sss_vfx.errors import OptionError
+from sss_vfx.features import person as person_model
 from sss_vfx.features.pose import MIN_PRESENCE, Person, frame_mask, landmark_pass, people
 
 __all__ = ["TRACK_TURNS", "PersonTracker", "principal_person"]
@@ -123,9 +124,7 @@ class PersonTracker:
         FeatureError, OptionError
             As :func:`~sss_vfx.features.person.person_mask`.
         """
-        from sss_vfx.features.person import checked_image, selfie_mask
-
-        image = checked_image(image)
+        image = person_model.checked_image(image)
         if self.previous is not None and self.previous.shape != image.shape[:2]:
             self.roi = self.previous = None  # another shot's size: start afresh
         following = self.roi is not None and self.roi[2] >= 1.0
@@ -133,7 +132,7 @@ class PersonTracker:
         if person is None:
             person = principal_person(people(image), self.previous)
         if person is None:
-            mask, self.roi = selfie_mask(image, self.model_path), None
+            mask, self.roi = person_model.selfie_mask(image, self.model_path), None
         else:
             mask, self.roi = person.mask, person.next_roi
         self.previous = mask > 0.5
