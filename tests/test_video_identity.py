@@ -185,7 +185,7 @@ def test_a_swapped_handover_is_noted_for_its_frame_in_the_manifest(monkeypatch,
 
     def swapped(self, entries):
         layers, anchored = segment(self, entries)
-        seen.append(list(self.notes))
+        seen.append(list(self.state.notes))
         if anchored:
             layers = layers[:, :, [1, 0]]
         return layers, anchored
