@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from sss_vfx.accel.compute import Compute
 from sss_vfx.errors import OptionError, OutputError
 from sss_vfx.farm.chunks import Chunk
 from sss_vfx.farm.layout import FarmFolder
@@ -124,7 +125,8 @@ def _run_chunk(folder, plan, chunk, device, progress):
     if key is None:
         raise OutputError(f"the key frame {chunk.key} of chunk {chunk.index} is missing "
                           f"from {folder.farm / 'keys'}; rerun the plan step")
-    prepared = _chunk_inputs(folder, plan, chunk, device)
+    compute = Compute.resolve(device)
+    prepared = _chunk_inputs(folder, plan, chunk, compute)
     targets = _targets(folder, chunk)
     # The first chunk starts where one process starts, so it gives the planned first
     # frame itself; the others start from their planned key frame.
@@ -141,7 +143,7 @@ def _run_chunk(folder, plan, chunk, device, progress):
 
     computed = 0
     for result in segment_video(prepared, finished=finished, checkpoint=states,
-                                device=device, colours=plan["colours"]):
+                                device=compute, colours=plan["colours"]):
         if not result.skipped:
             folder.write_layers(targets[result.number], result.alphas, result.colours,
                                 _attributes(result, chunk), chunk=chunk.index,
@@ -155,7 +157,7 @@ def _run_chunk(folder, plan, chunk, device, progress):
     return summary
 
 
-def _chunk_inputs(folder, plan, chunk, device):
+def _chunk_inputs(folder, plan, chunk, compute):
     """The chunk's frames with the plan's semantic inputs, options and feature
     projection: the same objects, in the same order, and the same features' colours
     as the plan fixed for the whole shot."""
@@ -179,7 +181,7 @@ def _chunk_inputs(folder, plan, chunk, device):
         cache=model_cache(folder, inputs),
         options=SegmentationOptions.from_kwargs(**plan["options"]),
         temporal=TemporalOptions(**plan["temporal"]),
-        compute=model_compute(device, inputs.get("feature_model")),
+        compute=model_compute(compute, inputs.get("feature_model")),
         frames=(chunk.key, chunk.last), start=inputs["start"],
         allow_missing=inputs["allow_missing"],
         plate=PlateOptions(**inputs.get("plate", {})), projection=projection)

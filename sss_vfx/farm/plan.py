@@ -95,12 +95,13 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
               "allow_missing": allow_missing, **semantic_inputs(
                   guides, guide_names, feature_model, plate, feature_model_mean,
                   feature_model_std)}
+    compute = Compute.resolve(device)   # once: every key frame's run shares it
     prepared = prepare_shot(
         source, features, guides=guides, guide_names=guide_names,
         feature_model=feature_model, mean=feature_model_mean, std=feature_model_std,
         cache=model_cache(folder, inputs), options=options, temporal=temporal,
         frames=frames, start=start, allow_missing=allow_missing, plate=plate,
-        compute=model_compute(device, feature_model), **overrides)
+        compute=model_compute(compute, feature_model), **overrides)
     shot, opts, linking = prepared.shot, prepared.options, prepared.temporal
     objects, projection = prepared.objects, prepared.projection
     if shot.numbers is None:
@@ -139,7 +140,7 @@ def plan_shot(source, output, *, features=None, frames=None, start=0,
         folder.write_plan(plan)
         if projection is not None:
             folder.save_projection(projection)
-        _key_frames(prepared, folder, sorted({c.key for c in chunks}), colours, device)
+        _key_frames(prepared, folder, sorted({c.key for c in chunks}), colours, compute)
     return plan
 
 
@@ -177,12 +178,12 @@ def model_cache(folder, inputs):
                       run_key({k: v for k, v in inputs.items() if k != "objects"}, {}))
 
 
-def model_compute(device, feature_model):
-    """Where a feature model runs (None without one: nothing to resolve)."""
-    return Compute.resolve(device) if feature_model is not None else None
+def model_compute(compute, feature_model):
+    """Where a feature model runs: the run's resolved ``compute``; None without one."""
+    return compute if feature_model is not None else None
 
 
-def _key_frames(prepared, folder, keys, colours, device):
+def _key_frames(prepared, folder, keys, colours, compute):
     """The shot's first frame as one process gives it (its first window), then the
     other key frames one by one, each matched to the one before."""
     layers = prepared.options.layers
@@ -199,12 +200,12 @@ def _key_frames(prepared, folder, keys, colours, device):
 
     if finished(keys[0]) is None:
         window = prepared.subset(numbers[:linking.frames_per_window])
-        write(next(segment_video(window, device=device, colours=colours)))
+        write(next(segment_video(window, device=compute, colours=colours)))
     if all(finished(n) is not None for n in keys):
         return
     per_frame = dataclasses.replace(prepared.subset(keys),
                                     temporal=linking.with_overrides(temporal=False))
-    for result in segment_video(per_frame, finished=finished, device=device,
+    for result in segment_video(per_frame, finished=finished, device=compute,
                                 colours=colours):
         if not result.skipped:
             write(result)
