@@ -250,15 +250,12 @@ def guided_shot(shot, *, guides=None, names=None, person=False, model=None, cach
     by_frame = _guides_by_frame(guides, shot) if guides is not None else None
     objects, frame_names, kind = _shot_objects(shot, by_frame, names)
     objects += ("person",) if person else ()
-    tracker = None
+    tracker = PersonTracker()
 
     def tracked_person(plate, number):
         # The principal performer followed from frame to frame; what the tracker
         # follows is kept beside the mask, so a resumed run follows on as a whole
         # run does (both go through the cache's float16).
-        nonlocal tracker
-        if tracker is None:
-            tracker = PersonTracker()
         mask = cache.get("person", number, lambda: tracker(plate))
         tracker.resume(mask, cache.get("person_track", number, tracker.state))
         return mask
