@@ -230,3 +230,22 @@ def test_window_ritz_values_bound_the_true_eigenvalues_from_above():
     # Each frame's own constant vector is in its basis, so the window's null vector is
     # found exactly.
     assert abs(values[0]) < 1e-10
+
+
+def test_window_ritz_pairs_are_those_of_the_dense_projection():
+    # Truncated bases, and frames 0 and 2 not linked: the window step multiplies only
+    # the blocks that the temporal affinity couples, which must not change Q^T L Q.
+    from scipy.linalg import block_diag
+
+    from sss_vfx.spectral import window_eigs
+    laps, lap = _small_window(np.random.default_rng(10))
+    assert lap.tocsr()[:42, 84:].nnz == 0
+    bases = [np.linalg.eigh(frame.toarray())[1][:, :9] for frame in laps]
+    q = block_diag(*bases)
+    dense_values, dense_coefficients = np.linalg.eigh(q.T @ lap.toarray() @ q)
+    nearest = np.argsort(np.abs(dense_values), kind="stable")[:7]
+    values, vectors = window_eigs(lap, bases, 7)
+    np.testing.assert_allclose(values, dense_values[nearest], rtol=0, atol=1e-12)
+    dense_vectors = q @ dense_coefficients[:, nearest]
+    cosines = np.abs(np.sum(dense_vectors * vectors, axis=0))
+    np.testing.assert_allclose(cosines, 1.0, atol=1e-9)

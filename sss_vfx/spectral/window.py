@@ -56,16 +56,39 @@ def window_eigs(laplacian, frame_vectors, k):
     starts = [int(s) for s in np.concatenate([[0], np.cumsum(sizes)])]
     cols = [int(c) for c in np.concatenate([[0], np.cumsum(widths)])]
     lap = as_sparse(laplacian, first, layout="csc")
-    # Q^T L Q one frame column at a time: a dense (F*N, m_t) block, never Q itself.
-    projected = xp.empty((cols[-1], cols[-1]), dtype=xp.float64, device=device_of(first))
+    # One BLAS thread throughout: the products are small enough that a second thread
+    # gains little on an idle machine, and on a busy one (two other processes on two
+    # cores) its spinning made this step 3-5x slower in CPU time.
+    with single_blas_thread():
+        projected = _projected(lap, frame_vectors, starts, cols)
+        values, coefficients = xp.linalg.eigh(projected)
+        rank = magnitude_order(values, k)
+        vectors = xp.concat([v @ coefficients[cols[t]:cols[t + 1], rank]
+                             for t, v in enumerate(frame_vectors)])
+    return values[rank], fixed_signs(vectors)
+
+
+def _projected(lap, frame_vectors, starts, cols):
+    """``Q^T L Q`` for ``Q = blockdiag(frame_vectors)``, symmetric, one frame column at a
+    time (a dense (F*N, m_t) block, never Q itself).
+
+    Only the blocks on and above the diagonal are multiplied, and only where ``L``
+    couples the two frames: the temporal affinity joins consecutive frames, so in a
+    window of 3 five of the nine dense products remain. A block is skipped when its rows
+    of ``L Q_t`` are all zero, which makes it exactly zero, so the skip is exact.
+    """
+    xp = namespace(frame_vectors[0])
+    size = cols[-1]
+    projected = xp.zeros((size, size), dtype=xp.float64, device=device_of(frame_vectors[0]))
     for t, v in enumerate(frame_vectors):
         applied = column_block_product(lap, starts[t], starts[t + 1], v)
-        for s, u in enumerate(frame_vectors):
-            projected[cols[s]:cols[s + 1], cols[t]:cols[t + 1]] = \
-                u.T @ applied[starts[s]:starts[s + 1]]
-    with single_blas_thread():
-        values, coefficients = xp.linalg.eigh((projected + projected.T) / 2.0)
-    rank = magnitude_order(values, k)
-    vectors = xp.concat([v @ coefficients[cols[t]:cols[t + 1], rank]
-                         for t, v in enumerate(frame_vectors)])
-    return values[rank], fixed_signs(vectors)
+        for s in range(t + 1):
+            rows = applied[starts[s]:starts[s + 1]]
+            if s < t and not bool(xp.any(rows != 0)):
+                continue
+            block = frame_vectors[s].T @ rows
+            if s == t:
+                block = (block + block.T) / 2.0
+            projected[cols[s]:cols[s + 1], cols[t]:cols[t + 1]] = block
+            projected[cols[t]:cols[t + 1], cols[s]:cols[s + 1]] = block.T
+    return projected
