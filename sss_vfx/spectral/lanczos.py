@@ -72,7 +72,8 @@ def block_lanczos(apply, n, k, *, max_columns, block=BLOCK, tol=TOL, seed=0,
     -------
     ``(theta, vectors)``, ``theta`` (k,) float64 sorted by decreasing magnitude and
     ``vectors`` (n, k) float64 with orthonormal columns; or None when the basis reached
-    ``max_columns`` (or became rank-deficient) before every pair converged.
+    ``max_columns`` (or became rank-deficient) before every pair converged, with full
+    reorthogonalisation too (a semi-orthogonal run that fails is run again in full).
     """
     if not k + block < max_columns <= n:
         raise ValueError(f"max_columns={max_columns} must lie in ({k + block}, {n}]")

@@ -57,8 +57,8 @@ def window_eigs(laplacian, frame_vectors, k):
     cols = [int(c) for c in np.concatenate([[0], np.cumsum(widths)])]
     lap = as_sparse(laplacian, first, layout="csc")
     # One BLAS thread throughout: the products are small enough that a second thread
-    # gains little on an idle machine, and on a busy one (two other processes on two
-    # cores) its spinning made this step 3-5x slower in CPU time.
+    # gains little on an idle machine, and on a busy one its waiting made this step
+    # 3-5x slower in CPU time (see sss_vfx.spectral.threads).
     with single_blas_thread():
         projected = _projected(lap, frame_vectors, starts, cols)
         values, coefficients = xp.linalg.eigh(projected)
