@@ -120,6 +120,29 @@ def test_a_faint_smear_over_the_background_leaves_the_object_layer():
     assert alpha[obj].min() > 0.9
 
 
+def test_nearest_neighbour_links_draw_a_strip_of_a_background_colour_out_of_the_layer():
+    # The layer runs on from the object along a 3 px strip of a colour the background
+    # also has a little further off (a shadow, a stripe, a kerb: what colour clutter
+    # joins at a coarse working size). Around the strip the background has another
+    # colour, so the 3x3 windows cannot tell the strip from the object; the links to the
+    # background's own pixels of that colour draw it towards 0.
+    h, w = 64, 96
+    obj = box(slice(10, 40), slice(6, 34), (h, w))
+    strip = box(slice(22, 25), slice(34, 92), (h, w))
+    far = box(slice(34, 64), slice(48, 96), (h, w))
+    img = paint(obj)
+    rng = np.random.default_rng(1)
+    img[strip | far] = (0.75, 0.75, 0.7) + rng.normal(0, 0.01, ((strip | far).sum(), 3))
+    layer = np.where(strip, 0.9, obj.astype(float))
+    alpha, scale = object_evidence(img, layer, obj.astype(float))
+    without, _ = object_evidence(img, layer, obj.astype(float), knn_weight=0.0)
+    beyond = strip & (signed_distance(obj) < -EVIDENCE["band"] * scale - 3)
+    assert beyond.sum() > 80
+    assert without[beyond].mean() > 0.8  # the 3x3 windows alone keep the layer's 0.9
+    assert alpha[beyond].mean() < without[beyond].mean() - 0.08
+    assert alpha[obj].min() > 0.9
+
+
 def test_a_background_blob_far_from_the_guide_leaves_the_object_layer():
     h, w = 48, 64
     obj = np.zeros((h, w), bool)

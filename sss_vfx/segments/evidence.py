@@ -4,25 +4,30 @@ at the plate's resolution, held to its guide where the guide is sure.
 A guide (roto, ID pass, Cryptomatte, the person model) is right in its interior and far
 outside it, and uncertain within a few pixels of its edge. The soft layers found from the
 image alone may disagree with it anywhere (a thin part of the background's colour lost, a
-grey smear inside a solid object, a background blob joined to it). Here each object's
-matte ``a`` minimises, at the plate's resolution::
+grey smear inside a solid object, a background blob or a shadow joined to it). Here each
+object's matte ``a`` minimises, at the plate's resolution::
 
-    a^T L a + sum_p c (a_p - l_p)^2  (+ optionally s sum_p |a_p|^0.9 + |1 - a_p|^0.9)
+    a^T (L + k N) a + sum_p c_p (a_p - l_p)^2
 
-with ``L`` the plate's matting Laplacian and ``l`` the object's soft layer, over the
-*uncertain* pixels only: those within ``3 r`` of the guide's edge, ``r`` the guide's
-error scale, and those outside the guide where the layer holds some of the object
-connected to that band (hair and strands beyond the roto, however long; never a blob:
-a region where the layer exceeds 0.2 wider than the band, solid or a faint smear over
-the background). Every other pixel is fixed to the guide: 1 in its interior, 0 far
-outside it; where the guide is thinner than 7 px (a neck, a strand the roto holds), its middle is
-fixed too. ``r`` is estimated per object from how far from the guide's edge the
-layer, where it is decided, disagrees with the guide. Within the band the layer weighs
-little (``c = 0.003``): the layer follows its guide (the guide is one of its features), so
-there its errors are the guide's own, and the image must decide; beyond the band only
-the layer knows where hair is (``c = 1``). The sparsity term (reweighted as
-in the relaxed sparsification) is off by default: on the alpha_stills photos it changed
-no score by more than a few percent and took four times as long.
+with ``L`` the plate's matting Laplacian (3x3 windows), ``N`` a nearest-neighbour
+(KNN matting) Laplacian linking each pixel to the pixels of like colour around it
+(:mod:`~sss_vfx.graph.knn`, weight ``k = 0.3``) and ``l`` the object's soft layer, over
+the *uncertain* pixels only: those within ``2.5 r`` of the guide's edge, ``r`` the
+guide's error scale, and those outside the guide where the layer holds some of the
+object connected to that band (hair, strands and defocus beyond the roto; never a blob:
+a region wider than ``3 r`` where the layer exceeds 0.2, or wider than ``r`` where it
+exceeds 0.8, which a roto that careful would not have missed). Every other pixel is
+fixed to the guide: 1 in its interior, 0 far outside it; where the guide is thinner than
+7 px (a neck, a strand the roto holds), its middle is fixed too. ``r`` is estimated per
+object from how far from the guide's edge the layer, where it is decided, disagrees
+with the guide.
+
+The layer weighs little (``c = 0.003``, within the band and beyond it): it follows its
+guide (the guide is one of its features), so near the guide's edge its errors are the
+guide's own, and the image must decide. The nearest-neighbour links are what lets the
+image decide a region the 3x3 windows cannot: a strip or smear whose colour the
+background also has a little further off is drawn to that background's 0, a strand
+whose colour the object has to its 1 (the benchmarks page has what each part gains).
 """
 
 import cv2
@@ -31,19 +36,23 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from sss_vfx.errors import OptionError
+from sss_vfx.graph.knn import knn_laplacian
 from sss_vfx.segments.refine import _band_laplacian
 
 __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence",
            "signed_distance"]
 
 #: Parameters of the evidence solve: error scale bounds (px, and quantile of the
-#: disagreement distances), width of the uncertain band in error scales, the layer's
-#: weight within the band and beyond it, the sparsity weight and its reweighting rounds
-#: (0: off), the layer value above which a pixel outside the guide may be hair, and the
-#: one above which a region of the layer wider than the band is a blob, not hair.
-EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 3.0,
-            "weight": 0.003, "reach_weight": 1.0, "sparsity": 0.01, "rounds": 0, "hold": 0.05,
-            "blob": 0.2}
+#: disagreement distances); width of the uncertain band in error scales; the layer's
+#: weight within the band and beyond it; the layer value above which a pixel outside the
+#: guide may be hair; the two (layer value, width in error scales) above which a region
+#: of the layer outside the band is a blob, not hair; the nearest-neighbour Laplacian's
+#: weight, the margin (px) around the uncertain pixels whose colours it links, and the
+#: relative tolerance and step cap of the conjugate gradients that solve with it.
+EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 2.5,
+            "weight": 0.003, "reach_weight": 0.003, "hold": 0.05,
+            "blob": 0.2, "blob_width": 3.0, "solid": 0.8, "solid_width": 1.0,
+            "knn_weight": 0.3, "knn_margin": 20, "knn_tolerance": 1e-5, "knn_steps": 200}
 
 
 def signed_distance(mask):
@@ -133,34 +142,55 @@ def object_evidence(plate, layer, guide, *, eps=1e-7, scale=None, **params):
     thin = (inside > cv2.morphologyEx(inside, cv2.MORPH_OPEN, opening)).astype(np.float32)
     half_width = cv2.dilate(distance * thin, disc)
     solid = (distance > band) | ((thin > 0) & (distance >= np.maximum(1.5, 0.5 * half_width)))
-    # Beyond the band outside the guide the layer may hold hair, never a blob: a region
-    # of its support wider than the band, solid or a faint smear over the background.
+    # Beyond the band outside the guide the layer may hold hair, never a blob: a faint
+    # smear wider than the band, or a solid region wider than the guide's error scale.
     outside = (distance <= -band).astype(np.uint8)
-    held = (layer > p["blob"]) & (outside > 0)
-    blob = cv2.morphologyEx(held.astype(np.uint8), cv2.MORPH_OPEN, disc).astype(bool)
+    blob = np.zeros(layer.shape, bool)
+    for level, width in ((p["blob"], p["blob_width"]), (p["solid"], p["solid_width"])):
+        held = ((layer > level) & (outside > 0)).astype(np.uint8)
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                         (2 * int(np.ceil(width * scale)) + 1,) * 2)
+        blob |= cv2.morphologyEx(held, cv2.MORPH_OPEN, disc).astype(bool)
     reach = hair_reach((layer > p["hold"]) & ~blob, distance > -band - 2)
     unknown = ~solid & ((distance > -band) | reach)
     fixed = solid.astype(np.float64)
     if not unknown.any():
         return fixed, scale
+    alpha = _solve_unknown(plate, unknown, fixed, layer, outside > 0, eps, p)
+    out = fixed.ravel().copy()
+    out[unknown.ravel()] = alpha
+    return np.clip(out, 0.0, 1.0).reshape(fixed.shape), scale
+
+
+def _solve_unknown(plate, unknown, fixed, layer, beyond, eps, p):
+    """The unknown pixels' values: ``(L_UU + k N_UU + diag(c)) a_U = c l_U - (L_UF + k N_UF)
+    a_F``, ``L`` the matting Laplacian, ``N`` the nearest-neighbour one
+    (:func:`~sss_vfx.graph.knn.knn_laplacian`, over the unknown pixels and those within
+    ``p["knn_margin"]`` px of them), ``c`` the layer's weight (``p["weight"]`` within the
+    band, ``p["reach_weight"]`` beyond it, where ``beyond``), ``l`` the layer, ``a_F`` the
+    fixed values. (B,) float64 for the B unknown pixels, row-major."""
     lap, inside, ring = _band_laplacian(plate, unknown, eps)
     n = len(inside)
-    prior = layer.ravel()[inside]
-    # Within the band the image decides (the layer there repeats its guide's errors);
-    # beyond it only the layer knows the hair.
-    weight = np.where(outside.ravel()[inside] > 0, p["reach_weight"], p["weight"])
-    rhs = weight * prior - lap[:, n:] @ fixed.ravel()[ring]
-    lap = lap[:, :n].tocsr()
-    alpha = scipy.sparse.linalg.spsolve((lap + scipy.sparse.diags(weight)).tocsc(), rhs)
-    for _ in range(p["rounds"] if p["sparsity"] > 0 else 0):
-        # Reweighted |a|^0.9 + |1 - a|^0.9, as in the relaxed sparsification.
-        u = np.maximum(np.abs(alpha), 1e-3) ** -1.1
-        v = np.maximum(np.abs(1.0 - alpha), 1e-3) ** -1.1
-        system = lap + scipy.sparse.diags(weight + p["sparsity"] * (u + v))
-        alpha = scipy.sparse.linalg.spsolve(system.tocsc(), rhs + p["sparsity"] * v)
-    out = fixed.ravel().copy()
-    out[inside] = alpha
-    return np.clip(out, 0.0, 1.0).reshape(fixed.shape), scale
+    weight = np.where(beyond.ravel()[inside], p["reach_weight"], p["weight"])
+    local = (lap[:, :n] + scipy.sparse.diags(weight)).tocsc()
+    rhs = weight * layer.ravel()[inside] - lap[:, n:] @ fixed.ravel()[ring]
+    if p["knn_weight"] <= 0:
+        return scipy.sparse.linalg.spsolve(local, rhs)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * p["knn_margin"] + 1,) * 2)
+    region = cv2.dilate(unknown.astype(np.uint8), disc).astype(bool)
+    knn, pixels = knn_laplacian(plate, region)
+    rows = unknown.ravel()[pixels]
+    knn = knn[rows]
+    system = (local + p["knn_weight"] * knn[:, rows]).tocsr()
+    rhs = rhs - p["knn_weight"] * (knn[:, ~rows] @ fixed.ravel()[pixels[~rows]])
+    # The nearest-neighbour links reach across the image and would fill a direct
+    # factorisation; the local system's factors precondition conjugate gradients instead.
+    factors = scipy.sparse.linalg.splu(local)
+    start = factors.solve(rhs)
+    precondition = scipy.sparse.linalg.LinearOperator(system.shape, factors.solve)
+    alpha, _ = scipy.sparse.linalg.cg(system, rhs, x0=start, M=precondition,
+                                      rtol=p["knn_tolerance"], maxiter=p["knn_steps"])
+    return alpha
 
 
 def hair_reach(held, near):
