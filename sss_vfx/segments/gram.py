@@ -22,6 +22,7 @@ Written against the array namespace of the eigenvectors (numpy, torch).
 import itertools
 
 from sss_vfx.arrays.namespace import contiguous, device_of, namespace, triu_indices
+from sss_vfx.spectral.threads import single_blas_thread
 
 __all__ = ["SUPPORT_CLAMP", "ProductGram", "SupportGram", "gram_builder", "phase_bounds"]
 
@@ -195,10 +196,13 @@ class SupportGram(_Phases):
         excess = xp.astype(weights, self.dtype) - self.constant
         grams = xp.empty((weights.shape[1], self.m, self.m), dtype=xp.float64,
                          device=device_of(weights))
-        for k in range(weights.shape[1]):
-            correction = (_rank_update(rows, excess[:, k] > 0, excess[:, k]) -
-                          _rank_update(rows, excess[:, k] < 0, -excess[:, k]))
-            grams[k] = scale * (self.constant * base + xp.astype(correction, xp.float64))
+        # Small products, one per layer: a second BLAS thread gains little on them and,
+        # on a busy machine, makes each one many times slower.
+        with single_blas_thread():
+            for k in range(weights.shape[1]):
+                correction = (_rank_update(rows, excess[:, k] > 0, excess[:, k]) -
+                              _rank_update(rows, excess[:, k] < 0, -excess[:, k]))
+                grams[k] = scale * (self.constant * base + xp.astype(correction, xp.float64))
         return grams
 
 
