@@ -46,8 +46,9 @@ def test_support_gram_equals_the_dense_sum(clamp):
                                    atol=1e-9 * c)
 
 
-def test_support_gram_float32_matches_the_products_builder():
-    e, w, options = _layers_and_weights(1e-2)
+@pytest.mark.parametrize("clamp", [1e-3, 1e-2])
+def test_support_gram_float32_matches_the_products_builder(clamp):
+    e, w, options = _layers_and_weights(clamp)
     support = SupportGram(e, np.float32, 1, clamp_weight(options))(w)
     products = ProductGram(e, 10**9, np.float32)(w)
     exact = _dense(e, w)

@@ -26,7 +26,7 @@ PAPER_VALUES = {"max_pixels": 0, "eigensolver": "arpack", "gram_stride": 1,
                 "grouping_colour_weight": 0.0, "refine_band": 0, "guide_evidence": "off"}
 #: The speed-ups and extensions the default configuration uses.
 DEFAULT_DEPARTURES = {"max_pixels": 65536, "eigensolver": "block", "gram_stride": 4,
-                      "constrained_precision": "float32", "constrained_clamp": 0.01,
+                      "constrained_precision": "float32", "constrained_clamp": 0.001,
                       "feature_classes": "auto",
                       "guide_evidence": "scaled"}
 #: The flags that gave the paper's configuration before ``--paper``.
