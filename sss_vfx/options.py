@@ -236,7 +236,7 @@ class SegmentationOptions(_Options):
                "see: an alpha within it of 0 (or 1) counts as 0 (or 1). At 0.001 and "
                "above the pixels far from a layer, which all share the clamp's weight, "
                "drop out of its Gram matrix (0.001: the stage about 1.6x faster than at "
-               "1e-4; 0.01: 2.4x, but alpha_stills guides SAD up 10-40 percent on some "
+               "1e-4; 0.01: 2.4x, but alpha_stills guides SAD up 10-90 percent on some "
                "photos); the reference code's 1e-10 keeps every pixel in",
         kind="positive", group="speed", paper=1e-10)
     relaxed_rounds: int = _option(20, "relaxed sparsification rounds", kind="natural")
