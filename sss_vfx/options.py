@@ -346,7 +346,7 @@ class SegmentationOptions(_Options):
 #: * ``constrained_precision='float64'``: float64 sums in the constrained
 #:   sparsification's Gram matrices, as the paper's code (default float32);
 #: * ``constrained_clamp=1e-10``: its IRLS weights see ``|alpha|`` down to 1e-10, as
-#:   the paper's code (default 0.01: the pixels far from a layer share one weight and
+#:   the paper's code (default 0.001: the pixels far from a layer share one weight and
 #:   drop out of its Gram matrix);
 #: * ``feature_classes='off'``: layers grouped by mean features even when the features
 #:   are a few classes (default auto: one layer per class then);
@@ -378,8 +378,8 @@ class ConstrainedOptions:
     drop_every: int = 10
     drop_below: float = 0.1
     #: Smallest ``|alpha|`` and ``|1 - alpha|`` the IRLS weights see. The paper's MATLAB
-    #: code uses 1e-10 with float64 sums; from 1e-3 (:data:`~sss_vfx.segments.gram.
-    #: SUPPORT_CLAMP`) up, each layer's Gram matrix sums over its support alone.
+    #: code uses 1e-10 with float64 sums; from 1e-3 up (``SUPPORT_CLAMP`` of
+    #: :mod:`sss_vfx.segments.gram`), each layer's Gram matrix sums over its support.
     clamp: float = SegmentationOptions.constrained_clamp
     precision: str = SegmentationOptions.constrained_precision
     gram_stride: int = SegmentationOptions.gram_stride
