@@ -228,9 +228,17 @@ class SegmentationOptions(_Options):
            "MSE +2.3); 8: about 4x, but SAD +4.5 and MSE +10 percent", kind="count",
         group="speed", paper=1)
     constrained_precision: str = _option(
-        "float32", "float32 (fast: weights clamped at 1e-4, float32 sums) or float64 (the "
-                   "reference code's 1e-10 clamp, about 1.5-2x slower)",
+        "float32", "float32 (fast: float32 sums in the Gram matrices) or float64 (the "
+                   "reference code's float64 sums, about 1.5-2x slower)",
         kind="choice", choices=("float32", "float64"), group="speed", paper="float64")
+    constrained_clamp: float = _option(
+        0.001, "smallest |alpha| and |1 - alpha| the constrained sparsification's weights "
+               "see: an alpha within it of 0 (or 1) counts as 0 (or 1). At 0.001 and "
+               "above the pixels far from a layer, which all share the clamp's weight, "
+               "drop out of its Gram matrix (0.001: the stage about 1.6x faster than at "
+               "1e-4; 0.01: 2.4x, but alpha_stills guides SAD up 10-90 percent on some "
+               "photos); the reference code's 1e-10 keeps every pixel in",
+        kind="positive", group="speed", paper=1e-10)
     relaxed_rounds: int = _option(20, "relaxed sparsification rounds", kind="natural")
     cg_steps: int = _option(100, "conjugate-gradient steps per relaxed round at most",
                             kind="count")
@@ -240,7 +248,8 @@ class SegmentationOptions(_Options):
            "0 = off", kind="natural", group="artist", paper=0)
     seed: int = _option(0, "k-means seed", kind="natural")
     max_memory: float = _option(
-        2.5, "GB the constrained sparsification's pairwise eigenvector products may hold; "
+        2.5, "GB the constrained sparsification's pairwise eigenvector products may hold "
+             "(with a constrained clamp below 0.001, as --paper; the default holds none); "
              "beyond it they are rebuilt in chunks every iteration (slower, same method). "
              "A video window of 3 frames at 65,536 px needs 4 GB to hold them all",
         kind="positive", group="speed")
@@ -248,6 +257,9 @@ class SegmentationOptions(_Options):
     def _check(self):
         if not self.sparsity < 2:
             raise OptionError(f"sparsity must be in (0, 2), got {self.sparsity!r}")
+        if not self.constrained_clamp < 0.5:
+            raise OptionError(f"constrained_clamp must be in (0, 0.5), got "
+                              f"{self.constrained_clamp!r}")
         if self.layers > self.initial_segments:
             raise OptionError(f"layers ({self.layers}) cannot exceed initial_segments "
                               f"({self.initial_segments})")
@@ -304,11 +316,10 @@ class SegmentationOptions(_Options):
 
     def constrained(self):
         """The :class:`ConstrainedOptions` of these options."""
-        exact = self.constrained_precision == "float64"
         return ConstrainedOptions(iterations=self.constrained_iterations,
                                   sparsity=self.sparsity, weight=self.sparsity_weight,
                                   precision=self.constrained_precision,
-                                  clamp=1e-10 if exact else 1e-4,
+                                  clamp=self.constrained_clamp,
                                   gram_stride=self.gram_stride,
                                   product_budget=int(self.max_memory * 1e9))
 
@@ -332,8 +343,11 @@ class SegmentationOptions(_Options):
 #:   ``eigs`` (default: block Lanczos, residuals about 1e-11 instead of 1e-13);
 #: * ``gram_stride=1``: every IRLS iteration of the constrained sparsification sums its
 #:   Gram matrices over every pixel (default 4: over one pixel in four);
-#: * ``constrained_precision='float64'``: float64 sums, weights clamped at 1e-10 as
-#:   in the paper's code (default float32, clamp 1e-4);
+#: * ``constrained_precision='float64'``: float64 sums in the constrained
+#:   sparsification's Gram matrices, as the paper's code (default float32);
+#: * ``constrained_clamp=1e-10``: its IRLS weights see ``|alpha|`` down to 1e-10, as
+#:   the paper's code (default 0.001: the pixels far from a layer share one weight and
+#:   drop out of its Gram matrix);
 #: * ``feature_classes='off'``: layers grouped by mean features even when the features
 #:   are a few classes (default auto: one layer per class then);
 #: * ``class_layers='segments'``, ``embedding_weight=0``, ``grouping_colour_weight=0``,
@@ -364,9 +378,9 @@ class ConstrainedOptions:
     drop_every: int = 10
     drop_below: float = 0.1
     #: Smallest ``|alpha|`` and ``|1 - alpha|`` the IRLS weights see. The paper's MATLAB
-    #: code uses 1e-10 with float64 sums; 1e-4 bounds the weights to five decades, which
-    #: float32 Gram matrices resolve, at twice the speed and half the memory.
-    clamp: float = 1e-4
+    #: code uses 1e-10 with float64 sums; from 1e-3 up (``SUPPORT_CLAMP`` of
+    #: :mod:`sss_vfx.segments.gram`), each layer's Gram matrix sums over its support.
+    clamp: float = SegmentationOptions.constrained_clamp
     precision: str = SegmentationOptions.constrained_precision
     gram_stride: int = SegmentationOptions.gram_stride
     #: Bytes the pairwise eigenvector products may occupy (a still of up to 120k

@@ -9,6 +9,7 @@ from sss_vfx import laplacian
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.segments.constrained import (
     ConstrainedOptions,
+    _snap,
     _solve_coupled,
     constrained_sparsification,
     one_hot_segments,
@@ -53,20 +54,41 @@ def test_one_hot_segments():
 
 
 @pytest.mark.parametrize("precision", ["float32", "float64"])
-def test_constrained_recovers_indicators(precision):
+@pytest.mark.parametrize("clamp", [1e-4, 1e-2])
+def test_constrained_recovers_indicators(precision, clamp):
     vectors, values, indicators, labels = regions_case()
-    alpha = constrained_sparsification(
-        vectors, values, labels, options=ConstrainedOptions(iterations=20, precision=precision))
+    options = ConstrainedOptions(iterations=20, precision=precision, clamp=clamp)
+    alpha = constrained_sparsification(vectors, values, labels, options=options)
     assert alpha.shape == indicators.shape and alpha.dtype == np.float64
-    # Layers come in the order of the initial labels, which follow the regions.
+    # Layers come in the order of the initial labels, which follow the regions; the
+    # veil the clamp leaves (see test_snap_removes_the_clamps_veil) is snapped away.
     np.testing.assert_allclose(alpha, indicators, atol=1e-3)
     np.testing.assert_allclose(alpha.sum(axis=1), 1.0, atol=1e-9)
 
 
+def test_snap_removes_the_clamps_veil():
+    # Inside the clamp every pixel has the same weights, whose fixed point leaves a
+    # layer at v = w_one / (w_one + w_zero) = 1 / (1 + clamp^(p-2)) outside its region
+    # (0.004 at clamp 1e-2), and 1 - (K-1) v inside it.
+    clamp = 1e-2
+    veil = 1.0 / (1.0 + clamp ** (0.8 - 2.0))
+    raw = np.array([[1 - 2 * veil, veil, veil], [veil, 0.3, 0.7 - veil],
+                    [0.5, 0.5 + 2 * clamp, -2 * clamp]])
+    snapped = _snap(raw, clamp)
+    np.testing.assert_allclose(snapped[0], [1, 0, 0])
+    np.testing.assert_allclose(snapped[1], np.array([0, 0.3, 0.7 - veil]) / (1 - veil))
+    np.testing.assert_allclose(snapped[2], raw[2])  # nothing within the clamp
+    np.testing.assert_allclose(snapped.sum(axis=1), 1.0)
+    # A row the snap would take far from 1 is kept.
+    many = np.array([[0.009] * 60 + [1 - 0.54]])
+    np.testing.assert_array_equal(_snap(many, clamp), many)
+
+
 def test_constrained_layers_lie_in_the_span():
     vectors, values, _, labels = regions_case(seed=1)
+    # The paper's clamp: the snap (test_snap_removes_the_clamps_veil) moves nothing.
     alpha = constrained_sparsification(vectors, values, labels,
-                                       options=ConstrainedOptions(iterations=8))
+                                       options=ConstrainedOptions(iterations=8, clamp=1e-10))
     ones = np.ones(len(alpha))
     # Every layer but the last is E y; the last is 1 - sum; 1 is in the span here too.
     assert np.linalg.norm(vectors @ (vectors.T @ ones) - ones) < 1e-10

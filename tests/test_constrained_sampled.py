@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from _problems import two_region_problem
 
-from sss_vfx.segments.constrained import (EXACT_TAIL, ConstrainedOptions, _GramBuilder,
-                                          _irls_weights, _solve_coupled,
-                                          constrained_sparsification, gram_phase,
-                                          one_hot_segments)
+from sss_vfx.segments.constrained import (EXACT_TAIL, ConstrainedOptions, _irls_weights,
+                                          _solve_coupled, constrained_sparsification,
+                                          gram_phase, one_hot_segments)
+from sss_vfx.segments.gram import ProductGram
 from sss_vfx.segments.initial import initial_segments
 from sss_vfx.spectral import smallest_magnitude_eigs
 
@@ -21,7 +21,7 @@ def test_gram_builder_exact_and_sampled(budget):
     e = rng.standard_normal((101, 6))
     w = rng.random((101, 3))
     exact = np.einsum("nk,ni,nj->kij", w, e, e)
-    gram = _GramBuilder(e, budget, np.dtype(np.float64), stride=4)
+    gram = ProductGram(e, budget, np.dtype(np.float64), stride=4)
     np.testing.assert_allclose(gram(w), exact, rtol=1e-12)
     for phase in range(4):
         rows = np.arange(phase, 101, 4)
@@ -35,7 +35,7 @@ def _faithful_loop(vectors, values, labels, options, laplacian_ones=None):
     """The faithful IRLS as it was before sampled schedules: every iteration exact."""
     e64 = np.asarray(vectors, np.float64)
     alpha = one_hot_segments(labels)
-    gram = _GramBuilder(e64, options.product_budget, np.dtype(options.precision))
+    gram = ProductGram(e64, options.product_budget, np.dtype(options.precision))
     extra = np.zeros(e64.shape[1]) if laplacian_ones is None else e64.T @ laplacian_ones
     next_drop = options.drop_every
     for it in range(1, options.iterations + 1):

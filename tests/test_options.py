@@ -22,6 +22,7 @@ NON_DEFAULT = dict(max_pixels=1200, layers=3, eigenvectors=12, eigensolver="arpa
                    sparsity=0.9,
                    sparsity_weight=0.25,
                    constrained_iterations=7, constrained_precision="float64", gram_stride=2,
+                   constrained_clamp=1e-10,
                    relaxed_rounds=3, cg_steps=20, refine_band=2, seed=5, max_memory=0.001,
                    guide_evidence="off")
 

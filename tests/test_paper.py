@@ -21,16 +21,18 @@ from sss_vfx.data import coarse_features, two_region_image
 #: extension of this project could move away from it: written out here, not read from
 #: the code under test.
 PAPER_VALUES = {"max_pixels": 0, "eigensolver": "arpack", "gram_stride": 1,
-                "constrained_precision": "float64", "feature_classes": "off",
+                "constrained_precision": "float64", "constrained_clamp": 1e-10, "feature_classes": "off",
                 "class_layers": "segments", "embedding_weight": 0.0,
                 "grouping_colour_weight": 0.0, "refine_band": 0, "guide_evidence": "off"}
 #: The speed-ups and extensions the default configuration uses.
 DEFAULT_DEPARTURES = {"max_pixels": 65536, "eigensolver": "block", "gram_stride": 4,
-                      "constrained_precision": "float32", "feature_classes": "auto",
+                      "constrained_precision": "float32", "constrained_clamp": 0.001,
+                      "feature_classes": "auto",
                       "guide_evidence": "scaled"}
 #: The flags that gave the paper's configuration before ``--paper``.
 LONG_LIST = ["--max-pixels", "0", "--gram-stride", "1", "--eigensolver", "arpack",
-             "--constrained-precision", "float64", "--feature-classes", "off",
+             "--constrained-precision", "float64", "--constrained-clamp", "1e-10",
+             "--feature-classes", "off",
              "--guide-evidence", "off"]
 SMALL = ["--eigenvectors", "12", "--initial-segments", "6", "--layers", "2",
          "--constrained-iterations", "10", "--relaxed-rounds", "3", "--superpixels", "40"]

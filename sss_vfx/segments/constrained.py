@@ -15,24 +15,27 @@ equations are block diagonal plus one block B coupling all pairs::
 solved exactly through ``s``: ``(I + C B) s = sum_k A_k^-1 r_k`` with
 ``C = sum_k A_k^-1``, then ``y_k = A_k^-1 (r_k - B s)``: K small factorisations instead
 of one ((K-1) M)^3 solve. The dominant cost is the K weighted Gram matrices
-``E^T diag(w_k) E``, computed in one GEMM against the pairwise products of the
-eigenvector entries.
+``E^T diag(w_k) E`` (:mod:`~sss_vfx.segments.gram`): one GEMM against the pairwise
+products of the eigenvector entries, or, at the default clamp, the clamp's constant
+weight times ``E^T E`` plus a correction over each layer's support.
+
+The weights see ``|alpha|`` and ``|1 - alpha|`` clamped: an ``alpha`` within the clamp
+of 0 (or 1) counts as 0 (or 1), so every pixel far from a layer has exactly the same
+weight for it, which is what makes the support's correction exact.
 
 Written against the array namespace of the eigenvectors: the same lines run on numpy and
 on torch tensors (CPU or CUDA), where everything stays on the tensors' device.
 """
 
-import itertools
-
 import numpy as np
 
-from sss_vfx.arrays.namespace import (as_array, asarray, contiguous, device_of, namespace,
-                                      triu_indices)
+from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace
 from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
+from sss_vfx.segments.gram import gram_builder, phase_bounds
 from sss_vfx.spectral.threads import single_blas_thread
 
-__all__ = ["ConstrainedOptions", "constrained_sparsification", "gram_phase",
+__all__ = ["ConstrainedOptions", "clamp_weight", "constrained_sparsification", "gram_phase",
            "one_hot_segments", "phase_bounds"]
 
 #: Sampled schedules end with this many exact iterations.
@@ -128,7 +131,7 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     if stride < 1:
         raise OptionError(f"gram_stride must be a positive integer, got {stride!r}")
     precision = xp.float32 if np.dtype(options.precision) == np.float32 else xp.float64
-    gram = _GramBuilder(e64, options.product_budget, precision, stride)
+    gram = gram_builder(e64, options, precision, stride, clamp_weight(options, e64))
     extra = xp.zeros(e64.shape[1], dtype=xp.float64, device=device_of(e64)) \
         if laplacian_ones is None else e64.T @ asarray(laplacian_ones, e64, xp.float64)
     next_drop = options.drop_every
@@ -167,11 +170,34 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
             next_drop += options.drop_every
         if progress is not None:
             progress(it, options.iterations)
-    return alpha
+    return _snap(alpha, options.clamp)
+
+
+def _snap(alpha, clamp):
+    """The layers with every value within ``clamp`` of 0 (of 1) set to 0 (to 1), rows
+    renormalised to sum to 1.
+
+    Inside the clamp the IRLS weights are constant, so each layer settles at a veil of
+    about ``clamp ** (2 - sparsity)`` (0.004 at 0.01) where the energy's minimum is 0;
+    summed over the segments a layer group gathers, the veil would carry mass the
+    grouping reads as the segment's. (At the paper's clamp, 1e-10, this moves no value
+    by more than 1e-9.)
+    """
+    xp = namespace(alpha)
+    snapped = xp.where(xp.abs(alpha) < clamp, 0.0, alpha)
+    snapped = xp.where(xp.abs(snapped - 1.0) < clamp, 1.0, snapped)
+    total = xp.sum(snapped, axis=1, keepdims=True)
+    # A row the snap would leave far from summing to 1 (many layers near 0 and near
+    # 1 at a large clamp) keeps its values.
+    return xp.where(xp.abs(total - 1.0) < 0.5, snapped / total, alpha)
 
 
 def _irls_weights(alpha, options):
     """IRLS weights of the terms pulling each alpha to one and to zero, (N, K) each.
+
+    An alpha within ``options.clamp`` of 0 (of 1) counts as 0 (as 1), for both terms,
+    so all such pixels get exactly the weight :func:`clamp_weight`. (With the paper's
+    clamp, 1e-10, this changes no float32 value.)
 
     Computed in float32 (ten times faster powers); a weight's own relative precision
     does not matter, only the sums over pixels, which stay in float64. The constants are
@@ -182,9 +208,32 @@ def _irls_weights(alpha, options):
     scale = float(np.float32(options.weight ** options.sparsity))
     a = xp.astype(alpha, xp.float32)
     clamp = float(np.float32(options.clamp))
+    a = xp.where(xp.abs(a) < clamp, 0.0, xp.where(xp.abs(a - 1.0) < clamp, 1.0, a))
     pull_one = scale * xp.maximum(xp.abs(a - 1.0), clamp) ** g
     pull_zero = scale * xp.maximum(xp.abs(a), clamp) ** g
     return pull_one, pull_zero
+
+
+def clamp_weight(options, like=None):
+    """The IRLS weight (both terms) of a pixel whose alpha is within the clamp of 0 or
+    1: the largest weight, which most pixels of every layer have.
+
+    Parameters
+    ----------
+    options : ConstrainedOptions
+    like : array or tensor, optional
+        Computed on its namespace and device (the same float32 operations as the
+        weights there); numpy when None.
+
+    Returns
+    -------
+    float (the float32 value :func:`_irls_weights` gives such pixels)
+    """
+    like = np.zeros(1) if like is None else as_array(like)
+    xp = namespace(like)
+    zero = xp.zeros((1, 1), dtype=xp.float32, device=device_of(like))
+    pull_one, pull_zero = _irls_weights(zero, options)
+    return float((pull_one + pull_zero)[0, 0])
 
 
 def _solve_coupled(grams, lam, rhs, last):
@@ -206,92 +255,3 @@ def _solve_coupled(grams, lam, rhs, last):
     a_inv, a_inv_r = solved[:, :, :m], solved[:, :, m]
     s = xp.linalg.solve(eye + xp.sum(a_inv, axis=0) @ b, xp.sum(a_inv_r, axis=0))
     return (a_inv_r - a_inv @ (b @ s)).T
-
-
-def phase_bounds(n, stride):
-    """Where each sampling phase starts when the pixels ``p`` are stored phase after
-    phase (phase ``p % stride``): ``stride + 1`` ints from 0 to ``n``."""
-    return [0, *itertools.accumulate(len(range(p, n, stride)) for p in range(stride))]
-
-
-class _GramBuilder:
-    """``E^T diag(w_k) E`` for every column k of w, as one GEMM.
-
-    The pairwise products ``E[:, i] * E[:, j]`` (i <= j) are laid out as rows of a
-    ``(M (M+1) / 2, N)`` matrix, so all K weighted Gram matrices are one product with
-    the ``(N, K)`` weights. Float64 throughout: the weights span twelve orders of
-    magnitude and float32 sums lose the small ones.
-    """
-
-    def __init__(self, eigenvectors, budget, dtype, stride=1):
-        xp = namespace(eigenvectors)
-        self.dtype = dtype
-        n = eigenvectors.shape[0]
-        dev = device_of(eigenvectors)
-        # Sampled calls use the pixels p with p % stride == phase: they are stored
-        # together, phase after phase, so each sample is one contiguous column range.
-        self.order = xp.concat([xp.arange(p, n, stride, device=dev) for p in range(stride)])
-        self.bounds = phase_bounds(n, stride)
-        self.e64 = eigenvectors
-        # The eigenvectors in phase order (float64), so one phase's rows are a view.
-        self.sorted = eigenvectors if stride == 1 else eigenvectors[self.order]
-        self.et = contiguous(self.sorted.T, dtype)
-        m, n = self.et.shape
-        self.m = m
-        self.upper = triu_indices(m, self.et)
-        row_bytes = xp.finfo(dtype).bits // 8 * self.upper[0].shape[0]
-        # The products of the first `held` pixels are kept; the rest are rebuilt in
-        # chunks at every call, so memory stays within the budget on big windows.
-        self.held = max(0, min(n, budget // row_bytes))
-        self.chunk = max(1, min(n, budget // (4 * row_bytes)))
-        self.products = self._products(0, self.held)
-
-    def rows(self, phase):
-        """The pixels a call with ``phase`` sums over (all pixels for None), in the
-        order :meth:`basis` and the weights of the builder's call use."""
-        if phase is None:
-            return slice(None)
-        return self.order[self.bounds[phase]:self.bounds[phase + 1]]
-
-    def basis(self, phase):
-        """The float64 eigenvector rows of :meth:`rows` (a view), (n, M)."""
-        if phase is None:
-            return self.e64
-        return self.sorted[self.bounds[phase]:self.bounds[phase + 1]]
-
-    def _products(self, start, stop):
-        xp = namespace(self.et)
-        et = self.et[:, start:stop]
-        out = xp.empty((self.upper[0].shape[0], et.shape[1]), dtype=self.dtype,
-                       device=device_of(et))
-        row = 0
-        for i in range(self.m):
-            out[row:row + self.m - i] = et[i] * et[i:]
-            row += self.m - i
-        return out
-
-    def __call__(self, weights, phase=None):
-        """Gram matrices (K, M, M) float64: exact from the (N, K) weights of every
-        pixel, or for a ``phase`` from the (n, K) weights of its :meth:`rows` (scaled
-        to all pixels)."""
-        xp = namespace(weights)
-        if phase is None:
-            weights = contiguous(weights[self.order], self.dtype)
-            lo, hi = 0, self.bounds[-1]
-        else:
-            weights = contiguous(weights, self.dtype)
-            lo, hi = self.bounds[phase], self.bounds[phase + 1]
-        # weights[i] belongs to stored pixel lo + i.
-        held = min(max(lo, self.held), hi)
-        packed = self.products[:, lo:held] @ weights[:held - lo]
-        for start in range(held, hi, self.chunk):
-            stop = min(start + self.chunk, hi)
-            packed += self._products(start, stop) @ weights[start - lo:stop - lo]
-        if phase is not None:
-            packed *= self.bounds[-1] / (hi - lo)
-        packed = xp.astype(packed.T, xp.float64)
-        grams = xp.empty((weights.shape[1], self.m, self.m), dtype=xp.float64,
-                         device=device_of(weights))
-        grams[:, self.upper[0], self.upper[1]] = packed
-        grams[:, self.upper[1], self.upper[0]] = packed
-        return grams
