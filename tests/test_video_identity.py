@@ -15,7 +15,8 @@ from sss_vfx import segment_video
 from sss_vfx.accel.compute import Compute
 from sss_vfx.cli import main
 from sss_vfx.evaluation import IDENTITY_CHANGE, identity_changes, object_mass
-from sss_vfx.segments.grouping import group_by_reference
+from sss_vfx.segments.grouping import group_by_reference, group_segments, \
+    split_swallowed_regions
 from sss_vfx.segments.identity import uncertain_handovers, window_reference
 from sss_vfx.data import REGION_FEATURES, regions_shot
 
@@ -260,3 +261,39 @@ def test_group_by_reference_keeps_a_segment_that_only_spills_over_an_edge():
     reference = (np.arange(n), np.eye(2)[truth], np.ones(n))
     grouped, _ = group_by_reference(segments, descriptors, reference, 2)
     np.testing.assert_array_equal(grouped, segments)
+
+
+def test_split_swallowed_regions_gives_a_faded_object_its_segment_back():
+    """A window's segment holding the ground and the object standing on it, while the
+    object's own segment faded to a sliver on its border (what the first window of a
+    rendered shot did, seed 0): the object's pixels are split off into a new segment,
+    which the grouping then gives a layer of its own."""
+    n = 100
+    truth = np.zeros(n, np.int64)
+    truth[:40], truth[40:85], truth[85:] = 0, 1, 2      # sky, ground, object
+    descriptors = REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+    segments = np.zeros((n, 3))
+    segments[truth == 0, 0] = 1.0
+    segments[truth > 0, 1] = 1.0
+    segments[84:86] = [0.0, 0.5, 0.5]                    # the sliver on the border
+    split = split_swallowed_regions(segments, descriptors, 3)
+    assert split.shape == (n, 4)
+    np.testing.assert_allclose(split.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(split[truth == 2, 3][1:], 1.0)
+    assert split[truth == 2, 1].max() == 0.0 and split[truth == 1, 3].max() == 0.0
+    grouped, _ = group_segments(split, descriptors, 3)
+    object_layer = np.argmax(grouped[truth == 2].sum(axis=0))
+    assert grouped[truth == 2, object_layer].min() == 1.0
+    assert grouped[truth < 2, object_layer].max() <= 0.5
+
+
+def test_split_swallowed_regions_leaves_segments_that_only_spill_over_an_edge():
+    """Segments that each hold their own region and spill their soft edge over a
+    neighbour's (under :data:`SPLIT_SHARE` of it) come back unchanged."""
+    n = 100
+    truth = (np.arange(n) >= 50).astype(np.int64)
+    descriptors = REGION_FEATURES[[0, 3]][truth].astype(np.float64)
+    segments = np.eye(2)[truth]
+    segments[50:60] = [0.6, 0.4]
+    np.testing.assert_array_equal(split_swallowed_regions(segments, descriptors, 2),
+                                  segments)
