@@ -94,6 +94,11 @@ REFERENCE_MARGIN = 0.1
 #: far less of it.
 SPLIT_SHARE = 0.5
 
+#: A segment holding this share of another layer's reference mass (but less than
+#: :data:`SPLIT_SHARE`) has swallowed part of it: only its pixels that both the
+#: descriptors and the reference give to that layer are split off.
+PARTIAL_SHARE = 0.25
+
 
 def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     """Give each soft segment to a layer of a reference: a window's segments grouped
@@ -113,7 +118,10 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     second reference layer whose mean descriptor lies further than the margin from
     its own layer's; with ``split``, its pixels whose descriptor lies nearer (by the
     margin) to that layer's mean descriptor than to its own layer's go to that layer,
-    as the features say.
+    as the features say. A segment holding less of it, but at least
+    :data:`PARTIAL_SHARE`, merged part of it: only those of its pixels that the
+    reference also gives that layer (at least half) go to it, so a soft edge that the
+    features, blind to it, put on the wrong side stays where the shot had it.
 
     Parameters
     ----------
@@ -158,14 +166,20 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     # two of them lies between the two, so both look near to it).
     apart = np.sqrt(((layer_means[:, None, :] - layer_means[None, :, :]) ** 2)
                     .sum(axis=2)) > margin
+    # Where the reference gives a layer at least half of a pixel.
+    if split:
+        sure = np.zeros((seg.shape[0], layers), bool)
+        sure[rows] = (np.asarray(values) >= 0.5) & (np.asarray(weights) > 0)[:, None]
     for k, g in enumerate(assignment):
-        merged = np.flatnonzero((share[k] >= SPLIT_SHARE) & apart[g] & present) \
+        merged = np.flatnonzero((share[k] >= PARTIAL_SHARE) & apart[g] & present) \
             if split else ()
         if len(merged) == 0:
             grouped[:, g] += seg[:, k]
             continue
         owners = np.concatenate([[g], merged])
         owner = owners[_nearest_owner(descriptors, layer_means[owners], margin)]
+        for m in merged[share[k, merged] < SPLIT_SHARE]:
+            owner[(owner == m) & ~sure[:, m]] = g
         np.add.at(grouped, (np.arange(seg.shape[0]), owner), seg[:, k])
     return grouped, assignment.astype(np.int64)
 
