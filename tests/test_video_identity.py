@@ -232,15 +232,21 @@ def test_group_by_reference_lets_the_features_overrule_the_overlap():
     assert assignment.tolist() == [0, 1, 2]
 
 
+def sky_ground_object(n):
+    """Labels of ``n`` pixels (sky 0, ground 1, the object 2 on its last 15 %) and their
+    flat features."""
+    truth = np.zeros(n, np.int64)
+    truth[int(0.4 * n):], truth[int(0.85 * n):] = 1, 2
+    return truth, REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+
+
 def test_group_by_reference_splits_a_segment_that_merges_two_layers():
     """A window's segment covering the ground and the object standing on it (the object's
     own segment faded away) is split by the features: the object's pixels go to the
     object's layer, the ground's stay with the ground (without ``split``, all of it
     would go to the ground's layer, and the object change layers)."""
     n = 100
-    truth = np.zeros(n, np.int64)
-    truth[:40], truth[40:85], truth[85:] = 0, 1, 2      # sky, ground, object
-    descriptors = REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+    truth, descriptors = sky_ground_object(n)
     segments = np.zeros((n, 2))
     segments[truth == 0, 0] = 1.0
     segments[truth > 0, 1] = 1.0                         # ground and object merged
@@ -272,9 +278,7 @@ def test_split_swallowed_regions_gives_a_faded_object_its_segment_back():
     rendered shot did, seed 0): the object's pixels are split off into a new segment,
     which the grouping then gives a layer of its own."""
     n = 100
-    truth = np.zeros(n, np.int64)
-    truth[:40], truth[40:85], truth[85:] = 0, 1, 2      # sky, ground, object
-    descriptors = REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+    truth, descriptors = sky_ground_object(n)
     segments = np.zeros((n, 3))
     segments[truth == 0, 0] = 1.0
     segments[truth > 0, 1] = 1.0
@@ -308,9 +312,7 @@ def test_group_by_reference_splits_a_partial_merge_where_the_reference_agrees():
     frames 2-4) gives the object's layer the pixels that both the features and the
     reference give it, and keeps those the reference gives its own layer."""
     n = 100
-    truth = np.zeros(n, np.int64)
-    truth[:40], truth[40:85], truth[85:] = 0, 1, 2      # sky, ground, object
-    descriptors = REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+    truth, descriptors = sky_ground_object(n)
     segments = np.zeros((n, 3))
     segments[truth == 0, 0] = 1.0
     segments[40:92, 1] = 1.0                             # ground and 7 of 15 object px
