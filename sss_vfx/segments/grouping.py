@@ -7,6 +7,7 @@ or torch on any device); the reference grouping reads numpy arrays.
 import numpy as np
 
 from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace
+from sss_vfx.arrays.transfer import to_host
 from sss_vfx.segments.kmeans import join_scaled, kmeans
 
 
@@ -213,15 +214,15 @@ def split_swallowed_regions(segments, descriptors, regions=5, *, seed=0):
 
     Parameters
     ----------
-    segments : (N, S) float array, soft segments summing to 1 per pixel
+    segments : (N, S) float array or tensor, soft segments summing to 1 per pixel
     descriptors : (N, D) float array, per-pixel semantic features
     regions : int, the layers asked for
     seed : int, the k-means seed
 
     Returns
     -------
-    (N, S') float64, S <= S' <= S + ``regions``, still summing to 1 per pixel: the
-    segments with the split pixels moved to new columns
+    (N, S') float64 numpy array, S <= S' <= S + ``regions``, still summing to 1 per
+    pixel: the segments with the split pixels moved to new columns
 
     Examples
     --------
@@ -231,8 +232,8 @@ def split_swallowed_regions(segments, descriptors, regions=5, *, seed=0):
     >>> split_swallowed_regions(merged, descriptors, 3).sum(axis=0).tolist()
     [6.0, 3.0, 1.0]
     """
-    seg = np.array(segments, np.float64)
-    descriptors = np.asarray(descriptors, np.float64)
+    seg = np.array(to_host(segments), np.float64)
+    descriptors = np.asarray(to_host(descriptors), np.float64)
     labels, centres = kmeans(descriptors, regions, seed=seed)
     labels, centres = np.asarray(labels), np.asarray(centres, np.float64)
     one_hot = np.eye(len(centres))[labels]                     # (N, C)
