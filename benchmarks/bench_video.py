@@ -661,6 +661,7 @@ def identity_run(images, features, masks, temporal, solver, options):
     each = [a[..., foreground_layers(a, m)[0]].sum(axis=2) for a, m in zip(alphas, masks)]
     h, w = working_size(images[0].shape[:2], options.get("max_pixels", DEFAULT_MAX_PIXELS))
     return {"changes": changes, "max_moved": float(moved.max(initial=0.0)),
+            "object_layers": first,
             "sad_fixed": float(np.mean([sad(a, m) for a, m in zip(fixed, masks)])),
             "sad_each": float(np.mean([sad(a, m) for a, m in zip(each, masks)])),
             "dtssd_fixed": dtssd(fixed, masks), "dtssd_each": dtssd(each, masks),
@@ -684,6 +685,7 @@ def identity_verdicts(rows):
         if mode != "temporal":
             continue
         v = {"shot": shot, "solver": solver, "changes": t["changes"],
+             "object_layers": t.get("object_layers"),
              "perframe_changes": None, "sad": t["sad_fixed"], "perframe_sad": None,
              "sad_ratio": None, "dtssd": t["dtssd_fixed"], "perframe_dtssd": None,
              "dtssd_ratio": None, "identity_pass": not t["changes"]}
@@ -706,16 +708,20 @@ def print_verdicts(verdicts):
         return "ok" if ok else "FAIL"
 
     print(_common.format_table(
-        ["shot", "solver", "chg T", "chg P", "SAD T", "SAD P", "ratio", "",
+        ["shot", "solver", "layers T", "chg T", "chg P", "SAD T", "SAD P", "ratio", "",
          "dtSSD T", "dtSSD P", "ratio", "", "result"],
-        [[v["shot"], v["solver"], ",".join(map(str, v["changes"])) or "-",
+        [[v["shot"], v["solver"],
+          "?" if v["object_layers"] is None else len(v["object_layers"]) or "none",
+          ",".join(map(str, v["changes"])) or "-",
           "-" if not v["perframe_changes"] else ",".join(map(str, v["perframe_changes"])),
           fmt(v["sad"]), fmt(v["perframe_sad"]), fmt(v["sad_ratio"], ".2f"),
           mark(v["sad_pass"]), fmt(v["dtssd"], ".2f"), fmt(v["perframe_dtssd"], ".2f"),
           fmt(v["dtssd_ratio"], ".2f"), mark(v["dtssd_pass"]),
           "PASS" if v["pass"] else "FAIL"] for v in verdicts]))
-    print(f"T: temporal, the object's layers chosen on the first frame; P: per-frame, "
-          f"chosen per frame; chg: identity changes (frames); targets: no temporal "
+    print(f"T: temporal, the object's layers chosen on the first frame (layers T: how "
+          f"many; none: no layer lies mostly on the object, its SAD is the mask's); P: "
+          f"per-frame, chosen per frame; chg: identity changes (frames); targets: no "
+          f"temporal "
           f"change, SAD ratio <= {MAX_SAD_RATIO:.2f}, dtSSD ratio <= "
           f"{MAX_DTSSD_RATIO:.2f}")
     for key, label in (("identity_pass", "no identity change"),
