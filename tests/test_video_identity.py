@@ -15,7 +15,8 @@ from sss_vfx import segment_video
 from sss_vfx.accel.compute import Compute
 from sss_vfx.cli import main
 from sss_vfx.evaluation import IDENTITY_CHANGE, identity_changes, object_mass
-from sss_vfx.segments.grouping import group_by_reference
+from sss_vfx.segments.grouping import group_by_reference, group_segments, \
+    split_swallowed_regions
 from sss_vfx.segments.identity import uncertain_handovers, window_reference
 from sss_vfx.data import REGION_FEATURES, regions_shot
 
@@ -111,13 +112,16 @@ def test_object_keeps_its_layers_whatever_the_basis(shot, solver, rotate_seed, m
     changes, moved = identity_changes(alphas, masks)
     assert changes == [], (changes, np.round(moved, 2))
     # The layers holding the object in the first frame (more of it than the share whose
-    # move is an identity change) hold it in every frame. Measured (arpack): the
-    # ground's layer holds 0.11 of it in frame 0 and 0.21-0.22 in frames 3-4, where a
-    # window's segmentation merged part of the object (0.4 of its layer, under
-    # SPLIT_SHARE) into the ground.
+    # move is an identity change) hold it in every frame.
     held = [set(np.flatnonzero(object_mass(a, m) > IDENTITY_CHANGE))
             for a, m in zip(alphas, masks)]
     assert all(h == held[0] for h in held), held
+    # Nor does a window's partial merge take a notable part of it. Measured (arpack):
+    # the object's layer holds 0.82 of it in frame 0 and 0.76-0.81 after; before
+    # partial merges were split (PARTIAL_SHARE), 0.61-0.66 in frames 3-4, where a
+    # window's segmentation merged 0.4 of the object's layer into the ground's.
+    kept = [object_mass(a, m)[np.argmax(first)] for a, m in zip(alphas, masks)]
+    assert min(kept) >= first.max() - 0.15, np.round(kept, 2)
     assert not any("uncertain hand-over" in n for n in notes), notes
 
 
@@ -228,15 +232,21 @@ def test_group_by_reference_lets_the_features_overrule_the_overlap():
     assert assignment.tolist() == [0, 1, 2]
 
 
+def sky_ground_object(n):
+    """Labels of ``n`` pixels (sky 0, ground 1, the object 2 on its last 15 %) and their
+    flat features."""
+    truth = np.zeros(n, np.int64)
+    truth[int(0.4 * n):], truth[int(0.85 * n):] = 1, 2
+    return truth, REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+
+
 def test_group_by_reference_splits_a_segment_that_merges_two_layers():
     """A window's segment covering the ground and the object standing on it (the object's
     own segment faded away) is split by the features: the object's pixels go to the
     object's layer, the ground's stay with the ground (without ``split``, all of it
     would go to the ground's layer, and the object change layers)."""
     n = 100
-    truth = np.zeros(n, np.int64)
-    truth[:40], truth[40:85], truth[85:] = 0, 1, 2      # sky, ground, object
-    descriptors = REGION_FEATURES[[0, 3, 4]][truth].astype(np.float64)
+    truth, descriptors = sky_ground_object(n)
     segments = np.zeros((n, 2))
     segments[truth == 0, 0] = 1.0
     segments[truth > 0, 1] = 1.0                         # ground and object merged
@@ -260,3 +270,58 @@ def test_group_by_reference_keeps_a_segment_that_only_spills_over_an_edge():
     reference = (np.arange(n), np.eye(2)[truth], np.ones(n))
     grouped, _ = group_by_reference(segments, descriptors, reference, 2)
     np.testing.assert_array_equal(grouped, segments)
+
+
+def test_split_swallowed_regions_gives_a_faded_object_its_segment_back():
+    """A window's segment holding the ground and the object standing on it, while the
+    object's own segment faded to a sliver on its border (what the first window of a
+    rendered shot did, seed 0): the object's pixels are split off into a new segment,
+    which the grouping then gives a layer of its own."""
+    n = 100
+    truth, descriptors = sky_ground_object(n)
+    segments = np.zeros((n, 3))
+    segments[truth == 0, 0] = 1.0
+    segments[truth > 0, 1] = 1.0
+    segments[84:86] = [0.0, 0.5, 0.5]                    # the sliver on the border
+    split = split_swallowed_regions(segments, descriptors, 3)
+    assert split.shape == (n, 4)
+    np.testing.assert_allclose(split.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(split[truth == 2, 3][1:], 1.0)
+    assert split[truth == 2, 1].max() == 0.0 and split[truth == 1, 3].max() == 0.0
+    grouped, _ = group_segments(split, descriptors, 3)
+    object_layer = np.argmax(grouped[truth == 2].sum(axis=0))
+    assert grouped[truth == 2, object_layer].min() == 1.0
+    assert grouped[truth < 2, object_layer].max() <= 0.5
+
+
+def test_split_swallowed_regions_leaves_segments_that_only_spill_over_an_edge():
+    """Segments that each hold their own region and spill their soft edge over a
+    neighbour's (under :data:`SPLIT_SHARE` of it) come back unchanged."""
+    n = 100
+    truth = (np.arange(n) >= 50).astype(np.int64)
+    descriptors = REGION_FEATURES[[0, 3]][truth].astype(np.float64)
+    segments = np.eye(2)[truth]
+    segments[50:60] = [0.6, 0.4]
+    np.testing.assert_array_equal(split_swallowed_regions(segments, descriptors, 2),
+                                  segments)
+
+
+def test_group_by_reference_splits_a_partial_merge_where_the_reference_agrees():
+    """A segment holding part of the object's layer (between :data:`PARTIAL_SHARE` and
+    :data:`SPLIT_SHARE` of its mass: what the arpack run of the identity shot did in
+    frames 2-4) gives the object's layer the pixels that both the features and the
+    reference give it, and keeps those the reference gives its own layer."""
+    n = 100
+    truth, descriptors = sky_ground_object(n)
+    segments = np.zeros((n, 3))
+    segments[truth == 0, 0] = 1.0
+    segments[40:92, 1] = 1.0                             # ground and 7 of 15 object px
+    segments[92:, 2] = 1.0
+    given = truth.copy()
+    given[85:88] = 1                                     # the reference: ground there
+    reference = (np.arange(n), np.eye(3)[given], np.ones(n))
+    grouped, assignment = group_by_reference(segments, descriptors, reference, 3)
+    assert assignment.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(grouped, np.eye(3)[given])
+    whole, _ = group_by_reference(segments, descriptors, reference, 3, split=False)
+    assert whole[85:92, 1].min() == 1.0

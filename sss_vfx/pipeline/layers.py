@@ -25,6 +25,7 @@ from sss_vfx.segments.grouping import (
     group_by_reference,
     group_segments,
     grouping_descriptors,
+    split_swallowed_regions,
 )
 from sss_vfx.segments.identity import match_layers, pad_layers
 from sss_vfx.segments.objects import fit_class_layers, group_by_objects
@@ -272,6 +273,11 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
         else:
             descriptors = grouping_descriptors(feats, colours, opts.grouping_colour_weight)
             if reference is None:
+                if feats is not None and len(frames) > 1:
+                    # A window's eigenvectors are spread over its frames: a small
+                    # object can lose its segment; its features give it back.
+                    soft = split_swallowed_regions(soft, feats, opts.layers,
+                                                     seed=opts.seed)
                 grouped, _ = group_segments(soft, descriptors, opts.layers, seed=opts.seed)
             else:
                 # Colours are no evidence of which layer a pixel belongs to: only
@@ -291,8 +297,14 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     return SoftLayers(eigenvalues=values, eigenvectors=vectors, initial_segments=labels,
                       soft_segments=soft, grouped=grouped[:, order],
                       layers=relaxed[:, order],
-                      note=None if objects else
+                      note=None if objects or _filled(grouped, opts.layers) else
                       collapse_note(soft.shape[1], feats is not None, opts))
+
+
+def _filled(grouped, layers):
+    """Whether the grouping gave every one of ``layers`` layers some mass (a window's
+    grouping can split what its sparsification merged)."""
+    return grouped.shape[1] >= layers and bool((grouped.max(axis=0) > 0).all())
 
 
 def eigenvector_count(opts, pixels):

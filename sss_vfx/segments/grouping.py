@@ -7,6 +7,7 @@ or torch on any device); the reference grouping reads numpy arrays.
 import numpy as np
 
 from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace
+from sss_vfx.arrays.transfer import to_host
 from sss_vfx.segments.kmeans import join_scaled, kmeans
 
 
@@ -94,6 +95,11 @@ REFERENCE_MARGIN = 0.1
 #: far less of it.
 SPLIT_SHARE = 0.5
 
+#: A segment holding this share of another layer's reference mass (but less than
+#: :data:`SPLIT_SHARE`) has swallowed part of it: only its pixels that both the
+#: descriptors and the reference give to that layer are split off.
+PARTIAL_SHARE = 0.25
+
 
 def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     """Give each soft segment to a layer of a reference: a window's segments grouped
@@ -113,7 +119,10 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     second reference layer whose mean descriptor lies further than the margin from
     its own layer's; with ``split``, its pixels whose descriptor lies nearer (by the
     margin) to that layer's mean descriptor than to its own layer's go to that layer,
-    as the features say.
+    as the features say. A segment holding less of it, but at least
+    :data:`PARTIAL_SHARE`, merged part of it: only those of its pixels that the
+    reference also gives that layer (at least half) go to it, so a soft edge that the
+    features, blind to it, put on the wrong side stays where the shot had it.
 
     Parameters
     ----------
@@ -158,20 +167,91 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     # two of them lies between the two, so both look near to it).
     apart = np.sqrt(((layer_means[:, None, :] - layer_means[None, :, :]) ** 2)
                     .sum(axis=2)) > margin
+    # Where the reference gives a layer at least half of a pixel.
+    if split:
+        sure = np.zeros((seg.shape[0], layers), bool)
+        sure[rows] = (np.asarray(values) >= 0.5) & (np.asarray(weights) > 0)[:, None]
     for k, g in enumerate(assignment):
-        merged = np.flatnonzero((share[k] >= SPLIT_SHARE) & apart[g] & present) \
+        merged = np.flatnonzero((share[k] >= PARTIAL_SHARE) & apart[g] & present) \
             if split else ()
         if len(merged) == 0:
             grouped[:, g] += seg[:, k]
             continue
         owners = np.concatenate([[g], merged])
-        pixel = np.sqrt(((descriptors[:, None, :] - layer_means[None, owners, :]) ** 2)
-                        .sum(axis=2))                           # (N, candidates)
-        # A pixel leaves its segment's layer only when clearly nearer another.
-        pixel[:, 1:] += margin
-        owner = owners[np.argmin(pixel, axis=1)]
+        owner = owners[_nearest_owner(descriptors, layer_means[owners], margin)]
+        for m in merged[share[k, merged] < SPLIT_SHARE]:
+            owner[(owner == m) & ~sure[:, m]] = g
         np.add.at(grouped, (np.arange(seg.shape[0]), owner), seg[:, k])
     return grouped, assignment.astype(np.int64)
+
+
+def _nearest_owner(descriptors, means, margin):
+    """Per pixel, the index of the mean descriptor nearest its own, the first (the
+    segment's own layer) winning unless another is nearer by ``margin``: a pixel
+    leaves its segment's layer only when clearly nearer another.
+
+    descriptors (N, D), means (C, D); returns (N,) int64 in [0, C).
+    """
+    dist = np.sqrt(((descriptors[:, None, :] - means[None, :, :]) ** 2).sum(axis=2))
+    dist[:, 1:] += margin
+    return np.argmin(dist, axis=1)
+
+
+def split_swallowed_regions(segments, descriptors, regions=5, *, seed=0):
+    """Split soft segments that swallowed most of a region of other features.
+
+    A window's eigenvectors span all its frames, as many as one frame's, so its
+    constrained sparsification can fade a small object into the ground it stands on:
+    the object's pixels end up in the ground's segment, its own segment (if one is
+    left) on its border. :func:`group_by_reference` splits such a segment by the
+    layers an earlier window gave; the shot's first window has none, so here the
+    pixel descriptors are clustered into ``regions`` regions (k-means) instead. A
+    region most of whose mass (at least :data:`SPLIT_SHARE`) lies in one segment
+    whose own region (the nearest to its mean descriptor) is another one, further
+    apart than the margin (:data:`REFERENCE_MARGIN` of the descriptors' spread), is
+    split off it: the segment's pixels nearer that region than its own (by the
+    margin) become a new segment, which the grouping then places by its features.
+
+    Parameters
+    ----------
+    segments : (N, S) float array or tensor, soft segments summing to 1 per pixel
+    descriptors : (N, D) float array, per-pixel semantic features
+    regions : int, the layers asked for
+    seed : int, the k-means seed
+
+    Returns
+    -------
+    (N, S') float64 numpy array, S <= S' <= S + ``regions``, still summing to 1 per
+    pixel: the segments with the split pixels moved to new columns
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> descriptors = np.repeat(np.eye(3), [6, 3, 1], axis=0)
+    >>> merged = np.stack([np.arange(10) < 6, np.arange(10) >= 6], axis=1) * 1.0
+    >>> split_swallowed_regions(merged, descriptors, 3).sum(axis=0).tolist()
+    [6.0, 3.0, 1.0]
+    """
+    seg = np.array(to_host(segments), np.float64)
+    descriptors = np.asarray(to_host(descriptors), np.float64)
+    labels, centres = kmeans(descriptors, regions, seed=seed)
+    labels, centres = np.asarray(labels), np.asarray(centres, np.float64)
+    one_hot = np.eye(len(centres))[labels]                     # (N, C)
+    mass = one_hot.sum(axis=0)
+    margin = REFERENCE_MARGIN * np.sqrt(descriptors.var(axis=0).sum())
+    means = segment_descriptors(seg, descriptors)
+    own = np.argmin(((means[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    share = np.clip(seg, 0.0, None).T @ one_hot / np.maximum(mass, 1)   # (S, C)
+    parts = []
+    for c in np.argsort(-mass, kind="stable"):
+        k = int(np.argmax(share[:, c]))
+        if share[k, c] < SPLIT_SHARE or own[k] == c or \
+                np.sqrt(((centres[c] - centres[own[k]]) ** 2).sum()) <= margin:
+            continue
+        moved = _nearest_owner(descriptors, centres[[own[k], c]], margin) == 1
+        parts.append(np.where(moved, seg[:, k], 0.0))
+        seg[:, k] -= parts[-1]
+    return np.column_stack([seg] + parts) if parts else seg
 
 
 def collapse_note(kept, has_features, opts):
