@@ -72,7 +72,8 @@ def knn_laplacian(image, region, *, neighbours=KNN_NEIGHBOURS):
         k = min(int(k), n)
         points = np.column_stack([colours, weight * x / max(w - 1, 1),
                                   weight * y / max(h - 1, 1)])
-        _, nearest = scipy.spatial.cKDTree(points).query(points, k=k)
+        # Each query is independent, so the result does not depend on the workers.
+        _, nearest = scipy.spatial.cKDTree(points).query(points, k=k, workers=-1)
         rows.append(np.repeat(np.arange(n), k))
         cols.append(np.reshape(nearest, -1))
     i = np.concatenate(rows + cols)
