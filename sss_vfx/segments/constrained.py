@@ -19,9 +19,11 @@ of one ((K-1) M)^3 solve. The dominant cost is the K weighted Gram matrices
 products of the eigenvector entries, or, at the default clamp, the clamp's constant
 weight times ``E^T E`` plus a correction over each layer's support.
 
-The weights see ``|alpha|`` and ``|1 - alpha|`` clamped: an ``alpha`` within the clamp
-of 0 (or 1) counts as 0 (or 1), so every pixel far from a layer has exactly the same
-weight for it, which is what makes the support's correction exact.
+The weights see ``|alpha|`` and ``|1 - alpha|`` clamped. At clamps of 0.001 and above
+(the support method's) an ``alpha`` within the clamp of 0 (or 1) counts as 0 (or 1), so
+every pixel far from a layer has exactly the same weight for it, which is what makes the
+support's correction exact, and the result is snapped to 0 and 1 within the clamp;
+below, the loop is the reference code's, unchanged.
 
 Written against the array namespace of the eigenvectors: the same lines run on numpy and
 on torch tensors (CPU or CUDA), where everything stays on the tensors' device.
@@ -32,7 +34,7 @@ import numpy as np
 from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace
 from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
-from sss_vfx.segments.gram import gram_builder, phase_bounds
+from sss_vfx.segments.gram import SUPPORT_CLAMP, gram_builder, phase_bounds
 from sss_vfx.spectral.threads import single_blas_thread
 
 __all__ = ["ConstrainedOptions", "clamp_weight", "constrained_sparsification", "gram_phase",
@@ -170,7 +172,8 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
             next_drop += options.drop_every
         if progress is not None:
             progress(it, options.iterations)
-    return _snap(alpha, options.clamp)
+    # Below the support method's clamp the loop stays the reference one, unsnapped.
+    return _snap(alpha, options.clamp) if options.clamp >= SUPPORT_CLAMP else alpha
 
 
 def _snap(alpha, clamp):
@@ -195,9 +198,9 @@ def _snap(alpha, clamp):
 def _irls_weights(alpha, options):
     """IRLS weights of the terms pulling each alpha to one and to zero, (N, K) each.
 
-    An alpha within ``options.clamp`` of 0 (of 1) counts as 0 (as 1), for both terms,
-    so all such pixels get exactly the weight :func:`clamp_weight`. (With the paper's
-    clamp, 1e-10, this changes no float32 value.)
+    At clamps of 0.001 and above, an alpha within ``options.clamp`` of 0 (of 1) counts
+    as 0 (as 1), for both terms, so all such pixels get exactly the weight
+    :func:`clamp_weight`; below, the reference code's weights.
 
     Computed in float32 (ten times faster powers); a weight's own relative precision
     does not matter, only the sums over pixels, which stay in float64. The constants are
@@ -208,7 +211,8 @@ def _irls_weights(alpha, options):
     scale = float(np.float32(options.weight ** options.sparsity))
     a = xp.astype(alpha, xp.float32)
     clamp = float(np.float32(options.clamp))
-    a = xp.where(xp.abs(a) < clamp, 0.0, xp.where(xp.abs(a - 1.0) < clamp, 1.0, a))
+    if options.clamp >= SUPPORT_CLAMP:
+        a = xp.where(xp.abs(a) < clamp, 0.0, xp.where(xp.abs(a - 1.0) < clamp, 1.0, a))
     pull_one = scale * xp.maximum(xp.abs(a - 1.0), clamp) ** g
     pull_zero = scale * xp.maximum(xp.abs(a), clamp) ** g
     return pull_one, pull_zero
