@@ -66,10 +66,10 @@ def test_chunks_keep_one_layer_order_over_the_shot(shot):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known regression of 2026-12-07: after the constrained step's support Gram (clamp "
-    "0.001) and the identity hand-over's splits, this 10-frame shot cut into 3-frame "
-    "chunks scores SAD 0.375 against one process's 0.305 (+23 %; the frames after the "
-    "second join worst); each change alone: +10 % and +20 %"))
+    "known gap of 2026-12-07: the identity hand-over's partial merges took one process "
+    "on this 10-frame shot from SAD 0.363 to 0.305, but its 3-frame chunks, each "
+    "starting from its key frame's own layers, stay at 0.375 (0.364 before): the chunk "
+    "hand-over does not get the gain"))
 def test_chunked_matte_is_as_good_as_one_process(shot):
     k = _object_layer(shot["single"][0], shot["truth"][0])
     single = np.mean([sad(a[..., k], t) for a, t in zip(shot["single"], shot["truth"])])
