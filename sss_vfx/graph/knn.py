@@ -78,9 +78,10 @@ def knn_laplacian(image, region, *, neighbours=KNN_NEIGHBOURS):
         cols.append(np.reshape(nearest, -1))
     i = np.concatenate(rows + cols)
     j = np.concatenate(cols + rows)
-    affinity = scipy.sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-    affinity.setdiag(0.0)
-    affinity.eliminate_zeros()
+    # A search returns each pixel among its own neighbours: no self-link.
+    other = i != j
+    affinity = scipy.sparse.csr_matrix((np.ones(int(other.sum())), (i[other], j[other])),
+                                       shape=(n, n))
     degree = np.asarray(affinity.sum(axis=1)).ravel()
     lap = (scipy.sparse.diags(degree) - affinity) / degree.mean()
     return lap.tocsr(), pixels

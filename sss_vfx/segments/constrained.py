@@ -187,12 +187,19 @@ def _snap(alpha, clamp):
     by more than 1e-9.)
     """
     xp = namespace(alpha)
-    snapped = xp.where(xp.abs(alpha) < clamp, 0.0, alpha)
-    snapped = xp.where(xp.abs(snapped - 1.0) < clamp, 1.0, snapped)
+    snapped = _to_ends(alpha, clamp)
     total = xp.sum(snapped, axis=1, keepdims=True)
     # A row the snap would leave far from summing to 1 (many layers near 0 and near
     # 1 at a large clamp) keeps its values.
     return xp.where(xp.abs(total - 1.0) < 0.5, snapped / total, alpha)
+
+
+def _to_ends(alpha, clamp):
+    """``alpha`` with every value within ``clamp`` (< 0.5) of 0 set to 0 and within it
+    of 1 set to 1, in its own namespace and dtype."""
+    xp = namespace(alpha)
+    return xp.where(xp.abs(alpha) < clamp, 0.0,
+                    xp.where(xp.abs(alpha - 1.0) < clamp, 1.0, alpha))
 
 
 def _irls_weights(alpha, options):
@@ -212,7 +219,7 @@ def _irls_weights(alpha, options):
     a = xp.astype(alpha, xp.float32)
     clamp = float(np.float32(options.clamp))
     if options.clamp >= SUPPORT_CLAMP:
-        a = xp.where(xp.abs(a) < clamp, 0.0, xp.where(xp.abs(a - 1.0) < clamp, 1.0, a))
+        a = _to_ends(a, clamp)
     pull_one = scale * xp.maximum(xp.abs(a - 1.0), clamp) ** g
     pull_zero = scale * xp.maximum(xp.abs(a), clamp) ** g
     return pull_one, pull_zero

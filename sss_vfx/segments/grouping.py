@@ -154,7 +154,7 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
     means = segment_descriptors(seg, descriptors)
     dist = np.sqrt(((means[:, None, :] - layer_means[None, :, :]) ** 2).sum(axis=2))
     dist[:, ~present] = np.inf
-    margin = REFERENCE_MARGIN * np.sqrt(descriptors.var(axis=0).sum())
+    margin = _margin(descriptors)
     near = dist <= dist.min(axis=1, keepdims=True) + margin
     overlap = np.clip(seg[rows], 0.0, None).T @ held          # (S, K) mass in each layer
     # Among the near layers the overlap decides; a segment the reference does not
@@ -183,6 +183,12 @@ def group_by_reference(segments, descriptors, reference, layers, *, split=True):
             owner[(owner == m) & ~sure[:, m]] = g
         np.add.at(grouped, (np.arange(seg.shape[0]), owner), seg[:, k])
     return grouped, assignment.astype(np.int64)
+
+
+def _margin(descriptors):
+    """How far apart two mean descriptors must lie to count as different layers:
+    :data:`REFERENCE_MARGIN` of the descriptors' spread. (N, D) array -> float."""
+    return REFERENCE_MARGIN * np.sqrt(descriptors.var(axis=0).sum())
 
 
 def _nearest_owner(descriptors, means, margin):
@@ -238,7 +244,7 @@ def split_swallowed_regions(segments, descriptors, regions=5, *, seed=0):
     labels, centres = np.asarray(labels), np.asarray(centres, np.float64)
     one_hot = np.eye(len(centres))[labels]                     # (N, C)
     mass = one_hot.sum(axis=0)
-    margin = REFERENCE_MARGIN * np.sqrt(descriptors.var(axis=0).sum())
+    margin = _margin(descriptors)
     means = segment_descriptors(seg, descriptors)
     own = np.argmin(((means[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
     share = np.clip(seg, 0.0, None).T @ one_hot / np.maximum(mass, 1)   # (S, C)
