@@ -88,8 +88,7 @@ def test_auto_is_the_union_of_people_and_the_selfie_model_where_nobody_is_found(
 
 
 @pytest.mark.skipif(not DOCIA.exists(), reason="shared data absent")
-def test_the_person_in_the_docia_photo():
-    pytest.importorskip("ai_edge_litert")
+def test_the_person_in_the_docia_photo(pose_models):
     plate = cv2.imread(str(DOCIA))[:, :640, ::-1].astype(np.float32) / 255
     mask = person_mask(plate)
     # Face and shirt (centre, bottom centre) are the person; sky and the balloon's

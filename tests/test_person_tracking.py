@@ -138,8 +138,7 @@ def _davis(shot, frame):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not DAVIS.is_dir(), reason="shared data absent")
-def test_a_breakdancer_amid_a_crowd():
-    pytest.importorskip("ai_edge_litert")
+def test_a_breakdancer_amid_a_crowd(pose_models):
     track = PersonTracker()
     for frame in range(13):
         image, truth = _davis("breakdance", frame)

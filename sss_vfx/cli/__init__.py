@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from sss_vfx.cli import batch, devices, farm, ofx, segment, serve, video
+from sss_vfx.cli import batch, devices, farm, models, ofx, segment, serve, video
 from sss_vfx.cli.flags import to_flags
 from sss_vfx.errors import SssError
 from sss_vfx.helptext import HelpFormatter, epilog
@@ -27,7 +27,7 @@ EXIT_INTERRUPTED = 130
 
 #: Sub-command name -> module with ``add_parser(subparsers)`` and ``run(args)``.
 COMMANDS = {"segment": segment, "video": video, "devices": devices, "serve": serve,
-            "ofx": ofx, "farm": farm, "batch": batch}
+            "ofx": ofx, "farm": farm, "batch": batch, "models": models}
 
 
 def build_parser():

@@ -1,7 +1,7 @@
 """People's full-body masks from MediaPipe's BlazePose models, as MediaPipe's graph runs them.
 
-Two bundled models (Apache-2.0, from the mediapipe 0.10.14 wheel, see
-``models/README.md``):
+Two models (Apache-2.0), taken once out of the mediapipe 0.10.14 wheel into a per-user
+folder by :mod:`sss_vfx.features.model_store`:
 
 1. ``pose_detection.tflite`` sees the whole frame letterboxed into 224x224 (values in
    [-1, 1], zero border) and scores 2254 SSD anchors; each detection carries a box and
@@ -25,20 +25,17 @@ is what MediaPipe uses from the second frame on.
 
 import functools
 import math
-import pathlib
 
 import cv2
 import numpy as np
 
+from sss_vfx.features.model_store import model_path
 from sss_vfx.features.tflite import interpreter
 
-__all__ = ["DETECTOR_MODEL", "LANDMARK_MODEL", "Person", "decode_detections",
+__all__ = ["Person", "decode_detections",
            "detection_roi", "frame_mask", "landmark_pass", "people", "roi_matrix",
            "ssd_anchors", "weighted_nms"]
 
-_MODELS = pathlib.Path(__file__).parent / "models"
-DETECTOR_MODEL = _MODELS / "pose_detection.tflite"
-LANDMARK_MODEL = _MODELS / "pose_landmark_full.tflite"
 DETECTOR_SIDE = 224
 LANDMARK_SIDE = 256
 NUM_ANCHORS = 2254
@@ -303,7 +300,7 @@ def _detect(image, turn):
     """Detections of the frame turned by ``turn`` quarters: (region, score) pairs."""
     height, width = image.shape[:2]
     det, det_in, det_out = interpreter(
-        DETECTOR_MODEL, [[1, DETECTOR_SIDE, DETECTOR_SIDE, 3]],
+        model_path("pose_detection.tflite"), [[1, DETECTOR_SIDE, DETECTOR_SIDE, 3]],
         [[1, NUM_ANCHORS, 12], [1, NUM_ANCHORS, 1]])
     # The whole frame letterboxed: a square of the long side around the centre.
     frame_roi = (width / 2, height / 2, float(max(width, height)), turn * math.pi / 2)
@@ -362,7 +359,7 @@ def landmark_pass(image, roi):
         Frame pixels to crop pixels.
     """
     lm, lm_in, lm_out = interpreter(
-        LANDMARK_MODEL, [[1, LANDMARK_SIDE, LANDMARK_SIDE, 3]],
+        model_path("pose_landmark_full.tflite"), [[1, LANDMARK_SIDE, LANDMARK_SIDE, 3]],
         [[1, 195], [1, 1], [1, LANDMARK_SIDE, LANDMARK_SIDE, 1], [1, 64, 64, 39], [1, 117]])
     crop, matrix = _crop(image, roi, LANDMARK_SIDE, cv2.BORDER_REPLICATE)
     lm.set_tensor(lm_in[0], np.ascontiguousarray(crop[None], np.float32))
