@@ -19,6 +19,12 @@ Writes small 8-bit PNGs into ``docs/_static/gallery/``:
   first 13, with a blocky roto per frame (the masks at 1/8 resolution) as the car's
   guide, default options, temporal mode: plates over the car's matte. Made when the benchmark data are present
   (``../shared/data`` beside the checkout, or ``--data DIR``).
+- ``worst_case.png``: the worst case found for a roto: DAVIS 2016 ``car-shadow``, first 8
+  frames with a hurried roto per frame (``bench_davis_guides.py``'s recipe), 16,384
+  working pixels, temporal, default options; the frame where the car's layer scores
+  lowest against the mask: plate | roto | the car's layer | the roto's errors | the
+  layer's errors (red: too high, green: too low). Made when the benchmark data are
+  present.
 - ``bench/*.png``: the strips the benchmarks wrote into ``benchmarks/output/``, scaled
   down, when that folder holds them. They are made from the benchmark data
   (alphamatting.com photos, whose terms do not grant redistribution), so they stay out
@@ -207,6 +213,40 @@ def davis_strip(data=None):
     _write("davis_strip.png", _column([plates_row, mattes_row]))
 
 
+def _errors(matte, truth):
+    """Red where ``matte`` exceeds ``truth``, green where it falls short, (H, W, 3)."""
+    diff = np.asarray(matte, np.float32) - np.asarray(truth, np.float32)
+    return np.stack([np.clip(diff, 0, 1), np.clip(-diff, 0, 1), np.zeros_like(diff)], -1)
+
+
+def worst_case(data=None):
+    """The worst case found for a roto: DAVIS car-shadow, its shadow and the parked cars
+    drawn into the car's layer."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_guides import hurried_guide
+    from sss_vfx.evaluation import iou
+    folder = Path(data or DATA) / "davis_car_shadow"
+    plates = sorted((folder / "JPEGImages" / "480p" / "car-shadow").glob("*.jpg"))[:8]
+    if not plates:
+        print(f"  no DAVIS car-shadow under {folder.parent}: skipped")
+        return
+    frames = [read_image(p).pixels for p in plates]
+    masks = [read_image(folder / "Annotations" / "480p" / "car-shadow" /
+                        p.with_suffix(".png").name).pixels[:, :, 0] > 0.5 for p in plates]
+    guides = [hurried_guide(m, seed=i) for i, m in enumerate(masks)]
+    started = time.perf_counter()
+    results = list(sss_vfx.segment_video(frames, guides=guides, max_pixels=16384,
+                                         colours=False, device="numpy"))
+    print(f"  segmented {len(results)} frames in {time.perf_counter() - started:.1f} s")
+    scores = [iou(r.alphas[:, :, 0], m) for r, m in zip(results, masks)]
+    k = int(np.argmin(scores))
+    print(f"  frame {k}: layer IoU {scores[k]:.3f}, roto {iou(guides[k], masks[k]):.3f}")
+    car, truth = results[k].alphas[:, :, 0], masks[k]
+    _write("worst_case.png", _row([_panel(results[k].plate, 200), _panel(guides[k], 200),
+                                   _panel(car, 200), _panel(_errors(guides[k], truth), 200),
+                                   _panel(_errors(car, truth), 200)]))
+
+
 def bench_strips():
     """The benchmarks' own strips, scaled down, when benchmarks/output holds them (into
     the git-ignored ``bench/`` folder)."""
@@ -221,7 +261,8 @@ def bench_strips():
 
 
 PICTURES = {"hero": hero, "strands_features": strands_features, "chelsea": chelsea,
-            "shot_strip": shot_strip, "davis": davis_strip, "bench": bench_strips}
+            "shot_strip": shot_strip, "davis": davis_strip, "worst": worst_case,
+            "bench": bench_strips}
 
 
 def main(argv=None):
@@ -237,7 +278,7 @@ def main(argv=None):
                      f"{', '.join(PICTURES)}")
     for name in names:
         print(name)
-        PICTURES[name](**({"data": args.data} if name == "davis" else {}))
+        PICTURES[name](**({"data": args.data} if name in ("davis", "worst") else {}))
 
 
 if __name__ == "__main__":
