@@ -12,7 +12,8 @@ Two solvers stand side by side, because the algorithms genuinely differ by devic
 :mod:`~sss_vfx.spectral.window` finds a window's pairs from its frames' own
 eigenvectors (one implementation for every device), and
 :mod:`~sss_vfx.spectral.checks` holds what all of them share: the argument check, the
-order by magnitude, the fixed signs and the residuals.
+order by magnitude, the fixed signs, the residuals, and the largest principal angle that
+compares two solvers' subspaces.
 """
 
 from sss_vfx.spectral.checks import (by_magnitude, check_count, fixed_signs,
