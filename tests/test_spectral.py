@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.sparse
 import scipy.sparse.csgraph
 import scipy.sparse.linalg
@@ -11,6 +12,7 @@ from sss_vfx import matting_laplacian
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.spectral import (
     grid_dissection_order,
+    largest_principal_angle,
     long_range_pixels,
     smallest_magnitude_eigs,
 )
@@ -191,3 +193,32 @@ def test_long_range_pixels_of_the_method_are_centroid_pixels(problem):
     got = long_range_pixels(lap, SHAPE)
     assert got.size > 0
     assert set(got.tolist()) <= set(sp.centroid_pixels.tolist())
+
+
+def rotated_basis(n, k, angle, seed=3):
+    """An orthonormal (n, k) basis and a second one whose last column is turned out of
+    the first span by ``angle`` radians, its columns then mixed by a random rotation."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, k + 1)))
+    turned = q[:, :k].copy()
+    turned[:, -1] = np.cos(angle) * q[:, k - 1] + np.sin(angle) * q[:, k]
+    mix, _ = np.linalg.qr(rng.standard_normal((k, k)))
+    return q[:, :k], turned @ mix
+
+
+@pytest.mark.parametrize("angle", [1e-12, 1e-6, 0.3, 1.2])
+def test_largest_principal_angle_is_the_angle_turned(angle):
+    reference, turned = rotated_basis(300, 12, angle)
+    found = largest_principal_angle(reference, turned)
+    np.testing.assert_allclose(found, angle, rtol=1e-6, atol=1e-15)
+    np.testing.assert_allclose(found, scipy.linalg.subspace_angles(reference, turned).max(),
+                               rtol=1e-6, atol=1e-15)
+
+
+def test_largest_principal_angle_ignores_the_basis_and_refuses_a_wider_one():
+    reference, _ = rotated_basis(200, 8, 0.0)
+    mixed = reference @ np.random.default_rng(0).standard_normal((8, 8))
+    assert largest_principal_angle(reference, mixed) < 1e-13
+    assert largest_principal_angle(reference, mixed[:, :3]) < 1e-13
+    with pytest.raises(ValueError, match="cannot compare"):
+        largest_principal_angle(reference[:, :3], reference)

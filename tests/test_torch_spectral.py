@@ -106,3 +106,14 @@ def test_window_eigs_match_reference(problem):
     distinct &= np.concatenate([np.abs(np.diff(ref_values)) > 1e-9, [True]])
     cosines = np.abs(np.sum(out * ref_vectors, axis=0))
     np.testing.assert_allclose(cosines[distinct], 1.0, atol=1e-8)
+
+
+def test_largest_principal_angle_torch_equals_numpy():
+    from sss_vfx.spectral import largest_principal_angle
+    rng = np.random.default_rng(5)
+    reference = rng.standard_normal((150, 10))
+    vectors = reference @ rng.standard_normal((10, 10)) + 1e-4 * rng.standard_normal((150, 10))
+    on_numpy = largest_principal_angle(reference, vectors)
+    on_torch = largest_principal_angle(torch.from_numpy(reference), torch.from_numpy(vectors))
+    assert 1e-6 < on_numpy < 1e-2
+    np.testing.assert_allclose(on_torch, on_numpy, rtol=1e-9)

@@ -12,15 +12,17 @@ Two solvers stand side by side, because the algorithms genuinely differ by devic
 :mod:`~sss_vfx.spectral.window` finds a window's pairs from its frames' own
 eigenvectors (one implementation for every device), and
 :mod:`~sss_vfx.spectral.checks` holds what all of them share: the argument check, the
-order by magnitude, the fixed signs and the residuals.
+order by magnitude, the fixed signs, the residuals, and the largest principal angle that
+compares two solvers' subspaces.
 """
 
-from sss_vfx.spectral.checks import by_magnitude, check_count, fixed_signs, residuals
+from sss_vfx.spectral.checks import (by_magnitude, check_count, fixed_signs,
+                                     largest_principal_angle, residuals)
 from sss_vfx.spectral.shift_invert import (ARPACK_TOL, SHIFT, grid_dissection_order,
                                            long_range_pixels, smallest_magnitude_eigs)
 from sss_vfx.spectral.subspace import subspace_eigs
 from sss_vfx.spectral.window import window_eigs
 
 __all__ = ["ARPACK_TOL", "SHIFT", "by_magnitude", "check_count", "fixed_signs",
-           "grid_dissection_order", "long_range_pixels", "residuals",
-           "smallest_magnitude_eigs", "subspace_eigs", "window_eigs"]
+           "grid_dissection_order", "largest_principal_angle", "long_range_pixels",
+           "residuals", "smallest_magnitude_eigs", "subspace_eigs", "window_eigs"]
