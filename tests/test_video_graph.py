@@ -5,8 +5,7 @@ import pytest
 import scipy.sparse
 
 from sss_vfx.errors import InputError
-from sss_vfx.graph.flow import carry_forward, consistency, feature_agreement, frame_flow, \
-    warp_back
+from sss_vfx.graph.flow import carry_forward, consistency, frame_flow, warp_back
 from sss_vfx.graph.laplacian import affinity_to_laplacian
 from sss_vfx import laplacian
 from sss_vfx.graph.temporal import temporal_affinity
@@ -55,23 +54,6 @@ def test_flow_follows_a_small_object_not_its_ground():
         ground = frame.alpha < 0.01
         assert np.abs(flow.forward[..., 0][ground] + 1.0).mean() < 0.2
     assert np.mean(errors) < 1.0, np.round(errors, 2)
-
-
-def test_feature_agreement_is_the_features_distance_along_the_flow():
-    rng = np.random.default_rng(0)
-    features, following = rng.random((9, 11, 3)), rng.random((9, 11, 3))
-    flow = np.zeros((9, 11, 2))
-    flow[..., 0], flow[..., 1] = 2.0, -1.0                 # whole pixels: no blending
-    got = feature_agreement(features, following, flow, 0.3)
-    ys, xs = np.mgrid[0:9, 0:11]
-    ref = np.exp(-((features - following[np.clip(ys - 1, 0, 8),
-                                         np.clip(xs + 2, 0, 10)]) ** 2).sum(axis=2) / 0.09)
-    assert np.allclose(got, ref, atol=1e-6)
-    # Flat regions of far-apart features: links within one kept, across cut.
-    flat = np.zeros((4, 6, 3))
-    flat[:, 3:] = 1.0
-    cut = feature_agreement(flat, flat, np.ones((4, 6, 2)) * [1.0, 0.0], 0.1)
-    assert np.allclose(cut[:, [0, 1, 3, 4]], 1.0) and np.allclose(cut[:, 2], 0.0)
 
 
 def test_consistency_of_exact_inverse_flows_and_of_a_mismatch():

@@ -18,8 +18,8 @@ from scipy import ndimage
 
 from sss_vfx.errors import InputError
 
-__all__ = ["FrameFlow", "carried_prior", "carry_forward", "consistency",
-           "feature_agreement", "frame_flow", "warp_back"]
+__all__ = ["FrameFlow", "carried_prior", "carry_forward", "consistency", "frame_flow",
+           "warp_back"]
 
 #: DIS preset: MEDIUM trades a little speed for the subpixel accuracy hair needs.
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -156,41 +156,6 @@ def consistency(flow, reverse):
     confidence = np.exp(-error / scale)
     confidence[(error > OCCLUSION_FACTOR * scale) | ~inside] = 0.0
     return confidence.astype(np.float32)
-
-
-def feature_agreement(features, next_features, flow, sigma):
-    """How far the flow joins pixels of like semantic features, per pixel of frame t.
-
-    The flow of a small or thin object (hair strands) can follow its ground's motion
-    with high forward-backward confidence, so the temporal links would join its edge
-    to the ground of the next frame, and a window pulls the edge into the ground's
-    layer. With ``d = ||F_t(p) - F_t+1(p + flow(p))||^2`` (the next frame's features
-    sampled bilinearly)::
-
-        a(p) = exp(-d / sigma^2)
-
-    Parameters
-    ----------
-    features, next_features : (H, W, C) float arrays in [0, 1], frames t and t+1's
-        preprocessed features
-    flow : (H, W, 2) float array, the forward flow of frame t
-    sigma : float > 0, the features' distance scale
-
-    Returns
-    -------
-    (H, W) float32 in [0, 1]
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> f = np.zeros((4, 4, 3)); g = f.copy(); g[:, 2:] = 1.0
-    >>> a = feature_agreement(f, g, np.zeros((4, 4, 2)), 0.1)
-    >>> a[0].round(3).tolist()
-    [1.0, 1.0, 0.0, 0.0]
-    """
-    warped, _ = warp_back(next_features, flow)
-    distance = ((np.asarray(features, np.float64) - warped) ** 2).sum(axis=2)
-    return np.exp(-distance / sigma ** 2).astype(np.float32)
 
 
 def carry_forward(values, flow):

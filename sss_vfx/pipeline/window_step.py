@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sss_vfx.graph.flow import carried_prior, feature_agreement, frame_flow
+from sss_vfx.graph.flow import carried_prior, frame_flow
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.pipeline.layers import eigenvector_count, frame_laplacian, soft_layers, \
     stack_work
@@ -87,8 +87,8 @@ def segment_window(frames, opts, linking, compute, clock):
                 entry.flow = frame_flow(entry.frame.image, nxt.frame.image)
                 entry.temporal = compute.temporal(
                     entry.frame.image, nxt.frame.image, entry.flow.forward,
-                    _link_confidence(entry, nxt, linking),
-                    lambda_t=linking.temporal_weight, sigma=linking.temporal_sigma)
+                    entry.flow.confidence, lambda_t=linking.temporal_weight,
+                    sigma=linking.temporal_sigma)
     lap = window_laplacian([e.laplacian for e in frames],
                            [e.temporal for e in frames[:-1]])
     h, w = frames[0].frame.image.shape[:2]
@@ -147,17 +147,6 @@ def _check_handover(frames, layers):
             log.warning(note)
             notes.append(note)
     return notes
-
-
-def _link_confidence(entry, nxt, linking):
-    """The flow's confidence, times the agreement of the features it joins (when the
-    frames have features, on the colours' scale): no temporal link across a semantic
-    edge."""
-    confidence = entry.flow.confidence
-    if entry.frame.features is None or nxt.frame.features is None:
-        return confidence
-    return confidence * feature_agreement(entry.frame.features, nxt.frame.features,
-                                          entry.flow.forward, linking.temporal_sigma)
 
 
 def _eigenpairs(frames, lap, opts, compute, clock):
