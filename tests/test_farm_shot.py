@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 FRAMES = 10
 #: Measured on this shot cut into 3-frame chunks (4 of its 10 frames are joins or key
-#: frames): chunked mean SAD 0.297 against one process's 0.305 (0.375 when each key
+#: frames): chunked mean SAD 0.295 against one process's 0.306 (0.375 when each key
 #: frame was segmented alone and only matched: a chunk then missed the grouping one
 #: process carries from window to window); with 10-frame chunks of a 40-frame shot
 #: (benchmarks/bench_farm.py) it was about 1 %.

@@ -33,6 +33,7 @@ DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 #: (was 1.2-2.4) on ten seeds, and on DAVIS frames at 85x48 and 341x192 the
 #: photometric error of the warped next frame drops 5-40 %.
 DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE = 0, 4, 2
+
 #: Round-trip errors beyond this many times the tolerance scale count as occluded.
 OCCLUSION_FACTOR = 4.0
 
