@@ -7,8 +7,9 @@ the key frame before it anchors the window and groups its segments, so the key f
 carry the shot's layers, their order and their grouping, from its first frame, as one
 process carries them from window to window); every chunk starts from its key frame's
 layers, so the whole shot keeps that order. The step costs about two frames per chunk
-(a key frame's window recomputes the key frame before it; one window for the first) and is deterministic: rerun, it recomputes nothing that
-exists, and a key frame depends only on the written layers of the one before.
+(a key frame's window recomputes the key frame before it; one window for the first)
+and is deterministic: rerun, it recomputes nothing that exists, and a key frame
+depends only on the written layers of the one before.
 """
 
 import dataclasses
