@@ -325,3 +325,34 @@ def test_group_by_reference_splits_a_partial_merge_where_the_reference_agrees():
     np.testing.assert_array_equal(grouped, np.eye(3)[given])
     whole, _ = group_by_reference(segments, descriptors, reference, 3, split=False)
     assert whole[85:92, 1].min() == 1.0
+
+
+@pytest.mark.slow
+def test_temporal_mode_keeps_a_moving_objects_soft_edge():
+    """A rendered shot (seed 3, default options) where temporal mode lost the object's
+    leading edge window after window: its links followed a flow that gave the object
+    its ground's motion. The object's layers chosen on the first frame now hold its
+    matte nearly as well as per-frame mode's, chosen per frame, and flicker less.
+    Measured: SAD 0.041 against per-frame 0.033 (1.24; 0.056, 1.69, before), dtSSD
+    3.58 against 4.49 (0.80; 4.57, 1.02, before). The issue's targets (1.10 and 0.70)
+    are not reached on this seed."""
+    from sss_vfx.evaluation import dtssd, foreground_layers, sad
+
+    clip = regions_shot(frames=12, shape=SHAPE, seed=3, speed=2.0)
+    masks = [s.alpha for s in clip]
+    mattes = {}
+    for temporal in (True, False):
+        alphas = [r.alphas for r in segment_video(
+            [s.image for s in clip], [s.features for s in clip], temporal=temporal,
+            colours=False)]
+        if temporal:
+            assert identity_changes(alphas, masks)[0] == []
+            first = foreground_layers(alphas[0], masks[0])[0]
+            mattes[temporal] = [a[..., first].sum(axis=2) for a in alphas]
+        else:
+            mattes[temporal] = [a[..., foreground_layers(a, m)[0]].sum(axis=2)
+                                for a, m in zip(alphas, masks)]
+    errors = {t: np.mean([sad(a, m) for a, m in zip(mattes[t], masks)]) for t in mattes}
+    flicker = {t: dtssd(mattes[t], masks) for t in mattes}
+    assert errors[True] <= 1.35 * errors[False], errors
+    assert flicker[True] <= 0.90 * flicker[False], flicker

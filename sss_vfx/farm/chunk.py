@@ -1,10 +1,13 @@
 """The chunk step: the layers of a chunk's frames, in the shot's layer order.
 
 A chunk reads its key frame's layers (the planning pass), then its joins and its own
-frames with :func:`~sss_vfx.segment_video`, the key frame's layers standing as the
-state before its first window, so every window is matched to the shot's order (the
-first chunk runs as one process does from the shot's first frame, which the plan
-segmented the same way). It
+frames with :func:`~sss_vfx.segment_video`, the key frame opening its first window
+with those layers, as the frame two windows of one process share: they anchor the
+window and group its segments (:func:`~sss_vfx.segments.grouping.group_by_reference`),
+so the chunk continues the shot's layers, in their order, as one process would from
+that frame (the first chunk runs as one process does from the shot's first frame,
+which the plan segmented the same way). A chunk needs nothing from its neighbours: only
+the plan and its key frame. It
 writes its own frames (``layers.NNNN.exr``, or ``farm/joins/tail.NNNN.exr`` for those
 the next chunk's joins cover) and its joins (``farm/joins/head.NNNN.exr``), each
 atomically, and keeps the window states as it goes: rerun after a kill, it restarts
@@ -54,7 +57,8 @@ def chunk_for_frames(plan, first, last):
 
 class _States:
     """The checkpoint of :func:`segment_video`: window states of one chunk on disk,
-    and, before its first window, the key frame's layers as the previous frame's."""
+    and, before its first window, the key frame held with its layers (the state one
+    process has when that frame opens a window)."""
 
     def __init__(self, folder, chunk, key_given):
         self.folder, self.chunk, self.key_given = folder, chunk, key_given
@@ -65,8 +69,8 @@ class _States:
     def load(self, number):
         if number == self.chunk.key and self.key_given is not None:
             return {"previous": self.key_given,
-                    "held_numbers": np.zeros(0, np.int64),
-                    "held_given": np.zeros((0,) + self.key_given.shape),
+                    "held_numbers": np.array([number], np.int64),
+                    "held_given": self.key_given[None],
                     "notes": np.array([], dtype=str)}
         return self.folder.load_state(self.chunk.index, number)
 

@@ -2,10 +2,14 @@
 
 The shot's first frame is segmented as one process does it (in its first window); the
 other key frames (each chunk's first frame, :mod:`sss_vfx.farm.chunks`) one by one in
-frame order, each matched to the one before (:func:`segment_video` in per-frame mode),
-so their layers share one order; every chunk starts from its key frame's layers, so the
-whole shot keeps that order. The step costs one frame per chunk (and one window for
-the first) and is deterministic: rerun, it recomputes nothing that exists.
+frame order, each in a window of two frames after the one before (in temporal mode:
+the key frame before it anchors the window and groups its segments, so the key frames
+carry the shot's layers, their order and their grouping, from its first frame, as one
+process carries them from window to window); every chunk starts from its key frame's
+layers, so the whole shot keeps that order. The step costs about two frames per chunk
+(a key frame's window recomputes the key frame before it; one window for the first)
+and is deterministic: rerun, it recomputes nothing that exists, and a key frame
+depends only on the written layers of the one before.
 """
 
 import dataclasses
@@ -23,6 +27,7 @@ from sss_vfx.io.shot import is_sequence_pattern
 from sss_vfx.io.shot_outputs import run_key
 from sss_vfx.pipeline.inputs import prepare_shot
 from sss_vfx.pipeline.video import segment_video
+from sss_vfx.segments.identity import match_layers
 
 log = logging.getLogger("sss_vfx")
 
@@ -185,7 +190,16 @@ def model_compute(compute, feature_model):
 
 def _key_frames(prepared, folder, keys, colours, compute):
     """The shot's first frame as one process gives it (its first window), then the
-    other key frames one by one, each matched to the one before."""
+    other key frames one by one, each in a window after the key frame before it.
+
+    Each key frame's window holds the key frame before it with its written layers
+    (which anchor the window and group its segments, as a shared frame does between
+    two windows of one process) and the key frame, linked along the optical flow:
+    the layers keep one order and each key frame's grouping carries the shot's from
+    its first frame, as one process carries it, instead of clustering each key frame
+    afresh. A key frame depends only on the file of the one before, so a rerun after
+    a kill gives the same bits.
+    """
     layers = prepared.options.layers
     numbers, linking = prepared.shot.numbers, prepared.temporal
 
@@ -201,11 +215,14 @@ def _key_frames(prepared, folder, keys, colours, compute):
     if finished(keys[0]) is None:
         window = prepared.subset(numbers[:linking.frames_per_window])
         write(next(segment_video(window, device=compute, colours=colours)))
-    if all(finished(n) is not None for n in keys):
-        return
-    per_frame = dataclasses.replace(prepared.subset(keys),
-                                    temporal=linking.with_overrides(temporal=False))
-    for result in segment_video(per_frame, finished=finished, device=compute,
-                                colours=colours):
-        if not result.skipped:
-            write(result)
+    # Per-frame shots: each key frame matched to the one before, as their frames are.
+    pair = linking.with_overrides(window=2, overlap=1) if linking.temporal else linking
+    for before, key in zip(keys, keys[1:]):
+        if finished(key) is not None:
+            continue
+        given = finished(before)
+        window = dataclasses.replace(prepared.subset([before, key]), temporal=pair)
+        for result in segment_video(window, device=compute, colours=colours,
+                                    finished=lambda n: given if n == before else None):
+            if not result.skipped:
+                write(result)

@@ -23,6 +23,17 @@ __all__ = ["FrameFlow", "carried_prior", "carry_forward", "consistency", "frame_
 
 #: DIS preset: MEDIUM trades a little speed for the subpixel accuracy hair needs.
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+#: The preset's finest scale, patch size and stride are tuned for VGA and larger
+#: frames; on the working frames (at most 65,536 pixels) its finest level (half the
+#: frame) and 8-pixel patches average a small object's motion into its ground's: on
+#: rendered shots at 80x60 an object moving 2 px a frame got 0-1 px, with confidence
+#: 0.8-0.9, so the temporal links joined its edge to the ground. At full resolution
+#: with 4-pixel patches every 2 pixels (``fine``) the object's error is 0.3-1.2 px
+#: (was 1.2-2.4) on ten seeds, and on DAVIS frames at 85x48 and 341x192 the
+#: photometric error of the warped next frame drops 5-40 %.
+DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE = 0, 4, 2
+
 #: Round-trip errors beyond this many times the tolerance scale count as occluded.
 OCCLUSION_FACTOR = 4.0
 
@@ -56,8 +67,12 @@ def _grey_u8(frame):
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def _dis(a, b):
+def _dis(a, b, fine):
     dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    if fine:
+        dis.setFinestScale(DIS_FINEST_SCALE)
+        dis.setPatchSize(DIS_PATCH_SIZE)
+        dis.setPatchStride(DIS_PATCH_STRIDE)
     return dis.calc(a, b, None).astype(np.float32)
 
 
@@ -90,13 +105,16 @@ def warp_back(values, flow):
     return warped, inside
 
 
-def frame_flow(frame, next_frame):
+def frame_flow(frame, next_frame, *, fine=True):
     """Forward and backward DIS flow of two frames and the forward confidence.
 
     Parameters
     ----------
     frame, next_frame : (H, W, 3) float arrays in [0, 1]
         Frames t and t+1 at working resolution, H, W >= 8.
+    fine : bool, optional
+        Down to full resolution with small patches (:data:`DIS_FINEST_SCALE`), the
+        pixels' own motion; False: the preset's, smoother, the motion of regions.
 
     Returns
     -------
@@ -120,7 +138,7 @@ def frame_flow(frame, next_frame):
         raise InputError(f"frames of different sizes {np.shape(frame)} and "
                          f"{np.shape(next_frame)} cannot be linked by optical flow")
     a, b = _grey_u8(frame), _grey_u8(next_frame)
-    forward, backward = _dis(a, b), _dis(b, a)
+    forward, backward = _dis(a, b, fine), _dis(b, a, fine)
     return FrameFlow(forward=forward, backward=backward,
                      confidence=consistency(forward, backward))
 

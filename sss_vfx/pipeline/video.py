@@ -238,6 +238,10 @@ class _WindowRunner:
             state = self.checkpoint.load(entry.number)
             if state is not None:
                 self.restart, self.pending = WindowState.from_arrays(state), []
+                if self.restart.held and self.restart.held[0][0] == entry.number:
+                    # A state from before this frame (a farm chunk's key frame): the
+                    # frame opens the next window with the layers the state gives it.
+                    self.pending = [entry]
                 return
             self.pending.append(entry)
             if len(self.pending) > self.linking.frames_per_window:
