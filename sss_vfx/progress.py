@@ -46,7 +46,7 @@ def expected_seconds(stage, work):
     Examples
     --------
     >>> expected_seconds("eigenvectors", {"pixels": 65536, "eigenvectors": 100})
-    13.0
+    7.5
     """
     return STAGES[stage].expected_seconds(work) if stage in STAGES else 0.0
 
@@ -78,7 +78,7 @@ class Progress:
     >>> p.plan({"pixels": 65536, "eigenvectors": 100}, ["eigenvectors", "grouping"])
     >>> p("eigenvectors", 0, 2)
     >>> json.loads(out.getvalue())["eta_s"]
-    13.1
+    7.6
     """
 
     def __init__(self, mode="auto", stream=None, *, total_frames=None,
