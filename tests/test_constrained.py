@@ -241,7 +241,7 @@ def test_constrained_over_some_pixels_is_the_irls_of_those_rows(stride):
     options = ConstrainedOptions(iterations=12, gram_stride=stride)
     pixels = np.arange(3 * W, H * W)          # the first three rows are "shared"
     result = constrained_sparsification(vectors, values, labels, options=options,
-                                        pixels=pixels)
+                                        sparse_rows=pixels)
     alone = constrained_sparsification(vectors[pixels], values, labels[pixels],
                                        options=options)
     assert result.shape == (H * W, alone.shape[1])
@@ -250,10 +250,10 @@ def test_constrained_over_some_pixels_is_the_irls_of_those_rows(stride):
     scrambled = labels.copy()
     scrambled[:3 * W] = np.random.default_rng(1).integers(0, 3, 3 * W)
     again = constrained_sparsification(vectors, values, scrambled, options=options,
-                                       pixels=pixels)
+                                       sparse_rows=pixels)
     np.testing.assert_array_equal(again, result)
     # Every pixel, as one list: the same bits as no list.
     np.testing.assert_array_equal(
         constrained_sparsification(vectors, values, labels, options=options,
-                                   pixels=np.arange(H * W)),
+                                   sparse_rows=np.arange(H * W)),
         constrained_sparsification(vectors, values, labels, options=options))

@@ -204,7 +204,7 @@ class SoftLayers:
 
 
 def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
-                prior=None, reference=None, pixels=None):
+                prior=None, reference=None, sparse_rows=None):
     """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
 
     Parameters
@@ -232,7 +232,7 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
         shot's layer order: the soft segments are grouped by them
         (:func:`~sss_vfx.segments.grouping.group_by_reference`) instead of clustered
         afresh, so the layers keep their identity whatever the eigenvectors' basis.
-    pixels : (P,) int array, optional
+    sparse_rows : (P,) int array, optional
         The pixels the constrained sparsification's sparsity terms sum over (see
         :func:`~sss_vfx.segments.constrained.constrained_sparsification`); None: all.
 
@@ -265,7 +265,7 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
         soft = fit_class_layers(vectors, probabilities) if fit_only else \
             compute.run("constrained_sparsification", vectors, values, labels,
                         options=opts.constrained(), laplacian_ones=lap @ np.ones(n),
-                        pixels=pixels)
+                        sparse_rows=sparse_rows)
     with clock.stage("grouping"):
         if fit_only:
             grouped = soft

@@ -98,7 +98,7 @@ def segment_window(frames, opts, linking, compute, clock):
                          eigenpairs=_eigenpairs(frames, lap, opts, compute, clock),
                          prior=_prior(frames, linking),
                          reference=_reference(frames, anchor),
-                         pixels=_new_pixels(frames, opts))
+                         sparse_rows=_new_pixels(frames, opts))
     layers = pad_layers(np.clip(result.layers, 0.0, 1.0), opts.layers)
     return (layers.reshape(len(frames), -1, opts.layers), anchor is not None,
             result.note)

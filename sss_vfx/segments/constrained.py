@@ -97,7 +97,7 @@ def one_hot_segments(labels):
 
 def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
                                options=ConstrainedOptions(), laplacian_ones=None,
-                               progress=None, gram_stride=None, pixels=None):
+                               progress=None, gram_stride=None, sparse_rows=None):
     """Sparse soft segments spanned by the eigenvectors.
 
     Parameters
@@ -117,7 +117,7 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         ``s`` (a different one each iteration, scaled by the sampled fraction); the
         others, among them the last and the ones whose layers the drop test reads,
         are exact. None reads ``options.gram_stride``.
-    pixels : (P,) int array, optional
+    sparse_rows : (P,) int array, optional
         The pixels whose sparsity terms the energy sums (a video window's frames that
         no earlier window segmented); None: every pixel. The layers come back over
         every pixel, from the last iteration's eigen-coefficients.
@@ -134,9 +134,9 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     lam = asarray(eigenvalues, e64, xp.float64)
     alpha = one_hot_segments(asarray(initial_labels, e64, xp.int64))
     full = e64
-    if pixels is not None:
-        pixels = asarray(pixels, e64, xp.int64)
-        e64, alpha = e64[pixels], alpha[pixels]
+    if sparse_rows is not None:
+        sparse_rows = asarray(sparse_rows, e64, xp.int64)
+        e64, alpha = e64[sparse_rows], alpha[sparse_rows]
     stride = int(options.gram_stride if gram_stride is None else gram_stride)
     if stride < 1:
         raise OptionError(f"gram_stride must be a positive integer, got {stride!r}")
