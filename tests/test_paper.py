@@ -29,7 +29,7 @@ PAPER_VALUES = {"max_pixels": 0, "eigensolver": "arpack", "gram_stride": 1,
 DEFAULT_DEPARTURES = {"max_pixels": 65536, "eigensolver": "block", "gram_stride": 4,
                       "constrained_precision": "float32", "constrained_clamp": 0.001,
                       "feature_classes": "auto",
-                      "guide_evidence": "scaled", "constrained_frames": "new"}
+                      "guide_evidence": "scaled"}
 #: The flags that gave the paper's configuration before ``--paper``.
 LONG_LIST = ["--max-pixels", "0", "--gram-stride", "1", "--eigensolver", "arpack",
              "--constrained-precision", "float64", "--constrained-clamp", "1e-10",

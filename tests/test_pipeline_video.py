@@ -166,7 +166,7 @@ def test_refine_band_applies_to_video_frames():
 def test_window_constrained_pixels_are_the_new_frames():
     """constrained_frames='new': a window after the first sums its constrained
     sparsification's sparsity over the frames not yet given layers; the shot's first
-    window and 'all' (the paper's) over every pixel."""
+    window and 'all' (the default and the paper's) over every pixel."""
     from types import SimpleNamespace
 
     from sss_vfx.options import SegmentationOptions
@@ -176,9 +176,9 @@ def test_window_constrained_pixels_are_the_new_frames():
         return [SimpleNamespace(given=g, frame=SimpleNamespace(image=np.zeros((2, 3, 3))))
                 for g in given]
 
+    new = SegmentationOptions(constrained_frames="new")
     later = frames([np.ones((6, 2)), None, None])
-    np.testing.assert_array_equal(_new_pixels(later, SegmentationOptions()),
-                                  np.arange(6, 18))
-    assert _new_pixels(frames([None, None, None]), SegmentationOptions()) is None
-    assert _new_pixels(later, SegmentationOptions(constrained_frames="all")) is None
+    np.testing.assert_array_equal(_new_pixels(later, new), np.arange(6, 18))
+    assert _new_pixels(frames([None, None, None]), new) is None
+    assert _new_pixels(later, SegmentationOptions()) is None
     assert _new_pixels(later, SegmentationOptions.paper()) is None
