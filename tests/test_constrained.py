@@ -230,3 +230,30 @@ def test_solve_coupled_is_the_minimiser_of_the_energy():
     # The gradient vanishes (central differences).
     grad = [(energy(flat + h) - energy(flat - h)) / 2e-6 for h in 1e-6 * np.eye(flat.size)]
     np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride", [1, 4])
+def test_constrained_over_some_pixels_is_the_irls_of_those_rows(stride):
+    """A window's new frames alone: the IRLS sums the sparsity over ``pixels`` only
+    (rows elsewhere may be anything), and the layers come back over every pixel as
+    ``E y``: equal to running on those rows of E, then extending by E."""
+    vectors, values, _, labels = regions_case()
+    options = ConstrainedOptions(iterations=12, gram_stride=stride)
+    pixels = np.arange(3 * W, H * W)          # the first three rows are "shared"
+    result = constrained_sparsification(vectors, values, labels, options=options,
+                                        sparse_rows=pixels)
+    alone = constrained_sparsification(vectors[pixels], values, labels[pixels],
+                                       options=options)
+    assert result.shape == (H * W, alone.shape[1])
+    np.testing.assert_allclose(result[pixels], alone, atol=1e-12)
+    # The excluded rows have no say: scrambling their labels changes nothing.
+    scrambled = labels.copy()
+    scrambled[:3 * W] = np.random.default_rng(1).integers(0, 3, 3 * W)
+    again = constrained_sparsification(vectors, values, scrambled, options=options,
+                                       sparse_rows=pixels)
+    np.testing.assert_array_equal(again, result)
+    # Every pixel, as one list: the same bits as no list.
+    np.testing.assert_array_equal(
+        constrained_sparsification(vectors, values, labels, options=options,
+                                   sparse_rows=np.arange(H * W)),
+        constrained_sparsification(vectors, values, labels, options=options))

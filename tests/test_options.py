@@ -21,7 +21,8 @@ NON_DEFAULT = dict(max_pixels=1200, layers=3, eigenvectors=12, eigensolver="arpa
                    grouping_colour_weight=0.7, feature_classes="off", class_layers="both",
                    sparsity=0.9,
                    sparsity_weight=0.25,
-                   constrained_iterations=7, constrained_precision="float64", gram_stride=2,
+                   constrained_iterations=7, constrained_frames="new",
+                   constrained_precision="float64", gram_stride=2,
                    constrained_clamp=1e-10,
                    relaxed_rounds=3, cg_steps=20, refine_band=2, seed=5, max_memory=0.001,
                    guide_evidence="off")

@@ -23,7 +23,8 @@ from sss_vfx.data import coarse_features, two_region_image
 PAPER_VALUES = {"max_pixels": 0, "eigensolver": "arpack", "gram_stride": 1,
                 "constrained_precision": "float64", "constrained_clamp": 1e-10, "feature_classes": "off",
                 "class_layers": "segments", "embedding_weight": 0.0,
-                "grouping_colour_weight": 0.0, "refine_band": 0, "guide_evidence": "off"}
+                "grouping_colour_weight": 0.0, "refine_band": 0, "guide_evidence": "off",
+                "constrained_frames": "all"}
 #: The speed-ups and extensions the default configuration uses.
 DEFAULT_DEPARTURES = {"max_pixels": 65536, "eigensolver": "block", "gram_stride": 4,
                       "constrained_precision": "float32", "constrained_clamp": 0.001,
@@ -33,7 +34,7 @@ DEFAULT_DEPARTURES = {"max_pixels": 65536, "eigensolver": "block", "gram_stride"
 LONG_LIST = ["--max-pixels", "0", "--gram-stride", "1", "--eigensolver", "arpack",
              "--constrained-precision", "float64", "--constrained-clamp", "1e-10",
              "--feature-classes", "off",
-             "--guide-evidence", "off"]
+             "--guide-evidence", "off", "--constrained-frames", "all"]
 SMALL = ["--eigenvectors", "12", "--initial-segments", "6", "--layers", "2",
          "--constrained-iterations", "10", "--relaxed-rounds", "3", "--superpixels", "40"]
 

@@ -164,3 +164,24 @@ def test_refine_band_applies_to_video_frames():
     assert min(changed) > 1e-3
     for r in refined:
         assert np.abs(r.alphas.sum(axis=2) - 1).max() < 1e-3
+
+
+def test_window_constrained_pixels_are_the_new_frames():
+    """constrained_frames='new': a window after the first sums its constrained
+    sparsification's sparsity over the frames not yet given layers; the shot's first
+    window and 'all' (the default and the paper's) over every pixel."""
+    from types import SimpleNamespace
+
+    from sss_vfx.options import SegmentationOptions
+    from sss_vfx.pipeline.window_step import _new_pixels
+
+    def frames(given):
+        return [SimpleNamespace(given=g, frame=SimpleNamespace(image=np.zeros((2, 3, 3))))
+                for g in given]
+
+    new = SegmentationOptions(constrained_frames="new")
+    later = frames([np.ones((6, 2)), None, None])
+    np.testing.assert_array_equal(_new_pixels(later, new), np.arange(6, 18))
+    assert _new_pixels(frames([None, None, None]), new) is None
+    assert _new_pixels(later, SegmentationOptions()) is None
+    assert _new_pixels(later, SegmentationOptions.paper()) is None

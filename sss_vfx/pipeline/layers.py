@@ -204,7 +204,7 @@ class SoftLayers:
 
 
 def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
-                prior=None, reference=None):
+                prior=None, reference=None, sparse_rows=None):
     """Eigenvectors, sparsification and grouping on the Laplacian of a stack.
 
     Parameters
@@ -232,6 +232,9 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
         shot's layer order: the soft segments are grouped by them
         (:func:`~sss_vfx.segments.grouping.group_by_reference`) instead of clustered
         afresh, so the layers keep their identity whatever the eigenvectors' basis.
+    sparse_rows : (P,) int array, optional
+        The pixels the constrained sparsification's sparsity terms sum over (see
+        :func:`~sss_vfx.segments.constrained.constrained_sparsification`); None: all.
 
     Returns
     -------
@@ -261,7 +264,8 @@ def soft_layers(lap, frames, opts, compute, clock, anchor=None, eigenpairs=None,
     with clock.stage("constrained_sparsification"):
         soft = fit_class_layers(vectors, probabilities) if fit_only else \
             compute.run("constrained_sparsification", vectors, values, labels,
-                        options=opts.constrained(), laplacian_ones=lap @ np.ones(n))
+                        options=opts.constrained(), laplacian_ones=lap @ np.ones(n),
+                        sparse_rows=sparse_rows)
     with clock.stage("grouping"):
         if fit_only:
             grouped = soft

@@ -100,7 +100,8 @@ def segment_window(frames, opts, linking, compute, clock):
                          anchor=anchor,
                          eigenpairs=_eigenpairs(frames, lap, opts, compute, clock),
                          prior=_prior(frames, linking),
-                         reference=_reference(frames, anchor))
+                         reference=_reference(frames, anchor),
+                         sparse_rows=_new_pixels(frames, opts))
     layers = pad_layers(np.clip(result.layers, 0.0, 1.0), opts.layers)
     return (layers.reshape(len(frames), -1, opts.layers), anchor is not None,
             result.note)
@@ -166,6 +167,20 @@ def _eigenpairs(frames, lap, opts, compute, clock):
         return compute.run(
             "window_eigenvectors", lap, [e.eigenvectors[1] for e in frames],
             frames[0].eigenvectors[1].shape[1])
+
+
+def _new_pixels(frames, opts):
+    """The pixels of the frames no earlier window segmented, whose sparsity the
+    window's constrained sparsification sums (``constrained_frames='new'``): the frames
+    already given layers have them; None (every pixel) for the shot's first window,
+    with ``constrained_frames='all'``, or when every frame was given layers."""
+    if opts.constrained_frames != "new":
+        return None
+    new = [i for i, e in enumerate(frames) if e.given is None]
+    if len(new) in (0, len(frames)):
+        return None
+    h, w = frames[0].frame.image.shape[:2]
+    return np.concatenate([np.arange(i * h * w, (i + 1) * h * w) for i in new])
 
 
 def _reference(frames, anchor):

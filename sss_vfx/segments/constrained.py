@@ -97,7 +97,7 @@ def one_hot_segments(labels):
 
 def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
                                options=ConstrainedOptions(), laplacian_ones=None,
-                               progress=None, gram_stride=None):
+                               progress=None, gram_stride=None, sparse_rows=None):
     """Sparse soft segments spanned by the eigenvectors.
 
     Parameters
@@ -117,6 +117,10 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         ``s`` (a different one each iteration, scaled by the sampled fraction); the
         others, among them the last and the ones whose layers the drop test reads,
         are exact. None reads ``options.gram_stride``.
+    sparse_rows : (P,) int array, optional
+        The pixels whose sparsity terms the energy sums (a video window's frames that
+        no earlier window segmented); None: every pixel. The layers come back over
+        every pixel, from the last iteration's eigen-coefficients.
 
     Returns
     -------
@@ -129,13 +133,17 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
     e64 = asarray(eigenvectors, eigenvectors, xp.float64)
     lam = asarray(eigenvalues, e64, xp.float64)
     alpha = one_hot_segments(asarray(initial_labels, e64, xp.int64))
+    full = e64
+    if sparse_rows is not None:
+        sparse_rows = asarray(sparse_rows, e64, xp.int64)
+        e64, alpha = e64[sparse_rows], alpha[sparse_rows]
     stride = int(options.gram_stride if gram_stride is None else gram_stride)
     if stride < 1:
         raise OptionError(f"gram_stride must be a positive integer, got {stride!r}")
     precision = xp.float32 if np.dtype(options.precision) == np.float32 else xp.float64
     gram = gram_builder(e64, options, precision, stride, clamp_weight(options, e64))
     extra = xp.zeros(e64.shape[1], dtype=xp.float64, device=device_of(e64)) \
-        if laplacian_ones is None else e64.T @ asarray(laplacian_ones, e64, xp.float64)
+        if laplacian_ones is None else full.T @ asarray(laplacian_ones, e64, xp.float64)
     next_drop = options.drop_every
     # `alpha` holds every pixel (sample None) or only the pixels of one sampling phase:
     # a sampled iteration reads the layers on its own pixels alone, so the previous
@@ -158,7 +166,7 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         check = it > next_drop
         sample = None if check or it == options.iterations else \
             gram_phase(it + 1, stride, options)
-        basis = gram.basis(sample)
+        basis = full if it == options.iterations else gram.basis(sample)
         alpha = xp.empty((basis.shape[0], y.shape[1] + 1), dtype=xp.float64,
                          device=device_of(e64))
         alpha[:, :-1] = basis @ y
@@ -166,7 +174,7 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         if check:
             alpha = alpha[:, xp.max(xp.abs(alpha), axis=0) > options.drop_below]
             if alpha.shape[1] <= 1:
-                return xp.ones((e64.shape[0], 1), dtype=xp.float64, device=device_of(e64))
+                return xp.ones((full.shape[0], 1), dtype=xp.float64, device=device_of(e64))
             # The implied last layer absorbs what the dropped ones held.
             alpha[:, -1] = 1.0 - xp.sum(alpha[:, :-1], axis=1)
             next_drop += options.drop_every
