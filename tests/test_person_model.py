@@ -23,7 +23,11 @@ def test_the_bundled_model_is_mediapipes_file_with_its_licence():
     assert "Apache License" in licence and "Version 2.0" in licence
 
 
-def test_missing_runtime_names_the_extra(monkeypatch):
+def test_missing_runtime_names_the_extra(monkeypatch, tmp_path):
+    from sss_vfx.features import model_store
+    # No pose model at hand, and no download may start before the extra is checked.
+    monkeypatch.setenv("SSS_VFX_MODELS", str(tmp_path))
+    monkeypatch.setattr(model_store, "_download", lambda into: pytest.fail("downloaded"))
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     tflite.runtime.cache_clear()

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from sss_vfx.features.model_store import model_path
-from sss_vfx.features.tflite import interpreter
+from sss_vfx.features.tflite import interpreter, runtime
 
 __all__ = ["Person", "decode_detections",
            "detection_roi", "frame_mask", "landmark_pass", "people", "roi_matrix",
@@ -277,7 +277,8 @@ def people(image, *, max_people=MAX_PEOPLE, refine=True, turns=TURNS):
     Raises
     ------
     FeatureError
-        If ai-edge-litert or a model file is missing (see :mod:`sss_vfx.features.tflite`).
+        If ai-edge-litert is missing (see :mod:`sss_vfx.features.tflite`) or the models
+        cannot be fetched (:mod:`sss_vfx.features.model_store`).
     """
     found = []
     for turn in turns:
@@ -296,11 +297,18 @@ def people(image, *, max_people=MAX_PEOPLE, refine=True, turns=TURNS):
     return found
 
 
+def _model(name):
+    """A pose model's file, once the runtime is known to be there: a missing extra is
+    reported before 36 MB are downloaded for nothing."""
+    runtime()
+    return model_path(name)
+
+
 def _detect(image, turn):
     """Detections of the frame turned by ``turn`` quarters: (region, score) pairs."""
     height, width = image.shape[:2]
     det, det_in, det_out = interpreter(
-        model_path("pose_detection.tflite"), [[1, DETECTOR_SIDE, DETECTOR_SIDE, 3]],
+        _model("pose_detection.tflite"), [[1, DETECTOR_SIDE, DETECTOR_SIDE, 3]],
         [[1, NUM_ANCHORS, 12], [1, NUM_ANCHORS, 1]])
     # The whole frame letterboxed: a square of the long side around the centre.
     frame_roi = (width / 2, height / 2, float(max(width, height)), turn * math.pi / 2)
@@ -359,7 +367,7 @@ def landmark_pass(image, roi):
         Frame pixels to crop pixels.
     """
     lm, lm_in, lm_out = interpreter(
-        model_path("pose_landmark_full.tflite"), [[1, LANDMARK_SIDE, LANDMARK_SIDE, 3]],
+        _model("pose_landmark_full.tflite"), [[1, LANDMARK_SIDE, LANDMARK_SIDE, 3]],
         [[1, 195], [1, 1], [1, LANDMARK_SIDE, LANDMARK_SIDE, 1], [1, 64, 64, 39], [1, 117]])
     crop, matrix = _crop(image, roi, LANDMARK_SIDE, cv2.BORDER_REPLICATE)
     lm.set_tensor(lm_in[0], np.ascontiguousarray(crop[None], np.float32))
