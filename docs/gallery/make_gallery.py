@@ -213,17 +213,12 @@ def davis_strip(data=None):
     _write("davis_strip.png", _column([plates_row, mattes_row]))
 
 
-def _errors(matte, truth):
-    """Red where ``matte`` exceeds ``truth``, green where it falls short, (H, W, 3)."""
-    diff = np.asarray(matte, np.float32) - np.asarray(truth, np.float32)
-    return np.stack([np.clip(diff, 0, 1), np.clip(-diff, 0, 1), np.zeros_like(diff)], -1)
-
-
 def worst_case(data=None):
     """The worst case found for a roto: DAVIS car-shadow, its shadow and the parked cars
     drawn into the car's layer."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_guides import hurried_guide
+    from bench_quality import error_map
     from sss_vfx.evaluation import iou
     folder = Path(data or DATA) / "davis_car_shadow"
     plates = sorted((folder / "JPEGImages" / "480p" / "car-shadow").glob("*.jpg"))[:8]
@@ -241,10 +236,10 @@ def worst_case(data=None):
     scores = [iou(r.alphas[:, :, 0], m) for r, m in zip(results, masks)]
     k = int(np.argmin(scores))
     print(f"  frame {k}: layer IoU {scores[k]:.3f}, roto {iou(guides[k], masks[k]):.3f}")
-    car, truth = results[k].alphas[:, :, 0], masks[k]
-    _write("worst_case.png", _row([_panel(results[k].plate, 200), _panel(guides[k], 200),
-                                   _panel(car, 200), _panel(_errors(guides[k], truth), 200),
-                                   _panel(_errors(car, truth), 200)]))
+    car, truth = results[k].alphas[:, :, 0], masks[k].astype(np.float64)
+    panels = [results[k].plate, guides[k], car, error_map(guides[k], truth),
+              error_map(car, truth)]
+    _write("worst_case.png", _row([_panel(p, 200) for p in panels]))
 
 
 def bench_strips():
