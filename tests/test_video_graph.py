@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse
 
 from sss_vfx.errors import InputError
-from sss_vfx.graph.flow import carry_forward, consistency, frame_flow, warp_back
+from sss_vfx.graph.flow import (carry_forward, consistency, frame_flow, patch_agreement,
+                                warp_back)
 from sss_vfx.graph.laplacian import affinity_to_laplacian
 from sss_vfx import laplacian
 from sss_vfx.graph.temporal import temporal_affinity
@@ -80,6 +81,37 @@ def test_carry_forward_brings_frame_t_to_frame_t_plus_1():
     assert np.abs(carried[inner] - moved[inner]).mean() < 0.02
     # The 3 columns entering on the left were not in frame t.
     assert confidence[:, :2].max() == 0.0
+
+
+def test_patch_agreement_is_the_patch_mean_of_the_warped_difference():
+    rng = np.random.default_rng(2)
+    frame = rng.random((9, 11, 3)).astype(np.float32)
+    nxt = rng.random((9, 11, 3)).astype(np.float32)
+    flow = rng.uniform(-1.5, 1.5, (9, 11, 2)).astype(np.float32)
+    got = patch_agreement(frame, nxt, flow, radius=1, sigma=0.3)
+    warped, _ = warp_back(nxt, flow)
+    d = ((frame - warped) ** 2).sum(axis=2)
+    padded = np.pad(d, 1, mode="symmetric")       # the patch reflects at the border
+    mean = np.mean([padded[1 + dy:10 + dy, 1 + dx:12 + dx]
+                    for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+    np.testing.assert_allclose(got, np.exp(-mean / 0.09), rtol=1e-4)
+
+
+def test_patch_agreement_rejects_a_consistent_but_wrong_vector_on_texture():
+    """A textured object of its ground's mean colour, moving 4 px: the vector that
+    gives it no motion passes the round trip (both ways 0) but not the patch test; a
+    flat region cannot tell, and keeps its links."""
+    big = texture((40, 60), seed=4)
+    frame, moved = big[:, 8:48], big[:, 4:44]            # content moves 4 px right
+    still = np.zeros(frame.shape[:2] + (2,), np.float32)
+    assert consistency(still, still).min() == 1.0
+    inner = (slice(4, -4), slice(4, -8))
+    right = still.copy()
+    right[..., 0] = 4.0
+    assert patch_agreement(frame, moved, right)[inner].min() > 0.99
+    assert np.median(patch_agreement(frame, moved, still)[inner]) < 0.5
+    flat = np.full_like(frame, 0.4)
+    assert patch_agreement(flat, flat, still).min() == 1.0
 
 
 def test_flow_refuses_frames_of_different_sizes():

@@ -8,6 +8,11 @@ return to p. With the round-trip error ``e = |F(p) + B(q)|^2``::
     c(p) = exp(-e / (0.01 (|F(p)|^2 + |B(q)|^2) + 0.5))
 
 set to 0 where ``e`` exceeds four times that scale (an occlusion) or q leaves the frame.
+
+A vector can be consistent and still wrong: where an object has its ground's colour,
+DIS may give it the ground's motion both ways. :func:`patch_agreement` checks what the
+vector claims, that the neighbourhood around p reappears around q; the temporal links
+take the product of the two.
 """
 
 from dataclasses import dataclass
@@ -19,7 +24,7 @@ from scipy import ndimage
 from sss_vfx.errors import InputError
 
 __all__ = ["FrameFlow", "carried_prior", "carry_forward", "consistency", "frame_flow",
-           "warp_back"]
+           "patch_agreement", "warp_back"]
 
 #: DIS preset: MEDIUM trades a little speed for the subpixel accuracy hair needs.
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -36,6 +41,15 @@ DIS_FINEST_SCALE, DIS_PATCH_SIZE, DIS_PATCH_STRIDE = 0, 4, 2
 
 #: Round-trip errors beyond this many times the tolerance scale count as occluded.
 OCCLUSION_FACTOR = 4.0
+
+#: Patch agreement: half-width of the square patch (px) and the colour scale of its mean
+#: squared difference. On rendered shots whose object has the ground's colour and moves
+#: 4 px a frame at 80x60, DIS gave the object the ground's motion (0 px) with
+#: round-trip confidence 0.3-0.7; the links tied it to the ground and it left its layers
+#: window by window (SAD 0.027 -> 0.25 over 12 frames, seed 3). Its texture does not
+#: reappear where the wrong vector points: the patch mean is 0.01-0.05 there against
+#: 0.001 or less where the vector is right (the working frames' noise).
+PATCH_RADIUS, PATCH_SIGMA = 2, 0.05
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,49 @@ def consistency(flow, reverse):
     confidence = np.exp(-error / scale)
     confidence[(error > OCCLUSION_FACTOR * scale) | ~inside] = 0.0
     return confidence.astype(np.float32)
+
+
+def patch_agreement(frame, next_frame, flow, *, radius=PATCH_RADIUS, sigma=PATCH_SIGMA):
+    """How well the neighbourhood of each pixel of frame t reappears in frame t+1 where
+    its flow vector points.
+
+    With ``d(p) = ||I_t(p) - I_t+1(p + F(p))||^2`` (bilinear samples), the agreement is
+    ``exp(-mean(d) / sigma^2)``, the mean over the ``(2 radius + 1)^2`` patch around p:
+    near 1 where the vectors carry the patch's texture along, near 0 where they carry
+    it onto something else, even of the same mean colour. In flat regions it cannot
+    tell a wrong vector from a right one and stays near 1.
+
+    Parameters
+    ----------
+    frame, next_frame : (H, W, 3) float arrays in [0, 1], frames t and t+1
+    flow : (H, W, 2) float array, the forward flow of frame t (x then y), px
+    radius : int >= 0, half-width of the patch, px
+    sigma : float > 0, colour scale
+
+    Returns
+    -------
+    (H, W) float32 in [0, 1]
+
+    Examples
+    --------
+    A texture moved 3 px to the right: the true flow agrees, no flow does not.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.random((24, 24, 3)).astype(np.float32)
+    >>> b = np.roll(a, 3, axis=1)
+    >>> right = np.zeros((24, 24, 2), np.float32); right[..., 0] = 3
+    >>> bool(patch_agreement(a, b, right)[:, :-6].min() > 0.99)
+    True
+    >>> bool(patch_agreement(a, b, np.zeros_like(right)).max() < 0.01)
+    True
+    """
+    frame = np.asarray(frame, np.float32)
+    warped, _ = warp_back(next_frame, flow)
+    error = ((frame - warped) ** 2).sum(axis=2)
+    size = (2 * int(radius) + 1,) * 2
+    mean = cv2.blur(error, size, borderType=cv2.BORDER_REFLECT)
+    return np.exp(-mean / float(sigma) ** 2).astype(np.float32)
 
 
 def carry_forward(values, flow):

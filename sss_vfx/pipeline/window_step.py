@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sss_vfx.graph.flow import carried_prior, frame_flow
+from sss_vfx.graph.flow import carried_prior, frame_flow, patch_agreement
 from sss_vfx.graph.window import window_laplacian
 from sss_vfx.pipeline.layers import eigenvector_count, frame_laplacian, soft_layers, \
     stack_work
@@ -88,9 +88,13 @@ def segment_window(frames, opts, linking, compute, clock):
                 entry.flow = frame_flow(entry.frame.image, nxt.frame.image)
                 entry.regions = frame_flow(entry.frame.image, nxt.frame.image,
                                            fine=False)
+                # A vector may be consistent both ways and still wrong (an object of
+                # its ground's colour given the ground's motion): its patch must agree.
+                confidence = entry.flow.confidence * patch_agreement(
+                    entry.frame.image, nxt.frame.image, entry.flow.forward)
                 entry.temporal = compute.temporal(
                     entry.frame.image, nxt.frame.image, entry.flow.forward,
-                    entry.flow.confidence, lambda_t=linking.temporal_weight,
+                    confidence, lambda_t=linking.temporal_weight,
                     sigma=linking.temporal_sigma)
     lap = window_laplacian([e.laplacian for e in frames],
                            [e.temporal for e in frames[:-1]])
