@@ -92,3 +92,5 @@ def test_weights_sum_and_shapes():
         weigh_by_confidence(np.zeros((4, 4, 2)), np.zeros((4, 5, 2)))
     with pytest.raises(OptionError, match="above 0"):
         weigh_by_confidence(np.zeros((4, 4, 2)), np.zeros((4, 4, 2)), layer_power=0)
+    with pytest.raises(OptionError, match="above 0"):
+        weigh_by_confidence(np.zeros((4, 4, 2)), np.zeros((4, 4, 2)), strand_contrast=0)

@@ -10,24 +10,27 @@ does over a grey smear inside a solid part whose colour the background shares, o
 a working resolution far below the plate's blurs an edge.
 
 So each pixel moves from the layers towards the class probabilities by a weight that
-grows with the mask's confidence and falls with the layer's::
+falls with the layer's confidence::
 
-    w = c_mask ** MASK_POWER * (1 - c_layer) ** LAYER_POWER * (1 - strand)
+    w = (1 - c_layer) ** LAYER_POWER * (1 - strand)
     out = alphas + w * (probabilities - alphas)
 
-with ``c`` the gap between a pixel's two largest values (for two classes ``|2 m - 1|``).
-A decided layer keeps its value wherever the mask is unsure (the true edge within its
-blur); an undecided one follows a sure mask (the grey smear becomes solid, a faint bleed
-into the background goes); where both are unsure the layer stays nearly as it is, so the
-image decides the edge. A soft value is not always doubt: a strand of hair is soft
-because it covers part of a pixel. So ``strand``, in [0, 1], marks an object's thin
-bright structure beyond its mask (where the object's class probability is below 0.5):
-its layer's white top-hat over a disk of
-:func:`~sss_vfx.segments.class_evidence.opening_radius` (what the hold also takes for
-hair), divided by :data:`STRAND_CONTRAST`. Only the objects' layers are read so, not
-the rest's (the last class), whose thin structures beyond its mask are gaps inside an
-object that the mask is right to fill as often as not. Solid regions where a decided
-layer contradicts a sure mask are
+with ``c`` the gap between a pixel's two largest values (for two classes ``|2 a - 1|``).
+The mask's own error scale is in its values: a sharp mask pulls an undecided layer to 0
+or 1 right up to its edge, a blurred one only towards an even split over its wide
+transition, so there the layer keeps its doubt and the image decides the edge. A decided
+layer keeps its value wherever the mask is (the true edge within the mask's blur, and,
+solid regions aside, beyond it); an undecided one follows a sure mask (a grey smear
+inside a solid part becomes solid, a faint bleed into the background goes).
+
+A soft value is not always doubt: a strand of hair is soft because it covers part of a
+pixel. So ``strand``, in [0, 1], marks an object's thin bright structure beyond its mask
+(where the object's class probability is below 0.5): its layer's white top-hat over a
+disk of :func:`~sss_vfx.segments.class_evidence.opening_radius` (what the hold also
+takes for hair), divided by :data:`STRAND_CONTRAST`. Only the objects' layers are read
+so, not the rest's (the last class): its thin structures beyond its mask are gaps
+inside an object, which the mask is right to fill as often as not. Solid regions where a
+decided layer contradicts a sure mask are
 :func:`~sss_vfx.segments.class_evidence.hold_to_classes`' task, which runs first.
 
 Measured on the DAVIS shots with two-class features (``benchmarks/bench_davis_features.py``)
@@ -41,12 +44,9 @@ import numpy as np
 from sss_vfx.errors import OptionError
 from sss_vfx.segments.class_evidence import opening_radius
 
-__all__ = ["LAYER_POWER", "MASK_POWER", "STRAND_CONTRAST", "confidence", "strands",
+__all__ = ["LAYER_POWER", "STRAND_CONTRAST", "confidence", "strands",
            "weigh_by_confidence"]
 
-#: Power of the mask's confidence in the weight (below 1: a mask already a little sure
-#: counts, the blurred edge of a coarse mask included).
-MASK_POWER = 0.5
 #: Power of the layer's doubt in the weight (above 1: only a clearly undecided layer
 #: gives way, so hair and soft edges the image found keep their values).
 LAYER_POWER = 2.0
@@ -106,9 +106,9 @@ def strands(alphas, probabilities, *, radius=None, contrast=STRAND_CONTRAST):
     return out[..., None]
 
 
-def weigh_by_confidence(alphas, probabilities, *, mask_power=MASK_POWER,
-                        layer_power=LAYER_POWER):
-    """Layers moved towards the class probabilities where the mask is surer than they are.
+def weigh_by_confidence(alphas, probabilities, *, layer_power=LAYER_POWER,
+                        strand_contrast=STRAND_CONTRAST):
+    """Layers moved towards the class probabilities as far as they are undecided.
 
     Parameters
     ----------
@@ -116,9 +116,10 @@ def weigh_by_confidence(alphas, probabilities, *, mask_power=MASK_POWER,
         Layers in [0, 1] summing to 1, layer k the class k's (K >= 2), the rest last.
     probabilities : array_like, shape (H, W, K)
         Class probabilities at the same size, summing to 1.
-    mask_power, layer_power : float
-        Powers of the mask's confidence and of the layer's doubt in the weight, both
-        above 0 (see the module's text).
+    layer_power : float
+        Power of the layer's doubt in the weight, above 0 (see the module's text).
+    strand_contrast : float
+        :func:`strands`' ``contrast``, above 0.
 
     Returns
     -------
@@ -129,8 +130,8 @@ def weigh_by_confidence(alphas, probabilities, *, mask_power=MASK_POWER,
     Raises
     ------
     OptionError
-        If the shapes disagree, there are fewer than two classes, or a power is not
-        above 0.
+        If the shapes disagree, there are fewer than two classes, or ``layer_power`` or
+        ``strand_contrast`` is not above 0.
 
     Examples
     --------
@@ -141,16 +142,16 @@ def weigh_by_confidence(alphas, probabilities, *, mask_power=MASK_POWER,
     >>> alphas = np.array([[[0.5, 0.5], [0.1, 0.9]]])
     >>> out = weigh_by_confidence(alphas, prob)
     >>> round(float(out[0, 0, 0]), 2), round(float(out[0, 1, 0]), 2)
-    (1.0, 0.11)
+    (1.0, 0.12)
     """
     alphas = np.asarray(alphas, np.float32)
     prob = np.asarray(probabilities, np.float32)
     if alphas.ndim != 3 or alphas.shape != prob.shape or alphas.shape[2] < 2:
         raise OptionError(f"layers {alphas.shape} and class probabilities {prob.shape} must "
                           "both be (H, W, K) at the same size, K >= 2, layer k the class k's")
-    if not (mask_power > 0 and layer_power > 0):
-        raise OptionError(f"mask_power and layer_power must be above 0, got {mask_power} "
-                          f"and {layer_power}")
-    weight = (confidence(prob) ** mask_power * (1.0 - confidence(alphas)) ** layer_power
-              * (1.0 - strands(alphas, prob)))
+    if not (layer_power > 0 and strand_contrast > 0):
+        raise OptionError(f"layer_power and strand_contrast must be above 0, got "
+                          f"{layer_power} and {strand_contrast}")
+    weight = ((1.0 - confidence(alphas)) ** layer_power
+              * (1.0 - strands(alphas, prob, contrast=strand_contrast)))
     return np.clip(alphas + weight * (prob - alphas), 0.0, 1.0)
