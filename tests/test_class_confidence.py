@@ -94,3 +94,29 @@ def test_weights_sum_and_shapes():
         weigh_by_confidence(np.zeros((4, 4, 2)), np.zeros((4, 4, 2)), layer_power=0)
     with pytest.raises(OptionError, match="above 0"):
         weigh_by_confidence(np.zeros((4, 4, 2)), np.zeros((4, 4, 2)), strand_contrast=0)
+
+
+def test_the_pipeline_weighs_feature_classes_under_scaled_evidence(monkeypatch):
+    import sss_vfx
+    import sss_vfx.pipeline.layers as layers
+    from sss_vfx.data import coarse_features
+
+    calls = []
+
+    def spy(alphas, probabilities, **kwargs):
+        calls.append((np.shape(alphas), np.shape(probabilities)))
+        return weigh_by_confidence(alphas, probabilities, **kwargs)
+
+    monkeypatch.setattr(layers, "weigh_by_confidence", spy)
+    truth = np.zeros((48, 64))
+    truth[10:38, 16:48] = 1
+    image = np.full((48, 64, 3), 0.2)
+    image[truth > 0] = (0.9, 0.8, 0.7)
+    small = dict(eigenvectors=10, superpixels=80, relaxed_rounds=2, cg_steps=20,
+                 max_pixels=0)
+    for mode in ("scaled", "off"):
+        out = sss_vfx.segment_image(image, coarse_features(truth, scale=4),
+                                    guide_evidence=mode, **small,
+                                    **sss_vfx.COARSE_FEATURES).alphas
+        np.testing.assert_allclose(out.sum(axis=2), 1, atol=1e-5)
+    assert calls == [((48, 64, 2), (48, 64, 2))]          # once, and not with "off"

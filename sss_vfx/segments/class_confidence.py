@@ -33,9 +33,10 @@ inside an object, which the mask is right to fill as often as not. Solid regions
 decided layer contradicts a sure mask are
 :func:`~sss_vfx.segments.class_evidence.hold_to_classes`' task, which runs first.
 
-Measured on the DAVIS shots with two-class features (``benchmarks/bench_davis_features.py``)
-and the alpha_stills photos with coarse masks (``benchmarks/bench_quality.py``); the
-numbers are in the guide (``docs/guides/guides-and-features.md``).
+Measured on the DAVIS shots with two-class features
+(``benchmarks/bench_davis_features.py``) and the alpha_stills photos with coarse masks
+(``benchmarks/bench_quality.py``); the numbers are in the guide
+(``docs/guides/guides-and-features.md``).
 """
 
 import cv2
@@ -147,8 +148,9 @@ def weigh_by_confidence(alphas, probabilities, *, layer_power=LAYER_POWER,
     alphas = np.asarray(alphas, np.float32)
     prob = np.asarray(probabilities, np.float32)
     if alphas.ndim != 3 or alphas.shape != prob.shape or alphas.shape[2] < 2:
-        raise OptionError(f"layers {alphas.shape} and class probabilities {prob.shape} must "
-                          "both be (H, W, K) at the same size, K >= 2, layer k the class k's")
+        raise OptionError(f"layers {alphas.shape} and class probabilities {prob.shape} "
+                          "must both be (H, W, K) at the same size, K >= 2, layer k the "
+                          "class k's")
     if not (layer_power > 0 and strand_contrast > 0):
         raise OptionError(f"layer_power and strand_contrast must be above 0, got "
                           f"{layer_power} and {strand_contrast}")
