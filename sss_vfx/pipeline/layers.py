@@ -334,8 +334,8 @@ def final_layers(working, frame, opts, compute, clock):
     guides, held to them where they are sure
     (``opts.guide_evidence``, :func:`~sss_vfx.segments.evidence.evidence_layers`); with
     feature classes, given back the solid regions their masks are sure of
-    (:func:`~sss_vfx.segments.class_evidence.hold_to_classes`) and, where a layer is
-    less sure than its mask, moved towards the mask
+    (:func:`~sss_vfx.segments.class_evidence.hold_to_classes`) and moved towards the
+    masks as far as they are undecided
     (:func:`~sss_vfx.segments.class_confidence.weigh_by_confidence`).
 
     Parameters
