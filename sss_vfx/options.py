@@ -35,8 +35,9 @@ MIN_MAX_PIXELS = 1024
 #: initialisation and colour joins the grouping, and the class layers are fitted in the
 #: eigenvectors' span (``class_layers='fit'``). On the alpha_stills benchmark the fit
 #: takes mean SAD / MSE x1000 from 8.16 / 6.77 to 6.07 / 3.73 (closed-form matting:
-#: 8.08 / 7.35; five photos). On all eleven photos, with the masks held as evidence
-#: (:mod:`sss_vfx.segments.class_evidence`): 5.91 / 3.40 (closed-form: 7.13 / 5.71).
+#: 8.08 / 7.35; five photos). On all eleven photos, with the masks as evidence
+#: (:mod:`sss_vfx.segments.class_evidence`, :mod:`sss_vfx.segments.class_confidence`):
+#: 6.02 / 3.48 (closed-form: 7.13 / 5.71).
 COARSE_FEATURES = {"embedding_weight": 1.0, "grouping_colour_weight": 1.0,
                    "class_layers": "fit"}
 

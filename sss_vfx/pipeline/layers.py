@@ -18,6 +18,7 @@ from sss_vfx.features.preprocess import apply_feature_projection, preprocess_fea
 from sss_vfx.filters.gradient import gradient_magnitude
 from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.io.features import resize_features
+from sss_vfx.segments.class_confidence import weigh_by_confidence
 from sss_vfx.segments.class_evidence import hold_to_classes
 from sss_vfx.segments.evidence import evidence_layers
 from sss_vfx.segments.grouping import (
@@ -333,7 +334,9 @@ def final_layers(working, frame, opts, compute, clock):
     guides, held to them where they are sure
     (``opts.guide_evidence``, :func:`~sss_vfx.segments.evidence.evidence_layers`); with
     feature classes, given back the solid regions their masks are sure of
-    (:func:`~sss_vfx.segments.class_evidence.hold_to_classes`).
+    (:func:`~sss_vfx.segments.class_evidence.hold_to_classes`) and moved towards the
+    masks as far as they are undecided
+    (:func:`~sss_vfx.segments.class_confidence.weigh_by_confidence`).
 
     Parameters
     ----------
@@ -360,5 +363,6 @@ def final_layers(working, frame, opts, compute, clock):
             alphas = evidence_layers(frame.plate, alphas, frame.guides, eps=opts.matting_eps)
     if frame.classes is not None and opts.guide_evidence == "scaled":
         with clock.stage("refinement"):
-            alphas = hold_to_classes(alphas, frame.classes)
+            alphas = weigh_by_confidence(hold_to_classes(alphas, frame.classes),
+                                         frame.classes)
     return alphas

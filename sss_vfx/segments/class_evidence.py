@@ -15,7 +15,8 @@ The rule, per class k (objects and the rest alike): the pixels the mask gives to
 of :func:`opening_radius` px (so strands, the gaps between them and a thin rim along the
 edge fall away); each connected region left whose mean class probability exceeds
 :data:`SURE` is the mask's: its pixels take the class probabilities. Everything else
-keeps the layers.
+keeps the layers (which :mod:`sss_vfx.segments.class_confidence` then weighs against
+the mask, pixel by pixel).
 
 Measured on DAVIS shots with two-class features (``benchmarks/bench_davis_features.py``)
 and the alpha_stills photos with coarse masks (``benchmarks/bench_quality.py``); the
