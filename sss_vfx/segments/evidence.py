@@ -20,7 +20,11 @@ exceeds 0.8, which a roto that careful would not have missed). Every other pixel
 fixed to the guide: 1 in its interior, 0 far outside it; where the guide is thinner than
 7 px (a neck, a strand the roto holds), its middle is fixed too. ``r`` is estimated per
 object from how far from the guide's edge the layer, where it is decided, disagrees
-with the guide.
+with the guide. The guide's interior is not sure everywhere: where the background shows
+through it (the gaps of a wicker ball, a goggle's glass, the background between two
+heads of hair), colours the background around the object has and the object's own
+interior has not, the hole's core is fixed to 0 and the 2 px around it are left to the
+image (:mod:`~sss_vfx.segments.holes`).
 
 The layer weighs little (``c = 0.003``, within the band and beyond it): it follows its
 guide (the guide is one of its features), so near the guide's edge its errors are the
