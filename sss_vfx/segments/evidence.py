@@ -20,7 +20,11 @@ exceeds 0.8, which a roto that careful would not have missed). Every other pixel
 fixed to the guide: 1 in its interior, 0 far outside it; where the guide is thinner than
 7 px (a neck, a strand the roto holds), its middle is fixed too. ``r`` is estimated per
 object from how far from the guide's edge the layer, where it is decided, disagrees
-with the guide.
+with the guide. The guide's interior is not sure everywhere: where the background shows
+through it (the gaps of a wicker ball, a goggle's glass, the background between two
+heads of hair), colours the background around the object has and the object's own
+interior has not, the hole's core is fixed to 0 and the 2 px around it are left to the
+image (:mod:`~sss_vfx.segments.holes`).
 
 The layer weighs little (``c = 0.003``, within the band and beyond it): it follows its
 guide (the guide is one of its features), so near the guide's edge its errors are the
@@ -37,6 +41,7 @@ import scipy.sparse.linalg
 
 from sss_vfx.errors import OptionError
 from sss_vfx.graph.knn import knn_laplacian
+from sss_vfx.segments.holes import HOLES, guide_holes
 from sss_vfx.segments.refine import _band_laplacian
 
 __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence",
@@ -48,11 +53,14 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
 #: guide may be hair; the two (layer value, width in error scales) above which a region
 #: of the layer outside the band is a blob, not hair; the nearest-neighbour Laplacian's
 #: weight, the margin (px) around the uncertain pixels whose colours it links, and the
-#: relative tolerance and step cap of the conjugate gradients that solve with it.
+#: relative tolerance and step cap of the conjugate gradients that solve with it; and, as
+#: ``hole_*``, those of :data:`~sss_vfx.segments.holes.HOLES` (see-through holes in the
+#: guide's interior; ``hole_ratio=inf`` turns them off).
 EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 2.5,
             "weight": 0.003, "reach_weight": 0.003, "hold": 0.05,
             "blob": 0.2, "blob_width": 3.0, "solid": 0.8, "solid_width": 1.0,
-            "knn_weight": 0.3, "knn_margin": 20, "knn_tolerance": 1e-5, "knn_steps": 200}
+            "knn_weight": 0.3, "knn_margin": 20, "knn_tolerance": 1e-5, "knn_steps": 200,
+            **{f"hole_{key}": value for key, value in HOLES.items()}}
 
 
 def signed_distance(mask):
@@ -152,7 +160,12 @@ def object_evidence(plate, layer, guide, *, eps=1e-7, scale=None, **params):
                                          (2 * int(np.ceil(width * scale)) + 1,) * 2)
         blob |= cv2.morphologyEx(held, cv2.MORPH_OPEN, disc).astype(bool)
     reach = hair_reach((layer > p["hold"]) & ~blob, distance > -band - 2)
-    unknown = ~solid & ((distance > -band) | reach)
+    # Where the background shows through the guide's interior, the hole's core is fixed
+    # to 0 and the image decides its edge.
+    core, free = guide_holes(plate, distance, band,
+                             **{k[5:]: v for k, v in p.items() if k.startswith("hole_")})
+    solid &= ~(core | free)
+    unknown = ~solid & ~core & ((distance > -band) | reach)
     fixed = solid.astype(np.float64)
     if not unknown.any():
         return fixed, scale
