@@ -19,12 +19,12 @@ Writes small 8-bit PNGs into ``docs/_static/gallery/``:
   first 13, with a blocky roto per frame (the masks at 1/8 resolution) as the car's
   guide, default options, temporal mode: plates over the car's matte. Made when the benchmark data are present
   (``../shared/data`` beside the checkout, or ``--data DIR``).
-- ``worst_case.png``: the worst case found for a roto: DAVIS 2016 ``car-shadow``, first 8
-  frames with a hurried roto per frame (``bench_davis_guides.py``'s recipe), 16,384
-  working pixels, temporal, default options; the frame where the car's layer scores
-  lowest against the mask: plate | roto | the car's layer | the roto's errors | the
-  layer's errors (red: too high, green: too low). Made when the benchmark data are
-  present.
+- ``worst_case.png``: the worst case found for a roto: DAVIS 2016 ``car-roundabout``
+  (the one development shot whose layer stays below its roto), first 8 frames with a
+  hurried roto per frame (``bench_davis_guides.py``'s recipe), temporal, default options
+  (65,536 working pixels); the frame where the car's layer scores lowest against the
+  mask: plate | roto | the car's layer | the roto's errors | the layer's errors (red: too
+  high, green: too low). Made when the benchmark data are present.
 - ``bench/*.png``: the strips the benchmarks wrote into ``benchmarks/output/``, scaled
   down, when that folder holds them. They are made from the benchmark data
   (alphamatting.com photos, whose terms do not grant redistribution), so they stay out
@@ -214,24 +214,24 @@ def davis_strip(data=None):
 
 
 def worst_case(data=None):
-    """The worst case found for a roto: DAVIS car-shadow, its shadow and the parked cars
-    drawn into the car's layer."""
+    """The worst case found for a roto: DAVIS car-roundabout, the road's shadow and the
+    kerb drawn into the car's layer."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_guides import hurried_guide
     from bench_quality import error_map
     from sss_vfx.evaluation import iou
-    folder = Path(data or DATA) / "davis_car_shadow"
-    plates = sorted((folder / "JPEGImages" / "480p" / "car-shadow").glob("*.jpg"))[:8]
+    folder = Path(data or DATA) / "davis"
+    plates = sorted((folder / "JPEGImages" / "480p" / "car-roundabout").glob("*.jpg"))[:8]
     if not plates:
-        print(f"  no DAVIS car-shadow under {folder.parent}: skipped")
+        print(f"  no DAVIS car-roundabout under {folder.parent}: skipped")
         return
     frames = [read_image(p).pixels for p in plates]
-    masks = [read_image(folder / "Annotations" / "480p" / "car-shadow" /
+    masks = [read_image(folder / "Annotations" / "480p" / "car-roundabout" /
                         p.with_suffix(".png").name).pixels[:, :, 0] > 0.5 for p in plates]
     guides = [hurried_guide(m, seed=i) for i, m in enumerate(masks)]
     started = time.perf_counter()
-    results = list(sss_vfx.segment_video(frames, guides=guides, max_pixels=16384,
-                                         colours=False, device="numpy"))
+    results = list(sss_vfx.segment_video(frames, guides=guides, colours=False,
+                                         device="numpy"))
     print(f"  segmented {len(results)} frames in {time.perf_counter() - started:.1f} s")
     scores = [iou(r.alphas[:, :, 0], m) for r, m in zip(results, masks)]
     k = int(np.argmin(scores))
