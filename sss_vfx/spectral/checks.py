@@ -94,11 +94,11 @@ def largest_principal_angle(reference, vectors):
 
     Raises
     ------
-    ValueError
+    OptionError
         ``vectors`` has more columns than ``reference`` or another row count.
     """
     if vectors.shape[0] != reference.shape[0] or vectors.shape[1] > reference.shape[1]:
-        raise ValueError(f"cannot compare a {tuple(vectors.shape)} basis with a "
+        raise OptionError(f"cannot compare a {tuple(vectors.shape)} basis with a "
                          f"{tuple(reference.shape)} reference")
     xp = namespace(reference, vectors)
     q_ref = xp.linalg.qr(reference)[0]
