@@ -214,20 +214,21 @@ def davis_strip(data=None):
 
 
 def worst_case(data=None):
-    """The worst case found for a roto: DAVIS car-roundabout, the road's shadow and the
-    kerb drawn into the car's layer."""
+    """The worst case found for a roto: DAVIS car-roundabout, the road's shadow and bits
+    of the street behind drawn into the car's layer."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_davis_guides import shot_dirs
     from bench_guides import hurried_guide
     from bench_quality import error_map
     from sss_vfx.evaluation import iou
-    folder = Path(data or DATA) / "davis"
-    plates = sorted((folder / "JPEGImages" / "480p" / "car-roundabout").glob("*.jpg"))[:8]
+    frames_dir, masks_dir = shot_dirs(Path(data or DATA), "car-roundabout")
+    plates = sorted(frames_dir.glob("*.jpg"))[:8]
     if not plates:
-        print(f"  no DAVIS car-roundabout under {folder.parent}: skipped")
+        print(f"  no DAVIS car-roundabout under {frames_dir}: skipped")
         return
     frames = [read_image(p).pixels for p in plates]
-    masks = [read_image(folder / "Annotations" / "480p" / "car-roundabout" /
-                        p.with_suffix(".png").name).pixels[:, :, 0] > 0.5 for p in plates]
+    masks = [read_image(masks_dir / p.with_suffix(".png").name).pixels[:, :, 0] > 0.5
+             for p in plates]
     guides = [hurried_guide(m, seed=i) for i, m in enumerate(masks)]
     started = time.perf_counter()
     results = list(sss_vfx.segment_video(frames, guides=guides, colours=False,
