@@ -136,6 +136,24 @@ def test_cuda_without_gpu_says_so():
     assert find_cuda_devices() == []
 
 
+def test_auto_imports_torch_only_where_a_gpu_driver_loads():
+    # A fresh process: whether resolving 'auto' imported torch (1-2 s of CPU).
+    code = ("import sys; from sss_vfx.accel.devices import resolve_device, "
+            "_gpu_driver_present; resolve_device('auto'); "
+            "print('torch' in sys.modules, _gpu_driver_present())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == out[1]
+
+
+def test_no_gpu_driver_means_no_cuda_device(monkeypatch):
+    from sss_vfx.accel import devices
+    monkeypatch.setattr(devices, "_gpu_driver_present", lambda: False)
+    assert find_cuda_devices() == []
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        resolve_device("cuda")
+
+
 def test_numpy_stages_run_on_numpy_under_torch():
     compute = Compute.resolve("torch:cpu")
     rng = np.random.default_rng(0)

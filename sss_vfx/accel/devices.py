@@ -198,14 +198,41 @@ def _torch_installed():
     return importlib.util.find_spec("torch") is not None
 
 
+#: The GPU driver libraries torch's CUDA (or ROCm) build loads, per platform.
+_DRIVER_LIBRARIES = {"linux": ("libcuda.so.1", "libamdhip64.so"), "win32": ("nvcuda.dll",)}
+
+
+def _gpu_driver_present():
+    """Whether a CUDA (or ROCm) driver library loads: without one torch sees no GPU.
+
+    Importing torch to ask costs 1-2 s of CPU, more than a still's superpixels and
+    affinities together, on every run of a machine without a GPU; loading the driver
+    library costs nothing. ROCm's kernel driver (``/dev/kfd``) counts as present, as
+    its wheels carry their own runtime.
+    """
+    import ctypes
+    import sys
+    if sys.platform.startswith("linux") and os.path.exists("/dev/kfd"):
+        return True
+    platform = "linux" if sys.platform.startswith("linux") else sys.platform
+    for name in _DRIVER_LIBRARIES.get(platform, ()):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
 def find_cuda_devices():
-    """Every CUDA GPU torch sees, as torch devices; empty without torch or CUDA.
+    """Every CUDA GPU torch sees, as torch devices; empty without torch, without a GPU
+    driver (torch is then not imported) or without a CUDA device.
 
     Returns
     -------
     list of Device
     """
-    if not _torch_installed():
+    if not _torch_installed() or not _gpu_driver_present():
         return []
     torch = _import_torch()
     if not torch.cuda.is_available():

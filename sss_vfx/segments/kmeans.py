@@ -106,8 +106,9 @@ def _lloyd(x, weights, centres, iterations):
     labels = None
     previous = float("inf")
     k = centres.shape[0]
+    x_sq = xp.sum(x * x, axis=1)
     for _ in range(iterations):
-        new_labels, dist = _assign(x, centres)
+        new_labels, dist = _assign(x, centres, x_sq)
         counts = bincount(new_labels, weights, k)
         sums = bincount(new_labels, weights[:, None] * x, k)
         empty = counts == 0
@@ -125,15 +126,24 @@ def _lloyd(x, weights, centres, iterations):
                 bool(xp.all(labels == new_labels)) or previous - inertia <= 1e-4 * inertia):
             break
         labels, previous = new_labels, inertia
-    labels, dist = _assign(x, centres)
+    labels, dist = _assign(x, centres, x_sq)
     return labels, centres, float(xp.sum(weights * dist ** 2))
 
 
-def _assign(x, centres):
-    """Nearest centre of every point and its distance, through one matrix product."""
+def _assign(x, centres, x_sq=None):
+    """Nearest centre of every point and its distance, through one matrix product.
+
+    ``x_sq`` is ``sum(x * x, axis=1)`` when the caller has it. The (N, k) squared
+    distances are formed in place: fresh temporaries of that size cost more than the
+    product itself (same values, same rounding).
+    """
     xp = namespace(x)
-    sq = xp.sum(x * x, axis=1)[:, None] - 2.0 * (x @ centres.T) + \
-        xp.sum(centres * centres, axis=1)
+    if x_sq is None:
+        x_sq = xp.sum(x * x, axis=1)
+    sq = x @ centres.T
+    sq *= -2.0
+    sq += x_sq[:, None]
+    sq += xp.sum(centres * centres, axis=1)
     labels = xp.astype(xp.argmin(sq, axis=1), xp.int64)
-    dist = xp.sqrt(xp.maximum(sq[xp.arange(x.shape[0], device=device_of(x)), labels], 0.0))
+    dist = xp.sqrt(xp.maximum(xp.min(sq, axis=1), 0.0))
     return labels, dist
