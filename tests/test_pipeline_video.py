@@ -107,6 +107,21 @@ def test_windows_emit_every_frame_once_in_order(window, overlap, count):
     assert [r.index for r in results] == list(range(count))
 
 
+def test_region_flows_only_for_windows_that_carry_layers(monkeypatch):
+    from sss_vfx.pipeline import window_step
+    fine = []
+
+    def counted(frame, next_frame, **kwargs):
+        fine.append(kwargs.get("fine", True))
+        return frame_flow(frame, next_frame, **kwargs)
+
+    monkeypatch.setattr(window_step, "frame_flow", counted)
+    list(segment_video(clip_of(5), window=3, overlap=1, **TINY))
+    # Links for the four frame pairs; the preset's flow only for the second window's
+    # two pairs (the first window carries nothing).
+    assert fine.count(True) == 4 and fine.count(False) == 2
+
+
 def test_deterministic():
     clip = clip_of(4)
     first = [r.alphas for r in segment_video(clip, **TINY)]

@@ -86,8 +86,6 @@ def segment_window(frames, opts, linking, compute, clock):
         if entry.temporal is None:
             with clock.stage("flow"):
                 entry.flow = frame_flow(entry.frame.image, nxt.frame.image)
-                entry.regions = frame_flow(entry.frame.image, nxt.frame.image,
-                                           fine=False)
                 # A vector may be consistent both ways and still wrong (an object of
                 # its ground's colour given the ground's motion): its patch must agree.
                 confidence = entry.flow.confidence * patch_agreement(
@@ -100,6 +98,9 @@ def segment_window(frames, opts, linking, compute, clock):
                            [e.temporal for e in frames[:-1]])
     h, w = frames[0].frame.image.shape[:2]
     anchor = window_anchor([e.given for e in frames], h * w, linking.anchor_weight)
+    if _carries(frames, anchor, linking):
+        with clock.stage("flow"):
+            _region_flows(frames)
     result = soft_layers(lap, [e.frame for e in frames], opts, compute, clock,
                          anchor=anchor,
                          eigenpairs=_eigenpairs(frames, lap, opts, compute, clock),
@@ -187,10 +188,32 @@ def _new_pixels(frames, opts):
     return np.concatenate([np.arange(i * h * w, (i + 1) * h * w) for i in new])
 
 
+def _carries(frames, anchor, linking):
+    """Whether :func:`_reference` or :func:`_prior` carries layers along the flow."""
+    return _references(frames, anchor) or linking.carry_weight > 0
+
+
+def _region_flows(frames):
+    """The preset's flow (``regions``) of each frame :func:`_carried` carries layers
+    from to the next: computed only for windows that carry (not the shot's first,
+    nor guided windows without a carried prior), once per frame."""
+    given = [i for i, e in enumerate(frames) if e.given is not None]
+    if not given:
+        return
+    for entry, nxt in zip(frames[given[-1]:-1], frames[given[-1] + 1:]):
+        if entry.regions is None:
+            entry.regions = frame_flow(entry.frame.image, nxt.frame.image, fine=False)
+
+
+def _references(frames, anchor):
+    """Whether the window's segments are grouped by the shot's layers."""
+    return anchor is not None and frames[0].frame.probabilities is None
+
+
 def _reference(frames, anchor):
     """The shot's layers over the window (:func:`window_reference`), which group
     its segments; None for the shot's first window."""
-    if anchor is None or frames[0].frame.probabilities is not None:
+    if not _references(frames, anchor):
         return None
     carried = _carried(frames, 1.0)
     return window_reference(anchor, carried)
