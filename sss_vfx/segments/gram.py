@@ -193,15 +193,17 @@ class SupportGram(_Phases):
         weights, lo, hi, scale = self._stored(weights, phase)
         rows = self.rows_dtype[lo:hi]
         base = self.full_gram if phase is None else self.phase_grams[phase]
-        excess = xp.astype(weights, self.dtype) - self.constant
+        # One layer's excess per row: a column of the (N, K) weights would be read
+        # across every cache line of the array, twice per layer.
+        excess = contiguous(weights.T, self.dtype) - self.constant
         grams = xp.empty((weights.shape[1], self.m, self.m), dtype=xp.float64,
                          device=device_of(weights))
         # Small products, one per layer: a second BLAS thread gains little on them and,
         # on a busy machine, makes each one many times slower.
         with single_blas_thread():
             for k in range(weights.shape[1]):
-                correction = (_rank_update(rows, excess[:, k] > 0, excess[:, k]) -
-                              _rank_update(rows, excess[:, k] < 0, -excess[:, k]))
+                correction = (_rank_update(rows, excess[k] > 0, excess[k]) -
+                              _rank_update(rows, excess[k] < 0, -excess[k]))
                 grams[k] = scale * (self.constant * base + xp.astype(correction, xp.float64))
         return grams
 
@@ -210,7 +212,9 @@ def _rank_update(rows, where, amount):
     """``sum_p amount_p rows_p rows_p^T`` over the pixels ``where`` (amount >= 0 there),
     as ``F^T F`` (one symmetric rank-k update)."""
     xp = namespace(rows)
-    # A gather by indices: numpy's boolean row mask over (N, M) copies 7x slower.
+    # Gathered by indices (numpy's boolean row mask over (N, M) copies several times
+    # slower) and scaled in place: the support's rows are the stage's memory traffic.
     index = xp.nonzero(where)[0]
-    scaled = xp.take(rows, index, axis=0) * xp.sqrt(xp.take(amount, index))[:, None]
+    scaled = xp.take(rows, index, axis=0)
+    scaled *= xp.sqrt(xp.take(amount, index))[:, None]
     return scaled.T @ scaled
