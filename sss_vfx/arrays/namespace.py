@@ -16,8 +16,8 @@ from array_api_compat import device as device_of
 from sss_vfx.errors import DeviceError
 
 __all__ = ["as_array", "asarray", "bincount", "clip_", "contiguous", "device_of", "einsum",
-           "first_appearance", "import_torch", "is_numpy", "namespace", "norm", "triu_indices",
-           "unique_rows", "vdot"]
+           "first_appearance", "import_torch", "is_numpy", "namespace", "norm", "row_sums",
+           "triu_indices", "unique_rows", "vdot"]
 
 _INSTALL = "pip install 'sss_vfx[gpu]'"
 
@@ -110,6 +110,28 @@ def vdot(u, v):
     if isinstance(u, np.ndarray):
         return float(np.vdot(u, v))
     return float(_module(u).vdot(u.reshape(-1), v.reshape(-1)))
+
+
+def row_sums(x):
+    """``sum(x, axis=1, keepdims=True)`` of an (N, K) array or tensor, (N, 1).
+
+    numpy reduces a short contiguous axis row by row, at five times the cost of adding
+    the columns; for K < 8 its order is the columns' in turn (pairwise summation starts
+    at 8), so the column additions give the same bits. K >= 8 takes the reduction.
+
+    Examples
+    --------
+    >>> x = np.arange(6.0).reshape(3, 2)
+    >>> row_sums(x).ravel().tolist()
+    [1.0, 5.0, 9.0]
+    """
+    xp = namespace(x)
+    if not 0 < x.shape[1] < 8:
+        return xp.sum(x, axis=1, keepdims=True)
+    total = xp.asarray(x[:, :1], copy=True)
+    for j in range(1, x.shape[1]):
+        total += x[:, j:j + 1]
+    return total
 
 
 def norm(x):

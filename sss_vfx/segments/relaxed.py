@@ -15,7 +15,8 @@ or torch (CPU or CUDA) with a sparse CSR tensor, where one sparse product applie
 ``I_K kron L`` to all layers at once.
 """
 
-from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace, norm, vdot
+from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace, norm, \
+    row_sums, vdot
 from sss_vfx.arrays.sparse import as_sparse, sparse_diagonal
 from sss_vfx.options import RelaxedOptions
 
@@ -126,8 +127,7 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
 
 def apply_system(lap, diag_weights, sum_weight, x):
     """``(I kron L) x + diag_weights * x + sum_weight * (x 1) 1^T`` for x of shape (N, K)."""
-    xp = namespace(x)
-    return lap @ x + diag_weights * x + sum_weight * xp.sum(x, axis=1, keepdims=True)
+    return lap @ x + diag_weights * x + sum_weight * row_sums(x)
 
 
 def solve_layers(lap, diag_l, diag_weights, sum_weight, rhs, x, steps, rtol):
@@ -149,14 +149,13 @@ def solve_layers(lap, diag_l, diag_weights, sum_weight, rhs, x, steps, rtol):
     -------
     (N, K) float64
     """
-    xp = namespace(rhs)
     d = diag_l + diag_weights
     inv_d = 1.0 / d
-    denom = 1.0 + sum_weight * xp.sum(inv_d, axis=1, keepdims=True)
+    denom = 1.0 + sum_weight * row_sums(inv_d)
 
     def precondition(z):
         zd = z * inv_d
-        return zd - (sum_weight * xp.sum(zd, axis=1, keepdims=True) / denom) * inv_d
+        return zd - (sum_weight * row_sums(zd) / denom) * inv_d
 
     r = rhs - apply_system(lap, diag_weights, sum_weight, x)
     norm_b = norm(rhs)
