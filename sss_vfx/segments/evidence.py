@@ -49,15 +49,16 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
 
 #: Parameters of the evidence solve: error scale bounds (px, and quantile of the
 #: disagreement distances); width of the uncertain band in error scales; the layer's
-#: weight within the band and beyond it; the layer value above which a pixel outside the
-#: guide may be hair (below it lies the faint halo that upsampling the working-size
-#: layers leaves around every edge: joined to the band all round, it would be taken
-#: whole, a ring of background around the object); the two (layer value, width in
-#: error scales) above which a region of the layer outside the band is a blob, not
-#: hair; the nearest-neighbour Laplacian's weight, the margin (px) around the uncertain pixels whose colours it links, and the
-#: relative tolerance and step cap of the conjugate gradients that solve with it; and, as
-#: ``hole_*``, those of :data:`~sss_vfx.segments.holes.HOLES` (see-through holes in the
-#: guide's interior; ``hole_ratio=inf`` turns them off).
+#: weight within the band and beyond it; the layer value above which a pixel outside
+#: the guide may be hair (below it lies the faint halo that upsampling the
+#: working-size layers leaves around every edge: joined to the band all round, it
+#: would be taken whole, a ring of background around the object); the two (layer
+#: value, width in error scales) above which a region of the layer outside the band
+#: is a blob, not hair; the nearest-neighbour Laplacian's weight, the margin (px)
+#: around the uncertain pixels whose colours it links, and the relative tolerance and
+#: step cap of the conjugate gradients that solve with it; and, as ``hole_*``, those
+#: of :data:`~sss_vfx.segments.holes.HOLES` (see-through holes in the guide's
+#: interior; ``hole_ratio=inf`` turns them off).
 EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 2.5,
             "weight": 0.003, "reach_weight": 0.003, "hold": 0.1,
             "blob": 0.2, "blob_width": 3.0, "solid": 0.8, "solid_width": 1.0,
