@@ -14,9 +14,9 @@ with ``L`` the plate's matting Laplacian (3x3 windows), ``N`` a nearest-neighbou
 (:mod:`~sss_vfx.graph.knn`, weight ``k = 0.3``) and ``l`` the object's soft layer, over
 the *uncertain* pixels only: those within ``2.5 r`` of the guide's edge, ``r`` the
 guide's error scale, and those outside the guide where the layer holds more than a
-tenth of the object connected to that band (hair, strands and defocus beyond the roto; never a blob:
-a region wider than ``3 r`` where the layer exceeds 0.2, or wider than ``r`` where it
-exceeds 0.8, which a roto that careful would not have missed). Every other pixel is
+tenth of the object connected to that band (hair, strands and defocus beyond the
+roto; never a blob: a region wider than ``3 r`` where the layer exceeds 0.2, or wider
+than ``r`` where it exceeds 0.8, which a roto that careful would not have missed). Every other pixel is
 fixed to the guide: 1 in its interior, 0 far outside it; where the guide is thinner than
 7 px (a neck, a strand the roto holds), its middle is fixed too. ``r`` is estimated per
 object from how far from the guide's edge the layer, where it is decided, disagrees
