@@ -13,10 +13,10 @@ with ``L`` the plate's matting Laplacian (3x3 windows), ``N`` a nearest-neighbou
 (KNN matting) Laplacian linking each pixel to the pixels of like colour around it
 (:mod:`~sss_vfx.graph.knn`, weight ``k = 0.3``) and ``l`` the object's soft layer, over
 the *uncertain* pixels only: those within ``2.5 r`` of the guide's edge, ``r`` the
-guide's error scale, and those outside the guide where the layer holds more than a
-tenth of the object connected to that band (hair, strands and defocus beyond the
-roto; never a blob: a region wider than ``3 r`` where the layer exceeds 0.2, or wider
-than ``r`` where it exceeds 0.8, which a roto that careful would not have missed). Every other pixel is
+guide's error scale, and those outside the guide where the layer holds some of the
+object connected to that band (hair, strands and defocus beyond the roto; never a blob:
+a region wider than ``3 r`` where the layer exceeds 0.2, or wider than ``r`` where it
+exceeds 0.8, which a roto that careful would not have missed). Every other pixel is
 fixed to the guide: 1 in its interior, 0 far outside it; where the guide is thinner than
 7 px (a neck, a strand the roto holds), its middle is fixed too. ``r`` is estimated per
 object from how far from the guide's edge the layer, where it is decided, disagrees
@@ -49,18 +49,15 @@ __all__ = ["EVIDENCE", "evidence_layers", "guide_error_scale", "object_evidence"
 
 #: Parameters of the evidence solve: error scale bounds (px, and quantile of the
 #: disagreement distances); width of the uncertain band in error scales; the layer's
-#: weight within the band and beyond it; the layer value above which a pixel outside
-#: the guide may be hair (below it lies the faint halo that upsampling the
-#: working-size layers leaves around every edge: joined to the band all round, it
-#: would be taken whole, a ring of background around the object); the two (layer
-#: value, width in error scales) above which a region of the layer outside the band
-#: is a blob, not hair; the nearest-neighbour Laplacian's weight, the margin (px)
-#: around the uncertain pixels whose colours it links, and the relative tolerance and
-#: step cap of the conjugate gradients that solve with it; and, as ``hole_*``, those
-#: of :data:`~sss_vfx.segments.holes.HOLES` (see-through holes in the guide's
-#: interior; ``hole_ratio=inf`` turns them off).
+#: weight within the band and beyond it; the layer value above which a pixel outside the
+#: guide may be hair; the two (layer value, width in error scales) above which a region
+#: of the layer outside the band is a blob, not hair; the nearest-neighbour Laplacian's
+#: weight, the margin (px) around the uncertain pixels whose colours it links, and the
+#: relative tolerance and step cap of the conjugate gradients that solve with it; and, as
+#: ``hole_*``, those of :data:`~sss_vfx.segments.holes.HOLES` (see-through holes in the
+#: guide's interior; ``hole_ratio=inf`` turns them off).
 EVIDENCE = {"scale_min": 3.0, "scale_max": 8.0, "quantile": 50.0, "band": 2.5,
-            "weight": 0.003, "reach_weight": 0.003, "hold": 0.1,
+            "weight": 0.003, "reach_weight": 0.003, "hold": 0.05,
             "blob": 0.2, "blob_width": 3.0, "solid": 0.8, "solid_width": 1.0,
             "knn_weight": 0.3, "knn_margin": 20, "knn_tolerance": 1e-5, "knn_steps": 200,
             **{f"hole_{key}": value for key, value in HOLES.items()}}
