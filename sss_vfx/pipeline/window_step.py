@@ -98,14 +98,11 @@ def segment_window(frames, opts, linking, compute, clock):
                            [e.temporal for e in frames[:-1]])
     h, w = frames[0].frame.image.shape[:2]
     anchor = window_anchor([e.given for e in frames], h * w, linking.anchor_weight)
-    if _carries(frames, anchor, linking):
-        with clock.stage("flow"):
-            _region_flows(frames)
+    prior, reference = _prior(frames, linking, clock), _reference(frames, anchor, clock)
     result = soft_layers(lap, [e.frame for e in frames], opts, compute, clock,
                          anchor=anchor,
                          eigenpairs=_eigenpairs(frames, lap, opts, compute, clock),
-                         prior=_prior(frames, linking),
-                         reference=_reference(frames, anchor),
+                         prior=prior, reference=reference,
                          sparse_rows=_new_pixels(frames, opts))
     layers = pad_layers(np.clip(result.layers, 0.0, 1.0), opts.layers)
     return (layers.reshape(len(frames), -1, opts.layers), anchor is not None,
@@ -188,38 +185,16 @@ def _new_pixels(frames, opts):
     return np.concatenate([np.arange(i * h * w, (i + 1) * h * w) for i in new])
 
 
-def _carries(frames, anchor, linking):
-    """Whether :func:`_reference` or :func:`_prior` carries layers along the flow."""
-    return _references(frames, anchor) or linking.carry_weight > 0
-
-
-def _region_flows(frames):
-    """The preset's flow (``regions``) of each frame :func:`_carried` carries layers
-    from to the next: computed only for windows that carry (not the shot's first,
-    nor guided windows without a carried prior), once per frame."""
-    given = [i for i, e in enumerate(frames) if e.given is not None]
-    if not given:
-        return
-    for entry, nxt in zip(frames[given[-1]:-1], frames[given[-1] + 1:]):
-        if entry.regions is None:
-            entry.regions = frame_flow(entry.frame.image, nxt.frame.image, fine=False)
-
-
-def _references(frames, anchor):
-    """Whether the window's segments are grouped by the shot's layers."""
-    return anchor is not None and frames[0].frame.probabilities is None
-
-
-def _reference(frames, anchor):
+def _reference(frames, anchor, clock):
     """The shot's layers over the window (:func:`window_reference`), which group
     its segments; None for the shot's first window."""
-    if not _references(frames, anchor):
+    if anchor is None or frames[0].frame.probabilities is not None:
         return None
-    carried = _carried(frames, 1.0)
+    carried = _carried(frames, 1.0, clock)
     return window_reference(anchor, carried)
 
 
-def _carried(frames, weight):
+def _carried(frames, weight, clock):
     """The layers of the last frame already given, carried along the flow over
     the frames after it (see :func:`carried_prior`); None when no frame follows.
 
@@ -234,13 +209,19 @@ def _carried(frames, weight):
     if not given or given[-1] == len(frames) - 1:
         return None
     last = given[-1]
+    # The preset's flow is computed here, its only reader, once per frame: windows that
+    # carry nothing (the shot's first; guided ones without a carried prior) skip it.
+    with clock.stage("flow"):
+        for entry, nxt in zip(frames[last:-1], frames[last + 1:]):
+            if entry.regions is None:
+                entry.regions = frame_flow(entry.frame.image, nxt.frame.image, fine=False)
     h, w = frames[0].frame.image.shape[:2]
     return carried_prior(frames[last].given.reshape(h, w, -1),
                          [e.regions for e in frames[last:-1]], last + 1, weight)
 
 
-def _prior(frames, linking):
+def _prior(frames, linking, clock):
     """The carried-forward prior on the frames after the last one already given."""
     if linking.carry_weight <= 0:
         return None
-    return _carried(frames, linking.carry_weight)
+    return _carried(frames, linking.carry_weight, clock)
