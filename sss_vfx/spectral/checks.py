@@ -99,7 +99,7 @@ def largest_principal_angle(reference, vectors):
     """
     if vectors.shape[0] != reference.shape[0] or vectors.shape[1] > reference.shape[1]:
         raise OptionError(f"cannot compare a {tuple(vectors.shape)} basis with a "
-                         f"{tuple(reference.shape)} reference")
+                          f"{tuple(reference.shape)} reference")
     xp = namespace(reference, vectors)
     q_ref = xp.linalg.qr(reference)[0]
     q_vec = xp.linalg.qr(vectors)[0]
