@@ -31,6 +31,7 @@ from sss_vfx.segments.identity import (
     window_anchor,
     window_reference,
 )
+from sss_vfx.spectral.threads import thread_map, workers
 
 log = logging.getLogger("sss_vfx")
 
@@ -158,17 +159,26 @@ def _check_handover(frames, layers):
 def _eigenpairs(frames, lap, opts, compute, clock):
     """Each frame's eigenvectors (once per frame), then the window's Ritz pairs."""
     with clock.stage("eigenvectors"):
-        for entry in frames:
-            if entry.eigenvectors is None:
-                h, w = entry.frame.image.shape[:2]
-                entry.eigenvectors = compute.run(
-                    "eigenvectors", entry.laplacian, eigenvector_count(opts, h * w),
-                    shape=(h, w), block=opts.eigensolver == "block")
+        missing = [entry for entry in frames if entry.eigenvectors is None]
+        # Each frame's solve is its own: a window's new frames go to the cores side by
+        # side, the same bits as one after another. A torch device keeps its queue.
+        threads = workers() if compute.torch_device is None else 1
+        solved = thread_map(lambda entry: _frame_eigenpairs(entry, opts, compute),
+                            missing, threads)
+        for entry, pairs in zip(missing, solved):
+            entry.eigenvectors = pairs
         if len(frames) == 1:
             return frames[0].eigenvectors
         return compute.run(
             "window_eigenvectors", lap, [e.eigenvectors[1] for e in frames],
             frames[0].eigenvectors[1].shape[1])
+
+
+def _frame_eigenpairs(entry, opts, compute):
+    """One frame's eigenpairs, from its own Laplacian."""
+    h, w = entry.frame.image.shape[:2]
+    return compute.run("eigenvectors", entry.laplacian, eigenvector_count(opts, h * w),
+                       shape=(h, w), block=opts.eigensolver == "block")
 
 
 def _new_pixels(frames, opts):

@@ -21,8 +21,10 @@ Written against the array namespace of the eigenvectors (numpy, torch).
 
 import itertools
 
+import numpy as np
+
 from sss_vfx.arrays.namespace import contiguous, device_of, namespace, triu_indices
-from sss_vfx.spectral.threads import single_blas_thread
+from sss_vfx.spectral.threads import single_blas_thread, thread_map, workers
 
 __all__ = ["SUPPORT_CLAMP", "ProductGram", "SupportGram", "gram_builder", "phase_bounds"]
 
@@ -186,6 +188,9 @@ class SupportGram(_Phases):
         phases = [self.sorted[lo:hi] for lo, hi in zip(self.bounds, self.bounds[1:])]
         self.phase_grams = [b.T @ b for b in phases]
         self.full_gram = sum(self.phase_grams[1:], self.phase_grams[0])
+        # The layers' corrections are independent: on numpy they go to the cores side
+        # by side (torch runs its own threads, and a GPU its own queue).
+        self.threads = workers() if isinstance(eigenvectors, np.ndarray) else 1
 
     def __call__(self, weights, phase=None):
         """Gram matrices (K, M, M) float64, as :meth:`ProductGram.__call__`."""
@@ -198,13 +203,21 @@ class SupportGram(_Phases):
         excess = contiguous(weights.T, self.dtype) - self.constant
         grams = xp.empty((weights.shape[1], self.m, self.m), dtype=xp.float64,
                          device=device_of(weights))
+
+        def layer(k):
+            correction = (_rank_update(rows, excess[k] > 0, excess[k]) -
+                          _rank_update(rows, excess[k] < 0, -excess[k]))
+            grams[k] = scale * (self.constant * base + xp.astype(correction, xp.float64))
+
         # Small products, one per layer: a second BLAS thread gains little on them and,
-        # on a busy machine, makes each one many times slower.
-        with single_blas_thread():
-            for k in range(weights.shape[1]):
-                correction = (_rank_update(rows, excess[k] > 0, excess[k]) -
-                              _rank_update(rows, excess[k] < 0, -excess[k]))
-                grams[k] = scale * (self.constant * base + xp.astype(correction, xp.float64))
+        # on a busy machine, makes each one many times slower; whole layers go to the
+        # cores instead (thread_map holds BLAS to one thread while they run).
+        if self.threads > 1:
+            thread_map(layer, range(weights.shape[1]), self.threads)
+        else:
+            with single_blas_thread():
+                for k in range(weights.shape[1]):
+                    layer(k)
         return grams
 
 

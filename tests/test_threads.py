@@ -1,0 +1,89 @@
+"""Threads for independent pieces of work: the results a loop gives, bit for bit, with
+BLAS held to one thread while they run and given back after."""
+
+import time
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from sss_vfx import segment_video
+from sss_vfx.data import moving_shot
+from sss_vfx.segments.gram import SupportGram
+from sss_vfx.spectral.threads import thread_map, workers
+
+
+def blas_threads():
+    np.linalg.solve(np.eye(3), np.ones(3))  # make sure numpy's BLAS is loaded
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_thread_map_gives_the_loops_results_in_the_items_order():
+    def slow_square(x):
+        time.sleep(0.01 * (5 - x))   # the first items finish last
+        return x * x
+
+    assert thread_map(slow_square, range(5), 3) == [x * x for x in range(5)]
+    assert thread_map(slow_square, [], 3) == []
+
+
+def test_thread_map_holds_blas_to_one_thread_and_gives_it_back():
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        seen = thread_map(lambda _: blas_threads(), range(4), 2)
+        after = blas_threads()
+    assert all(n == 2 for n in before)
+    assert all(n == 1 for threads in seen for n in threads)
+    assert after == before
+
+
+def test_thread_map_raises_an_items_error_once_every_item_is_done():
+    done = []
+
+    def fail_on_two(x):
+        if x == 2:
+            raise ValueError("item 2")
+        time.sleep(0.05)
+        done.append(x)
+
+    with pytest.raises(ValueError, match="item 2"):
+        thread_map(fail_on_two, range(4), 2)
+    assert sorted(done) == [0, 1, 3]
+
+
+def test_workers_follow_the_blas_limit():
+    with threadpool_limits(1, user_api="blas"):
+        assert workers() == 1
+    with threadpool_limits(2, user_api="blas"):
+        assert 1 <= workers() <= 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gram_corrections_side_by_side_are_the_loops_bits(dtype):
+    rng = np.random.default_rng(0)
+    vectors = np.linalg.qr(rng.standard_normal((3000, 20)))[0]
+    weights = np.where(rng.random((3000, 7)) < 0.7, 0.5,
+                       np.abs(rng.standard_normal((3000, 7))) ** 3)
+    gram = SupportGram(vectors, dtype, 1, 0.5)
+    gram.threads = 1
+    alone = gram(weights)
+    gram.threads = 2
+    np.testing.assert_array_equal(gram(weights), alone)
+    # And the matrices are the weighted Gram matrices (a float64 reference).
+    reference = np.einsum("pi,pk,pj->kij", vectors, weights, vectors)
+    np.testing.assert_allclose(alone, reference, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_a_windows_frames_solved_side_by_side_give_the_same_layers(monkeypatch):
+    from sss_vfx.pipeline import window_step
+    clip = moving_shot(frames=5, shape=(40, 56), seed=3)
+    images, features = [s.image for s in clip], [s.features for s in clip]
+    options = dict(layers=2, eigenvectors=12, initial_segments=4, superpixels=40,
+                   colours=False)
+    runs = {}
+    for count in (1, 2):
+        monkeypatch.setattr(window_step, "workers", lambda count=count: count)
+        runs[count] = [r.alphas for r in segment_video(images, features, **options)]
+    assert len(runs[1]) == 5
+    for one, two in zip(runs[1], runs[2]):
+        np.testing.assert_array_equal(one, two)
