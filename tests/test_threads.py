@@ -32,7 +32,8 @@ def test_thread_map_holds_blas_to_one_thread_and_gives_it_back():
         before = blas_threads()
         seen = thread_map(lambda _: blas_threads(), range(4), 2)
         after = blas_threads()
-    assert all(n == 2 for n in before)
+    if not all(n == 2 for n in before):
+        pytest.skip("BLAS cannot run two threads here")
     assert all(n == 1 for threads in seen for n in threads)
     assert after == before
 
