@@ -75,12 +75,13 @@ def test_gram_corrections_side_by_side_are_the_loops_bits(dtype):
     np.testing.assert_allclose(alone, reference, atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-def test_a_windows_frames_solved_side_by_side_give_the_same_layers(monkeypatch):
+@pytest.mark.parametrize("solver", ["block", "arpack"])
+def test_a_windows_frames_solved_side_by_side_give_the_same_layers(monkeypatch, solver):
     from sss_vfx.pipeline import window_step
     clip = moving_shot(frames=5, shape=(40, 56), seed=3)
     images, features = [s.image for s in clip], [s.features for s in clip]
     options = dict(layers=2, eigenvectors=12, initial_segments=4, superpixels=40,
-                   colours=False)
+                   colours=False, eigensolver=solver)
     runs = {}
     for count in (1, 2):
         monkeypatch.setattr(window_step, "workers", lambda count=count: count)
