@@ -11,9 +11,11 @@ against 15 ms. Large products keep every thread.
 The cores are used instead by giving threads whole pieces of work that share nothing:
 the eigenvectors of a window's new frames, frame by frame, and the constrained step's
 Gram corrections, layer by layer. Each piece runs the same operations on one BLAS
-thread whatever the number of threads, so the results are the same bits on one core
-or many (what farm workers, which run one, rely on). SuperLU and BLAS release the GIL,
-so Python threads run them side by side.
+thread however many threads share the pieces, so their results are the bits of a loop
+over them. (The large products elsewhere keep every BLAS thread, and the BLAS thread
+count changes their rounding: a run held to one thread, as farm workers are, can give
+slightly different layers.) SuperLU and BLAS release the GIL, so Python threads run
+them side by side.
 """
 
 import concurrent.futures
