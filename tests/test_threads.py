@@ -89,3 +89,18 @@ def test_a_windows_frames_solved_side_by_side_give_the_same_layers(monkeypatch, 
     assert len(runs[1]) == 5
     for one, two in zip(runs[1], runs[2]):
         np.testing.assert_array_equal(one, two)
+
+
+def test_the_layers_do_not_depend_on_the_blas_thread_count():
+    from sss_vfx import segment_image
+    from sss_vfx.data import two_region_image
+    image, _ = two_region_image((192, 192), seed=2)
+    options = dict(eigenvectors=40, initial_segments=12, layers=3, superpixels=150,
+                   colours=False)
+    runs = []
+    for threads in (2, 1):
+        with threadpool_limits(threads, user_api="blas"):
+            if threads == 2 and not all(n == 2 for n in blas_threads()):
+                pytest.skip("BLAS cannot run two threads here")
+            runs.append(segment_image(image, **options).alphas)
+    np.testing.assert_array_equal(runs[0], runs[1])

@@ -12,7 +12,7 @@ it; :attr:`Compute.ran` records where each stage ran, for the manifest.
 """
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from sss_vfx.accel.devices import NUMPY, Device, auto_affinity_device, resolve_device
 from sss_vfx.accel import label_means_cl, laplacian_cl, matting_cl, temporal_cl
@@ -29,6 +29,7 @@ from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.graph.temporal import temporal_affinity
 from sss_vfx.options import AffinityWeights, TemporalOptions
 from sss_vfx.segments.colours import premultiplied_colours, unit_range
+from sss_vfx.spectral.threads import single_blas_thread
 
 __all__ = ["Compute", "memory_guard", "run_stage"]
 
@@ -96,6 +97,13 @@ class Compute:
         OpenCL device has fallen back."""
         return (self.affinity_device.spec if self.device.kind == "opencl"
                 else self.device.spec)
+
+    def pinned(self):
+        """Context for a run's stages: on numpy, BLAS on one thread throughout (the
+        cores come from threads over independent pieces, :mod:`sss_vfx.spectral.threads`),
+        so the layers do not depend on the BLAS thread count; torch devices keep their
+        own threads."""
+        return single_blas_thread() if self.torch_device is None else nullcontext()
 
     def _note(self, stage, device):
         self.ran[stage] = device.spec

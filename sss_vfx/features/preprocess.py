@@ -8,6 +8,7 @@ import numpy as np
 from sss_vfx.errors import FeatureError
 from sss_vfx.features.classes import fit_feature_classes
 from sss_vfx.filters.guided import guided_filter
+from sss_vfx.spectral.threads import single_blas_thread
 
 #: Features whose values span less than this carry no information.
 _FLAT = 1e-9
@@ -84,11 +85,14 @@ def fit_feature_projection(features, image, *, clip=5.0, radius=10, eps=1e-4,
 def _fit_pca(flat):
     mean = flat.mean(axis=0)
     centred = flat - mean
-    # The three leading principal axes, with a sign convention so results are stable.
-    _, _, vt = np.linalg.svd(centred[:: max(1, len(centred) // 200_000)],
-                             full_matrices=False)
-    axes = vt[:3] * np.sign(vt[:3, [np.argmax(np.abs(vt[i])) for i in range(3)]].diagonal())[:, None]
-    proj = centred @ axes.T
+    # The three leading principal axes, with a sign convention so results are stable;
+    # on one BLAS thread, whose rounding does not depend on the machine's thread count.
+    with single_blas_thread():
+        _, _, vt = np.linalg.svd(centred[:: max(1, len(centred) // 200_000)],
+                                 full_matrices=False)
+        axes = vt[:3] * np.sign(
+            vt[:3, [np.argmax(np.abs(vt[i])) for i in range(3)]].diagonal())[:, None]
+        proj = centred @ axes.T
     lo, hi = proj.min(axis=0), proj.max(axis=0)
     return FeatureProjection(channels=flat.shape[1], offset=mean, axes=axes, low=lo,
                              span=hi - lo)
@@ -120,8 +124,9 @@ def _project(projection, flat, shape_hw):
     # A component without real spread stays 0 rather than stretching round-off.
     spread = projection.span > _FLAT
     scale = np.where(spread, projection.span, 1.0)
-    proj = np.where(spread, ((flat - projection.offset) @ projection.axes.T
-                             - projection.low) / scale, 0.0)
+    with single_blas_thread():
+        proj = np.where(spread, ((flat - projection.offset) @ projection.axes.T
+                                 - projection.low) / scale, 0.0)
     return np.clip(proj, 0.0, 1.0).reshape(*shape_hw, 3)
 
 

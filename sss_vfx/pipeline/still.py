@@ -181,7 +181,8 @@ def segment_image(image, features=None, *, guides=None, guide_names=None,
         inputs = prepare_image(image, features, guides=guides, guide_names=guide_names,
                                feature_model=feature_model, options=options,
                                compute=compute, plate=plate, **overrides)
-    seg = _segment(inputs, StageClock(STAGES, progress), compute, colours)
+    with compute.pinned():
+        seg = _segment(inputs, StageClock(STAGES, progress), compute, colours)
     seg.plate_header = inputs.header
     seg.objects = inputs.objects
     return seg

@@ -339,8 +339,9 @@ class _WindowRunner:
     def _segment(self, entries):
         """(F, h*w, K) layers of the window's frames, in the window's own order, and
         whether they were anchored to layers already given."""
-        layers, anchored, note = segment_window(entries, self.opts, self.linking,
-                                                self.compute, self.clock)
+        with self.compute.pinned():
+            layers, anchored, note = segment_window(entries, self.opts, self.linking,
+                                                    self.compute, self.clock)
         if note and note not in self.state.notes:
             log.warning(note)    # once per shot, not per window
             self.state.notes.append(note)
@@ -352,11 +353,13 @@ class _WindowRunner:
         if entry.done:
             alphas = entry.finished
         else:
-            alphas = final_layers(entry.given, frame, self.opts, self.compute, self.clock)
-            if self.colours:
-                with self.clock.stage("colours"):
-                    colours = self.compute.colours(self.values(entry.number, frame.plate),
-                                                   alphas)
+            with self.compute.pinned():
+                alphas = final_layers(entry.given, frame, self.opts, self.compute,
+                                      self.clock)
+                if self.colours:
+                    with self.clock.stage("colours"):
+                        colours = self.compute.colours(
+                            self.values(entry.number, frame.plate), alphas)
         return FrameLayers(number=entry.number, alphas=alphas, plate=frame.plate,
                            index=entry.index, total=self.total, skipped=entry.done,
                            colours=colours, timings=dict(self.clock.timings),

@@ -1,26 +1,30 @@
-"""How the stages use the cores: one BLAS thread for small dense linear algebra, and
-independent pieces of work side by side.
+"""How the stages use the cores: BLAS on one thread, and independent pieces of work (a
+window's frames, a window's layers) side by side on threads.
 
 OpenBLAS splits even a 100x100 solve across all its threads, which then wait on each
 other. Where another process holds a core (a farm node, a second job, the compositing
 package itself), the wait is a whole time slice per operation: on the 2-core machine
 with one other busy process, the constrained sparsification's batch of 39 solves of
 100x100 took 1.46 s with two threads and 18 ms with one, and a 300x300 ``eigh`` 54 ms
-against 15 ms. Large products keep every thread.
+against 15 ms. And a product's rounding depends on how many threads shared it: a shot
+run with one BLAS thread and with two differed by up to 0.55 in a layer by its ninth
+frame, so a farm's one-thread workers and an artist's workstation gave different
+mattes of the same shot.
 
-The cores are used instead by giving threads whole pieces of work that share nothing:
-the eigenvectors of a window's new frames, frame by frame, and the constrained step's
-Gram corrections, layer by layer. Each piece runs the same operations on one BLAS
-thread however many threads share the pieces, so their results are the bits of a loop
-over them. (The large products elsewhere keep every BLAS thread, and the BLAS thread
-count changes their rounding: a run held to one thread, as farm workers are, can give
-slightly different layers.) SuperLU and BLAS release the GIL, so Python threads run
-them side by side.
+So the numpy pipelines run every stage with BLAS on one thread
+(:func:`single_blas_thread`, entered by :meth:`~sss_vfx.accel.compute.Compute.pinned`),
+and the cores are used by giving threads whole pieces of work that share nothing: the
+eigenvectors of a window's new frames, frame by frame, and the constrained step's Gram
+corrections, layer by layer. Each piece runs the same operations however many threads
+share the pieces, so the layers are the same bits on one core or many. SuperLU and BLAS
+release the GIL, so Python threads run them side by side.
 """
 
 import concurrent.futures
+import contextlib
 import functools
 import os
+import threading
 
 
 @functools.lru_cache(maxsize=None)
@@ -30,16 +34,46 @@ def _controller():
     return ThreadpoolController()
 
 
+_pin = {"depth": 0, "workers": 1, "limiter": None}
+_pin_lock = threading.Lock()
+
+
+@contextlib.contextmanager
 def single_blas_thread():
-    """Context manager: BLAS and LAPACK calls inside it run on one thread."""
-    return _controller().limit(limits=1, user_api="blas")
+    """Context manager: BLAS and LAPACK calls inside it run on one thread.
+
+    The limit is the process's: contexts entered inside it, or by other threads while
+    it holds, share it, and the BLAS thread count comes back when the last of them
+    leaves (one thread leaving must not give another's products their threads back
+    halfway through).
+    """
+    with _pin_lock:
+        if _pin["depth"] == 0:
+            _pin["workers"] = _available()
+            _pin["limiter"] = _controller().limit(limits=1, user_api="blas")
+        _pin["depth"] += 1
+    try:
+        yield
+    finally:
+        with _pin_lock:
+            _pin["depth"] -= 1
+            if _pin["depth"] == 0:
+                _pin["limiter"].restore_original_limits()
+                _pin["limiter"] = None
 
 
 def workers():
     """Threads this process may keep busy: the cores it may run on, and no more than
-    its BLAS libraries' thread count, so a process held to one BLAS thread
-    (``OMP_NUM_THREADS=1``, ``threadpoolctl``) runs one. Inside
-    :func:`single_blas_thread` it is 1: read it before."""
+    its BLAS libraries' thread count (as it was before :func:`single_blas_thread`), so
+    a process held to one BLAS thread (``OMP_NUM_THREADS=1``, ``threadpoolctl``) runs
+    one."""
+    with _pin_lock:
+        if _pin["depth"]:
+            return _pin["workers"]
+    return _available()
+
+
+def _available():
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
@@ -57,10 +91,8 @@ def _pool(count):
 def thread_map(function, items, count):
     """``[function(item) for item in items]``, computed by up to ``count`` threads.
 
-    With more than one thread the whole map runs under :func:`single_blas_thread`,
-    entered here, once: a BLAS limit entered and left by the threads themselves would
-    be lifted by the first to leave while the others still compute. Each item then
-    runs the same operations as in a loop, so the results are the same bits.
+    With more than one thread the whole map runs under :func:`single_blas_thread`, so
+    each item runs the same operations as in a loop: the results are the same bits.
 
     Parameters
     ----------
