@@ -9,8 +9,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from sss_vfx import segment_video
 from sss_vfx.data import moving_shot
-from sss_vfx.segments.gram import SupportGram
-from sss_vfx.spectral.threads import thread_map, workers
+from sss_vfx.segments.gram import ProductGram, SupportGram
+from sss_vfx.spectral.threads import single_blas_thread, thread_map, workers
 
 
 def blas_threads():
@@ -104,3 +104,29 @@ def test_the_layers_do_not_depend_on_the_blas_thread_count():
                 pytest.skip("BLAS cannot run two threads here")
             runs.append(segment_image(image, **options).alphas)
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pairwise_products_in_blocks_are_the_same_bits_on_any_thread_count(dtype):
+    rng = np.random.default_rng(1)
+    vectors = np.linalg.qr(rng.standard_normal((4000, 16)))[0]
+    weights = rng.random((4000, 5)) ** 4
+    with single_blas_thread():
+        # A budget that holds 3,000 pixels' products and rebuilds the rest in chunks.
+        gram = ProductGram(vectors, 136 * np.dtype(dtype).itemsize * 3000, dtype)
+        runs = {}
+        for count in (1, 2):
+            gram.threads = count
+            runs[count] = gram(weights)
+        stored = np.ascontiguousarray(weights[gram.order], dtype=dtype)
+        packed = gram.products[:, :gram.held] @ stored[:gram.held]
+        for start in range(gram.held, 4000, gram.chunk):
+            stop = min(start + gram.chunk, 4000)
+            packed += gram._products(start, stop) @ stored[start:stop]
+    assert 0 < gram.held < 4000
+    np.testing.assert_array_equal(runs[1], runs[2])
+    upper = np.triu_indices(16)
+    # The blocks' sums are the one product's up to its rounding.
+    reference = packed.T.astype(np.float64)
+    scale = np.abs(reference).max() * (1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(runs[1][:, upper[0], upper[1]], reference, rtol=0, atol=scale)

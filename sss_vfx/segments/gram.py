@@ -33,6 +33,10 @@ __all__ = ["SUPPORT_CLAMP", "ProductGram", "SupportGram", "gram_builder", "phase
 #: (``clamp ** (sparsity - 2)``) is so far above the smallest weights that ``c E^T E``
 #: minus a float32 correction would lose them.
 SUPPORT_CLAMP = 1e-3
+#: Blocks of pair rows :class:`ProductGram`'s product is cut into, one per thread at a
+#: time: a fixed count, so the sums are the same bits on one core or many (and, with
+#: OpenBLAS on the paper's sizes, those of the uncut product).
+PAIR_BLOCKS = 8
 
 
 def phase_bounds(n, stride):
@@ -128,10 +132,22 @@ class ProductGram(_Phases):
         self.held = max(0, min(n, budget // row_bytes))
         self.chunk = max(1, min(n, budget // (4 * row_bytes)))
         self.products = self._products(0, self.held)
+        # The GEMM's rows go to the cores in a fixed number of blocks, the same
+        # whatever the thread count (on numpy; torch keeps its one product).
+        pairs = self.upper[0].shape[0]
+        cuts = [pairs * b // PAIR_BLOCKS for b in range(PAIR_BLOCKS + 1)]
+        numpy = isinstance(eigenvectors, np.ndarray)
+        self.blocks = [slice(a, b) for a, b in zip(cuts, cuts[1:])] if numpy else \
+            [slice(0, pairs)]
+        self.threads = workers() if numpy else 1
 
-    def _products(self, start, stop):
+    def _products(self, start, stop, rows=None):
+        """The pairwise products of pixels ``start:stop``, (pairs, stop - start), or of
+        the pairs ``rows`` (a slice) alone."""
         xp = namespace(self.et)
         et = self.et[:, start:stop]
+        if rows is not None:
+            return et[self.upper[0][rows]] * et[self.upper[1][rows]]
         out = xp.empty((self.upper[0].shape[0], et.shape[1]), dtype=self.dtype,
                        device=device_of(et))
         row = 0
@@ -149,10 +165,15 @@ class ProductGram(_Phases):
         weights = contiguous(weights, self.dtype)
         # weights[i] belongs to stored pixel lo + i.
         held = min(max(lo, self.held), hi)
-        packed = self.products[:, lo:held] @ weights[:held - lo]
-        for start in range(held, hi, self.chunk):
-            stop = min(start + self.chunk, hi)
-            packed += self._products(start, stop) @ weights[start - lo:stop - lo]
+
+        def block(rows):
+            packed = self.products[rows, lo:held] @ weights[:held - lo]
+            for start in range(held, hi, self.chunk):
+                stop = min(start + self.chunk, hi)
+                packed += self._products(start, stop, rows) @ weights[start - lo:stop - lo]
+            return packed
+
+        packed = xp.concat(thread_map(block, self.blocks, self.threads), axis=0)
         if phase is not None:
             packed *= scale
         packed = xp.astype(packed.T, xp.float64)
