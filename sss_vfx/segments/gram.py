@@ -138,15 +138,15 @@ class ProductGram(_Phases):
         cuts = [pairs * b // PAIR_BLOCKS for b in range(PAIR_BLOCKS + 1)]
         numpy = isinstance(eigenvectors, np.ndarray)
         self.blocks = [slice(a, b) for a, b in zip(cuts, cuts[1:])] if numpy else \
-            [slice(0, pairs)]
+            [slice(None)]
         self.threads = workers() if numpy else 1
 
-    def _products(self, start, stop, rows=None):
+    def _products(self, start, stop, rows=slice(None)):
         """The pairwise products of pixels ``start:stop``, (pairs, stop - start), or of
         the pairs ``rows`` (a slice) alone."""
         xp = namespace(self.et)
         et = self.et[:, start:stop]
-        if rows is not None:
+        if rows != slice(None):
             return et[self.upper[0][rows]] * et[self.upper[1][rows]]
         out = xp.empty((self.upper[0].shape[0], et.shape[1]), dtype=self.dtype,
                        device=device_of(et))
@@ -232,13 +232,9 @@ class SupportGram(_Phases):
 
         # Small products, one per layer: a second BLAS thread gains little on them and,
         # on a busy machine, makes each one many times slower; whole layers go to the
-        # cores instead (thread_map holds BLAS to one thread while they run).
-        if self.threads > 1:
+        # cores instead.
+        with single_blas_thread():
             thread_map(layer, range(weights.shape[1]), self.threads)
-        else:
-            with single_blas_thread():
-                for k in range(weights.shape[1]):
-                    layer(k)
         return grams
 
 
