@@ -4,8 +4,10 @@
 Frames stream through windows of ``window`` consecutive frames that share ``overlap``
 frames with the next; each window is segmented as one graph
 (:mod:`~sss_vfx.pipeline.window_step`), and its frames that no later window shares are
-emitted. Only one window of frames is held at a time: memory does not grow with the
-shot.
+emitted. Only one window of frames is held at a time, and the next window's new frames read
+ahead: memory does not grow with the shot. On numpy with more than one core, the
+frames read ahead solve their eigenvectors on other threads while the window before
+them is segmented.
 
 A resumed run gives the same bits as an uninterrupted one: at every window boundary
 the runner hands its state (:class:`~sss_vfx.pipeline.window_state.WindowState`) to a
@@ -28,10 +30,13 @@ from sss_vfx.io.guides import Guides
 from sss_vfx.pipeline.inputs import ShotInputs, prepare_shot, refuse_prepared
 from sss_vfx.pipeline.layers import final_layers, working_frame
 from sss_vfx.pipeline.limits import check_eigenvectors
+from sss_vfx.pipeline.lookahead import read_ahead
 from sss_vfx.pipeline.window_state import WindowState
-from sss_vfx.pipeline.window_step import WindowFrame, give_layers, segment_window
+from sss_vfx.pipeline.window_step import (WindowFrame, give_layers, segment_window,
+                                          start_eigenpairs)
 from sss_vfx.progress import StageClock
 from sss_vfx.segments.upsample import downsample_layers
+from sss_vfx.spectral.threads import new_pool, workers
 
 log = logging.getLogger("sss_vfx")
 
@@ -215,20 +220,49 @@ class _WindowRunner:
         self.pending = []
 
     def run(self, stream):
+        threads = workers() if self.compute.torch_device is None else 1
+        if threads <= 1:
+            yield from self._run(stream, 0, lambda entry: None)
+            return
+        pool = new_pool(threads)
+        try:
+            # Two windows' new frames: the frames after the next window's start while
+            # the next window's are still solving, so no core waits.
+            ahead = 2 * (self.linking.frames_per_window - self.linking.shared_frames)
+            yield from self._run(stream, ahead, lambda entry: self._start(entry, pool))
+        finally:
+            # A run stopped early waits for the solves under way (seconds), so nothing
+            # of it is left running.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, stream, depth, start):
+        for entry in read_ahead(self._entries(stream), depth, start):
+            if isinstance(entry, _Damaged):
+                # Finish the frames decoded before the damaged one, then report it.
+                yield from self._flush()
+                raise entry.error
+            yield from self._admit(entry)
+        yield from self._flush()
+
+    def _entries(self, stream):
         index = 0
         stream = iter(stream)
         while True:
             try:
                 number, plate, raw = next(stream)
             except StopIteration:
-                break
-            except SssError:
-                # A damaged file: finish the frames decoded so far, then report it.
-                yield from self._flush()
-                raise
-            yield from self._admit(self._enter(index, number, plate, raw))
+                return
+            except SssError as exc:
+                yield _Damaged(exc)
+                return
+            yield self._enter(index, number, plate, raw)
             index += 1
-        yield from self._flush()
+
+    def _start(self, entry, pool):
+        """Start the eigenvectors of a frame read ahead, unless it is finished (a
+        resumed run hands it out as it is)."""
+        if isinstance(entry, WindowFrame) and not entry.done:
+            start_eigenpairs(entry, self.opts, self.compute, self.clock, pool)
 
     def _admit(self, entry):
         """Take a frame in: hand it out now (finished, resuming) or into the window."""
@@ -364,6 +398,13 @@ class _WindowRunner:
                            index=entry.index, total=self.total, skipped=entry.done,
                            colours=colours, timings=dict(self.clock.timings),
                            notes=list(self.state.notes), device=self.compute.spec)
+
+
+@dataclass
+class _Damaged:
+    """The error a stream raised in place of a frame."""
+
+    error: SssError
 
 
 #: How the runner takes finished frames in (resumed runs).

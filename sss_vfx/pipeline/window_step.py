@@ -14,6 +14,7 @@ Nothing here knows of streams, checkpoints or emitting: :mod:`~sss_vfx.pipeline.
 sequences the windows.
 """
 
+import concurrent.futures
 import logging
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ from sss_vfx.spectral.threads import thread_map, workers
 
 log = logging.getLogger("sss_vfx")
 
-__all__ = ["WindowFrame", "give_layers", "segment_window"]
+__all__ = ["WindowFrame", "give_layers", "segment_window", "start_eigenpairs"]
 
 
 @dataclass
@@ -48,7 +49,8 @@ class WindowFrame:
     frame: object                 # WorkingFrame
     finished: object = None       # (H, W, K) result it already had (resumed run)
     laplacian: object = None
-    eigenvectors: object = None   # (values, vectors) of the frame's own Laplacian
+    eigenvectors: object = None   # (values, vectors) of the frame's own Laplacian, or
+                                  # the Future computing them (start_eigenpairs)
     temporal: object = None       # temporal affinity to the next frame
     flow: object = None           # FrameFlow to the next frame (fine: the links')
     regions: object = None        # FrameFlow to the next frame (the preset's: carrying)
@@ -156,9 +158,41 @@ def _check_handover(frames, layers):
     return notes
 
 
+def start_eigenpairs(entry, opts, compute, clock, pool):
+    """Build a frame's Laplacian here and start its eigenpairs on ``pool``.
+
+    The video runner calls it for the frames of the next windows while it segments the
+    current one: a frame's eigenpairs depend on its own Laplacian alone and are
+    computed with BLAS on one thread (``compute.pinned()``), so they are the same bits
+    as in the window.
+
+    Parameters
+    ----------
+    entry : WindowFrame
+        Its ``eigenvectors`` become a Future, which :func:`segment_window` waits for.
+    opts : SegmentationOptions
+    compute : Compute
+        On numpy (a torch device keeps its own queue).
+    clock : StageClock
+    pool : concurrent.futures.Executor
+    """
+    if entry.laplacian is None:
+        entry.laplacian = frame_laplacian(entry.frame, opts, compute, clock)
+    if entry.eigenvectors is None:
+        entry.eigenvectors = pool.submit(_pinned_eigenpairs, entry, opts, compute)
+
+
+def _pinned_eigenpairs(entry, opts, compute):
+    with compute.pinned():
+        return _frame_eigenpairs(entry, opts, compute)
+
+
 def _eigenpairs(frames, lap, opts, compute, clock):
     """Each frame's eigenvectors (once per frame), then the window's Ritz pairs."""
     with clock.stage("eigenvectors"):
+        for entry in frames:
+            if isinstance(entry.eigenvectors, concurrent.futures.Future):
+                entry.eigenvectors = entry.eigenvectors.result()
         missing = [entry for entry in frames if entry.eigenvectors is None]
         # Each frame's solve is its own: a window's new frames go to the cores side by
         # side, the same bits as one after another. A torch device keeps its queue.

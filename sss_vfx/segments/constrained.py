@@ -35,7 +35,7 @@ from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace
 from sss_vfx.errors import OptionError
 from sss_vfx.options import ConstrainedOptions
 from sss_vfx.segments.gram import SUPPORT_CLAMP, gram_builder, phase_bounds
-from sss_vfx.spectral.threads import single_blas_thread
+from sss_vfx.spectral.threads import by_pieces, single_blas_thread
 
 __all__ = ["ConstrainedOptions", "clamp_weight", "constrained_sparsification", "gram_phase",
            "one_hot_segments", "phase_bounds"]
@@ -169,7 +169,7 @@ def constrained_sparsification(eigenvectors, eigenvalues, initial_labels, *,
         basis = full if it == options.iterations else gram.basis(sample)
         alpha = xp.empty((basis.shape[0], y.shape[1] + 1), dtype=xp.float64,
                          device=device_of(e64))
-        alpha[:, :-1] = basis @ y
+        _expand(basis, y, alpha[:, :-1])
         alpha[:, -1] = 1.0 - xp.sum(alpha[:, :-1], axis=1)
         if check:
             alpha = alpha[:, xp.max(xp.abs(alpha), axis=0) > options.drop_below]
@@ -210,6 +210,15 @@ def _to_ends(alpha, clamp):
                     xp.where(xp.abs(alpha - 1.0) < clamp, 1.0, alpha))
 
 
+def _expand(basis, coefficients, out):
+    """``out[...] = basis @ coefficients``, the pixels' rows going to the cores."""
+
+    def piece(rows):
+        out[rows, :] = basis[rows, :] @ coefficients
+
+    by_pieces(piece, basis.shape[0], basis)
+
+
 def _irls_weights(alpha, options):
     """IRLS weights of the terms pulling each alpha to one and to zero, (N, K) each.
 
@@ -219,8 +228,22 @@ def _irls_weights(alpha, options):
 
     Computed in float32 (ten times faster powers); a weight's own relative precision
     does not matter, only the sums over pixels, which stay in float64. The constants are
-    rounded to float32 first, so every namespace computes with the same values.
+    rounded to float32 first, so every namespace computes with the same values. The
+    pixels' rows go to the cores.
     """
+    xp = namespace(alpha)
+    pull_one = xp.empty(alpha.shape, dtype=xp.float32, device=device_of(alpha))
+    pull_zero = xp.empty(alpha.shape, dtype=xp.float32, device=device_of(alpha))
+
+    def piece(rows):
+        pull_one[rows, :], pull_zero[rows, :] = _irls_piece(alpha[rows, :], options)
+
+    by_pieces(piece, alpha.shape[0], alpha)
+    return pull_one, pull_zero
+
+
+def _irls_piece(alpha, options):
+    """:func:`_irls_weights` of some rows, in this thread."""
     xp = namespace(alpha)
     g = float(np.float32(options.sparsity - 2.0))
     scale = float(np.float32(options.weight ** options.sparsity))

@@ -11,6 +11,7 @@ import numpy as np
 from sss_vfx.arrays.namespace import (as_array, asarray, bincount, device_of, first_appearance,
                                       namespace, unique_rows)
 from sss_vfx.arrays.transfer import to_host
+from sss_vfx.spectral.threads import by_pieces
 
 #: Distinct points beyond which restarts are compared on a sample.
 SAMPLE_FOR_RESTARTS = 16_384
@@ -134,16 +135,23 @@ def _assign(x, centres, x_sq=None):
     """Nearest centre of every point and its distance, through one matrix product.
 
     ``x_sq`` is ``sum(x * x, axis=1)`` when the caller has it. The (N, k) squared
-    distances are formed in place: fresh temporaries of that size cost more than the
-    product itself (same values, same rounding).
+    distances are formed in place (fresh temporaries of that size cost more than the
+    product itself), a piece of the points at a time, the pieces on the cores.
     """
     xp = namespace(x)
     if x_sq is None:
         x_sq = xp.sum(x * x, axis=1)
-    sq = x @ centres.T
-    sq *= -2.0
-    sq += x_sq[:, None]
-    sq += xp.sum(centres * centres, axis=1)
-    labels = xp.astype(xp.argmin(sq, axis=1), xp.int64)
-    dist = xp.sqrt(xp.maximum(xp.min(sq, axis=1), 0.0))
+    centres_sq = xp.sum(centres * centres, axis=1)
+    labels = xp.empty(x.shape[0], dtype=xp.int64, device=device_of(x))
+    dist = xp.empty(x.shape[0], dtype=x.dtype, device=device_of(x))
+
+    def piece(rows):
+        sq = x[rows, :] @ centres.T
+        sq *= -2.0
+        sq += x_sq[rows, None]
+        sq += centres_sq
+        labels[rows] = xp.astype(xp.argmin(sq, axis=1), xp.int64)
+        dist[rows] = xp.sqrt(xp.maximum(xp.min(sq, axis=1), 0.0))
+
+    by_pieces(piece, x.shape[0], x)
     return labels, dist

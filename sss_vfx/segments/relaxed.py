@@ -15,10 +15,13 @@ or torch (CPU or CUDA) with a sparse CSR tensor, where one sparse product applie
 ``I_K kron L`` to all layers at once.
 """
 
+import scipy.sparse
+
 from sss_vfx.arrays.namespace import as_array, asarray, device_of, namespace, norm, \
     row_sums, vdot
 from sss_vfx.arrays.sparse import as_sparse, sparse_diagonal
 from sss_vfx.options import RelaxedOptions
+from sss_vfx.spectral.threads import RowPieces
 
 
 def initial_layers(layers):
@@ -105,6 +108,9 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
         final_fidelity[rows] = weight
     expo = sparsity_exponent(asarray(gradient, a0))[:, None]
     diag_l = sparse_diagonal(lap)[:, None]
+    if isinstance(lap, scipy.sparse.sparray | scipy.sparse.spmatrix):
+        # The conjugate gradients' products, most of the stage, go to the cores.
+        lap = RowPieces(lap)
     a = xp.asarray(a0, copy=True)
     for r in range(options.rounds):
         u = xp.maximum(xp.abs(a), options.clamp) ** (expo - 2.0)

@@ -21,6 +21,8 @@ the caller bounds.
 import numpy as np
 import scipy.linalg
 
+from sss_vfx.spectral.threads import by_pieces
+
 #: Columns per Lanczos step. On docia (65,536 px, k=100) a block of 4 converged at 284
 #: columns, of 8 at 344, of 12 at 396, while SuperLU's time per column fell from 36-40 ms
 #: (one) to 17 ms (four) and 14 ms (eight): blocks of 4 to 12 cost the same within noise,
@@ -39,6 +41,8 @@ REORTHOGONALISE_BELOW = 0.7
 #: step lost orthogonality (the null vector's huge Ritz value amplifies a skipped
 #: block's error 1e5-fold in one step).
 REORTHOGONALISE_EVERY = 2
+#: The fewest basis columns in a piece of the orthogonalisation's coefficients.
+COLUMNS_PER_PIECE = 16
 #: Largest ``|V^T V - I|`` of the Ritz vectors accepted from a semi-orthogonal basis
 #: (about sqrt(machine epsilon)); above it the iteration is run again in full.
 ORTHONORMALITY = 1e-8
@@ -135,9 +139,24 @@ def _orthonormalised(vectors):
 def _orthogonalise(w, basis):
     """Remove ``basis``'s span from ``w`` (n, b) in place; ``basis`` (n, m) orthonormal."""
     before = np.linalg.norm(w, axis=0)
-    w -= basis @ (basis.T @ w)
+    _remove_span(w, basis)
     if np.any(np.linalg.norm(w, axis=0) < REORTHOGONALISE_BELOW * before):
-        w -= basis @ (basis.T @ w)
+        _remove_span(w, basis)
+
+
+def _remove_span(w, basis):
+    """``w -= basis @ (basis.T @ w)``, the same bits, the products' pieces on the cores:
+    the coefficients by pieces of the basis's columns, the update by pieces of rows."""
+    coefficients = np.empty((basis.shape[1], w.shape[1]))
+
+    def project(columns):
+        coefficients[columns] = basis[:, columns].T @ w
+
+    def update(rows):
+        w[rows] -= basis[rows] @ coefficients
+
+    by_pieces(project, basis.shape[1], w, least=COLUMNS_PER_PIECE)
+    by_pieces(update, w.shape[0], w)
 
 
 def _ritz_pairs(diagonal, lower, k):
