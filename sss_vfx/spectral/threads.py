@@ -14,10 +14,12 @@ mattes of the same shot.
 So the numpy pipelines run every stage with BLAS on one thread
 (:func:`single_blas_thread`, entered by :meth:`~sss_vfx.accel.compute.Compute.pinned`),
 and the cores are used by giving threads whole pieces of work that share nothing: the
-eigenvectors of a window's new frames, frame by frame, and the constrained step's Gram
-corrections, layer by layer. Each piece runs the same operations however many threads
-share the pieces, so the layers are the same bits on one core or many. SuperLU and BLAS
-release the GIL, so Python threads run them side by side.
+eigenvectors of a window's new frames, frame by frame (and of the frames the video
+runner reads ahead), the constrained step's Gram corrections, layer by layer, and fixed
+pieces of rows wherever each row is its own (:func:`by_pieces`). Each piece runs the
+same operations however many threads share the pieces, so the layers are the same bits
+on one core or many. SuperLU, BLAS and numpy's loops release the GIL, so Python threads
+run them side by side.
 """
 
 import concurrent.futures
