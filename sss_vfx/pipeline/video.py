@@ -4,10 +4,10 @@
 Frames stream through windows of ``window`` consecutive frames that share ``overlap``
 frames with the next; each window is segmented as one graph
 (:mod:`~sss_vfx.pipeline.window_step`), and its frames that no later window shares are
-emitted. Only one window of frames is held at a time, and the next window's new frames read
-ahead: memory does not grow with the shot. On numpy with more than one core, the
-frames read ahead solve their eigenvectors on other threads while the window before
-them is segmented.
+emitted. One window of frames is held at a time, and on numpy with more than one
+core the next two windows' new frames are read ahead and solve their eigenvectors on
+other threads while the window before them is segmented: memory does not grow with
+the shot.
 
 A resumed run gives the same bits as an uninterrupted one: at every window boundary
 the runner hands its state (:class:`~sss_vfx.pipeline.window_state.WindowState`) to a

@@ -217,15 +217,15 @@ class RowPieces:
         matrix = matrix.tocsr()
         self.shape = matrix.shape
         self.dtype = matrix.dtype
-        self.blocks = [(rows, matrix[rows]) for rows in pieces(matrix.shape[0])]
+        # The rows of each piece by :func:`by_pieces`'s own cut, keyed by where it starts.
+        self.blocks = {rows.start: matrix[rows] for rows in pieces(matrix.shape[0])}
 
     def __matmul__(self, x):
         """``matrix @ x`` for ``x`` (N', ...) numpy: (N, ...) float64."""
         out = np.empty((self.shape[0], *x.shape[1:]), dtype=np.result_type(self.dtype, x))
-        blocks = dict((rows.start, block) for rows, block in self.blocks)
 
         def piece(rows):
-            out[rows] = blocks[rows.start] @ x
+            out[rows] = self.blocks[rows.start] @ x
 
         by_pieces(piece, self.shape[0], x)
         return out
