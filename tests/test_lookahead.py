@@ -41,3 +41,35 @@ def test_a_failure_to_start_an_item_comes_out_at_that_item():
         for item in read_ahead(range(5), 3, start):
             seen.append(item)
     assert seen == [0, 1]
+
+
+def test_a_shot_starts_the_next_windows_frames_before_it_segments_a_window(monkeypatch):
+    from sss_vfx import segment_video
+    from sss_vfx.data import moving_shot
+    from sss_vfx.pipeline import video, window_step
+
+    events = []
+    start, segment = window_step.start_eigenpairs, window_step.segment_window
+
+    def started(entry, *args):
+        events.append(("start", entry.index))
+        return start(entry, *args)
+
+    def segmented(frames, *args):
+        events.append(("segment", tuple(e.index for e in frames)))
+        return segment(frames, *args)
+
+    monkeypatch.setattr(video, "start_eigenpairs", started)
+    monkeypatch.setattr(video, "segment_window", segmented)
+    monkeypatch.setattr(video, "workers", lambda: 2)
+    clip = moving_shot(frames=7, shape=(40, 56), seed=2)
+    list(segment_video([s.image for s in clip], [s.features for s in clip], layers=2,
+                       eigenvectors=12, initial_segments=4, superpixels=40,
+                       colours=False))
+    # Windows of 3 sharing 1: (0, 1, 2), (2, 3, 4), (4, 5, 6); each is segmented once
+    # the next two windows' new frames are started.
+    assert [e for e in events if e[0] == "segment"] == [
+        ("segment", (0, 1, 2)), ("segment", (2, 3, 4)), ("segment", (4, 5, 6))]
+    first = events.index(("segment", (0, 1, 2)))
+    assert {("start", i) for i in range(7)} <= set(events[:first])
+    assert sorted(i for kind, i in events if kind == "start") == list(range(7))
