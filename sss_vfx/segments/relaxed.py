@@ -108,7 +108,7 @@ def relaxed_sparsification(laplacian, layers, gradient, *, options=RelaxedOption
         final_fidelity[rows] = weight
     expo = sparsity_exponent(asarray(gradient, a0))[:, None]
     diag_l = sparse_diagonal(lap)[:, None]
-    if isinstance(lap, scipy.sparse.sparray | scipy.sparse.spmatrix):
+    if scipy.sparse.issparse(lap):
         # The conjugate gradients' products, most of the stage, go to the cores.
         lap = RowPieces(lap)
     a = xp.asarray(a0, copy=True)
