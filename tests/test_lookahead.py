@@ -73,3 +73,31 @@ def test_a_shot_starts_the_next_windows_frames_before_it_segments_a_window(monke
     first = events.index(("segment", (0, 1, 2)))
     assert {("start", i) for i in range(7)} <= set(events[:first])
     assert sorted(i for kind, i in events if kind == "start") == list(range(7))
+
+
+def test_the_frames_read_ahead_fit_a_quarter_of_the_free_memory():
+    from sss_vfx.pipeline.limits import READ_AHEAD_BYTES_PER_PIXEL, frames_read_ahead
+    per_frame = 65_536 * READ_AHEAD_BYTES_PER_PIXEL
+    assert frames_read_ahead(65_536, 100, 4, free=100 * per_frame) == 4
+    assert frames_read_ahead(65_536, 100, 4, free=4 * per_frame) == 1
+    assert frames_read_ahead(65_536, 100, 4, free=3 * per_frame) == 0
+    # More eigenvectors hold more memory per frame.
+    assert frames_read_ahead(65_536, 400, 4, free=12 * per_frame) < \
+        frames_read_ahead(65_536, 100, 4, free=12 * per_frame)
+    assert frames_read_ahead(65_536, 100, 4, free=None) in range(5)
+
+
+def test_a_shot_short_of_memory_reads_nothing_ahead(monkeypatch):
+    from sss_vfx import segment_video
+    from sss_vfx.data import moving_shot
+    from sss_vfx.pipeline import video
+
+    started = []
+    monkeypatch.setattr(video, "frames_read_ahead", lambda *args: 0)
+    monkeypatch.setattr(video, "start_eigenpairs", lambda entry, *a: started.append(entry))
+    monkeypatch.setattr(video, "workers", lambda: 2)
+    clip = moving_shot(frames=4, shape=(40, 56), seed=2)
+    out = list(segment_video([s.image for s in clip], [s.features for s in clip],
+                             layers=2, eigenvectors=12, initial_segments=4,
+                             superpixels=40, colours=False))
+    assert len(out) == 4 and started == []

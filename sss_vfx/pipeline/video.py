@@ -5,9 +5,9 @@ Frames stream through windows of ``window`` consecutive frames that share ``over
 frames with the next; each window is segmented as one graph
 (:mod:`~sss_vfx.pipeline.window_step`), and its frames that no later window shares are
 emitted. One window of frames is held at a time, and on numpy with more than one
-core the next two windows' new frames are read ahead and solve their eigenvectors on
-other threads while the window before them is segmented: memory does not grow with
-the shot.
+core the next two windows' new frames are read ahead (fewer where memory is short)
+and solve their eigenvectors on other threads while the window before them is
+segmented: memory does not grow with the shot.
 
 A resumed run gives the same bits as an uninterrupted one: at every window boundary
 the runner hands its state (:class:`~sss_vfx.pipeline.window_state.WindowState`) to a
@@ -16,6 +16,7 @@ frame, recomputing (not rewriting) the finished frames after it.
 """
 
 
+import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from sss_vfx.io.features import resize_features
 from sss_vfx.io.guides import Guides
 from sss_vfx.pipeline.inputs import ShotInputs, prepare_shot, refuse_prepared
 from sss_vfx.pipeline.layers import final_layers, working_frame
-from sss_vfx.pipeline.limits import check_eigenvectors
+from sss_vfx.pipeline.limits import check_eigenvectors, frames_read_ahead
 from sss_vfx.pipeline.lookahead import read_ahead
 from sss_vfx.pipeline.window_state import WindowState
 from sss_vfx.pipeline.window_step import (WindowFrame, give_layers, segment_window,
@@ -220,23 +221,33 @@ class _WindowRunner:
         self.pending = []
 
     def run(self, stream):
+        entries = self._entries(stream)
         threads = workers() if self.compute.torch_device is None else 1
-        if threads <= 1:
-            yield from self._run(stream, 0, lambda entry: None)
+        first = next(entries, None)
+        ahead = 0 if threads <= 1 or not isinstance(first, WindowFrame) else \
+            self._frames_ahead(first)
+        entries = itertools.chain([] if first is None else [first], entries)
+        if ahead == 0:
+            yield from self._run(entries, 0, lambda entry: None)
             return
         pool = new_pool(threads)
         try:
-            # Two windows' new frames: the frames after the next window's start while
-            # the next window's are still solving, so no core waits.
-            ahead = 2 * (self.linking.frames_per_window - self.linking.shared_frames)
-            yield from self._run(stream, ahead, lambda entry: self._start(entry, pool))
+            yield from self._run(entries, ahead, lambda entry: self._start(entry, pool))
         finally:
             # A run stopped early waits for the solves under way (seconds), so nothing
             # of it is left running.
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, stream, depth, start):
-        for entry in read_ahead(self._entries(stream), depth, start):
+    def _frames_ahead(self, entry):
+        """Frames to read ahead: two windows' new frames, so the frames after the next
+        window's start solving while the next window's still are and no core waits;
+        fewer where their memory would not fit."""
+        h, w = entry.frame.image.shape[:2]
+        new = self.linking.frames_per_window - self.linking.shared_frames
+        return frames_read_ahead(h * w, self.opts.eigenvectors, 2 * new)
+
+    def _run(self, entries, depth, start):
+        for entry in read_ahead(entries, depth, start):
             if isinstance(entry, _Damaged):
                 # Finish the frames decoded before the damaged one, then report it.
                 yield from self._flush()
