@@ -101,3 +101,27 @@ def test_a_shot_short_of_memory_reads_nothing_ahead(monkeypatch):
                              layers=2, eigenvectors=12, initial_segments=4,
                              superpixels=40, colours=False))
     assert len(out) == 4 and started == []
+
+
+def test_free_memory_keeps_to_a_containers_limit(monkeypatch, tmp_path):
+    from sss_vfx.pipeline import limits
+    v2 = tmp_path / "cgroup" / "job"
+    v2.mkdir(parents=True)
+    (v2 / "memory.max").write_text("3000000000\n")
+    (v2 / "memory.current").write_text("1000000000\n")
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        path = str(path)
+        if path == "/proc/self/cgroup":
+            path = tmp_path / "self_cgroup"
+            path.write_text("0::/job\n")
+        elif path.startswith("/sys/fs/cgroup"):
+            path = str(tmp_path / "cgroup") + path[len("/sys/fs/cgroup"):]
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(limits, "_meminfo_available", lambda: 16 * 10 ** 9)
+    assert limits.free_memory() == 2 * 10 ** 9
+    (v2 / "memory.max").write_text("max\n")
+    assert limits.free_memory() == 16 * 10 ** 9

@@ -90,8 +90,17 @@ def frames_read_ahead(pixels, eigenvectors, wanted, free=None):
 
 
 def free_memory():
-    """Bytes of memory available to new work (Linux's ``MemAvailable``, else the free
-    pages), or None where the system does not say."""
+    """Bytes of memory available to new work, or None where the system does not say:
+    Linux's ``MemAvailable`` (else the free pages), and no more than the room left under
+    a container's memory limit (cgroup v2 or v1), which a farm node's job may run in."""
+    free = _meminfo_available()
+    room = _cgroup_room()
+    if free is None or room is None:
+        return room if free is None else free
+    return min(free, room)
+
+
+def _meminfo_available():
     try:
         with open("/proc/meminfo", encoding="ascii") as info:
             for line in info:
@@ -103,3 +112,33 @@ def free_memory():
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def _cgroup_room():
+    """Limit minus usage of this process's memory cgroup (the tightest found), or None."""
+    try:
+        with open("/proc/self/cgroup", encoding="ascii") as groups:
+            lines = [line.strip().split(":", 2) for line in groups]
+    except OSError:
+        return None
+    places = []
+    for _, controllers, path in (line for line in lines if len(line) == 3):
+        if controllers == "":        # cgroup v2
+            places += [(f"/sys/fs/cgroup{p}", "memory.max", "memory.current")
+                       for p in {path.rstrip("/"), ""}]
+        elif "memory" in controllers.split(","):
+            places += [(f"/sys/fs/cgroup/memory{p}", "memory.limit_in_bytes",
+                        "memory.usage_in_bytes") for p in {path.rstrip("/"), ""}]
+    rooms = []
+    for folder, limit_file, usage_file in places:
+        try:
+            with open(os.path.join(folder, limit_file), encoding="ascii") as f:
+                limit = f.read().strip()
+            with open(os.path.join(folder, usage_file), encoding="ascii") as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        # No limit reads as "max" (v2) or as a page-rounded 2**63 (v1).
+        if limit != "max" and int(limit) < 2 ** 60:
+            rooms.append(max(0, int(limit) - usage))
+    return min(rooms) if rooms else None
