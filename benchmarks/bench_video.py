@@ -372,7 +372,14 @@ def segment(name, config, shot, options, keep):
     frames = len(emitted)
     h, w = last.plate.shape[:2]
     working = working_size((h, w), options.get("max_pixels", DEFAULT_MAX_PIXELS))
+    linking = TemporalOptions(temporal=config.temporal)
+    first = min(linking.frames_per_window - linking.shared_frames, frames)
     return {
+        # The shot's first window waits for all its frames' eigenvectors; the frames
+        # after it are solved ahead, beside the windows before them.
+        "first_window_s_per_frame": emitted[first - 1] / first,
+        "later_s_per_frame": ((emitted[-1] - emitted[first - 1]) / (frames - first)
+                              if frames > first else None),
         "frames": frames,
         "size": [w, h],
         "working_size": [working[1], working[0]],
@@ -568,6 +575,10 @@ def print_speed(results):
     print("stage columns: wall seconds per frame; s/frame = wall time of the whole shot "
           "(reading frames included) / frames; cpu/frame = the process's CPU seconds "
           "(all threads) / frames; peak GB = process peak RSS (GiB)")
+    for r in results:
+        if r.get("later_s_per_frame") is not None:
+            print(f"{r['config']}: the first window {r['first_window_s_per_frame']:.1f} s "
+                  f"a frame, the frames after it {r['later_s_per_frame']:.1f} s a frame")
 
 
 def print_length(results, quick):
