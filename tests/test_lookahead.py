@@ -61,7 +61,7 @@ def test_a_shot_starts_the_next_windows_frames_before_it_segments_a_window(monke
 
     monkeypatch.setattr(video, "start_eigenpairs", started)
     monkeypatch.setattr(video, "segment_window", segmented)
-    monkeypatch.setattr(video, "workers", lambda: 2)
+    monkeypatch.setattr("sss_vfx.accel.compute.workers", lambda: 2)
     clip = moving_shot(frames=7, shape=(40, 56), seed=2)
     list(segment_video([s.image for s in clip], [s.features for s in clip], layers=2,
                        eigenvectors=12, initial_segments=4, superpixels=40,
@@ -95,7 +95,7 @@ def test_a_shot_short_of_memory_reads_nothing_ahead(monkeypatch):
     started = []
     monkeypatch.setattr(video, "frames_read_ahead", lambda *args: 0)
     monkeypatch.setattr(video, "start_eigenpairs", lambda entry, *a: started.append(entry))
-    monkeypatch.setattr(video, "workers", lambda: 2)
+    monkeypatch.setattr("sss_vfx.accel.compute.workers", lambda: 2)
     clip = moving_shot(frames=4, shape=(40, 56), seed=2)
     out = list(segment_video([s.image for s in clip], [s.features for s in clip],
                              layers=2, eigenvectors=12, initial_segments=4,

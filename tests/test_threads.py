@@ -117,10 +117,10 @@ def test_gram_corrections_side_by_side_are_the_loops_bits(dtype):
 
 def use_workers(monkeypatch, count):
     """Every module that sends work to the cores sees ``count`` workers."""
-    from sss_vfx.pipeline import video, window_step
+    from sss_vfx.accel import compute
     from sss_vfx.segments import gram
     from sss_vfx.spectral import threads
-    for module in (threads, gram, window_step, video):
+    for module in (threads, gram, compute):
         monkeypatch.setattr(module, "workers", lambda count=count: count)
 
 

@@ -29,7 +29,7 @@ from sss_vfx.graph.superpixels import compute_superpixels
 from sss_vfx.graph.temporal import temporal_affinity
 from sss_vfx.options import AffinityWeights, TemporalOptions
 from sss_vfx.segments.colours import premultiplied_colours, unit_range
-from sss_vfx.spectral.threads import single_blas_thread
+from sss_vfx.spectral.threads import single_blas_thread, workers
 
 __all__ = ["Compute", "memory_guard", "run_stage"]
 
@@ -104,6 +104,12 @@ class Compute:
         so the layers do not depend on the BLAS thread count; torch devices keep their
         own threads."""
         return single_blas_thread() if self.torch_device is None else nullcontext()
+
+    def workers(self):
+        """Threads a run may give independent pieces of work to: the process's
+        (:func:`~sss_vfx.spectral.threads.workers`) on numpy; 1 on a torch device, whose
+        own threads or queue run its stages."""
+        return workers() if self.torch_device is None else 1
 
     def _note(self, stage, device):
         self.ran[stage] = device.spec

@@ -37,7 +37,7 @@ from sss_vfx.pipeline.window_step import (WindowFrame, give_layers, segment_wind
                                           start_eigenpairs)
 from sss_vfx.progress import StageClock
 from sss_vfx.segments.upsample import downsample_layers
-from sss_vfx.spectral.threads import new_pool, workers
+from sss_vfx.spectral.threads import new_pool
 
 log = logging.getLogger("sss_vfx")
 
@@ -222,7 +222,7 @@ class _WindowRunner:
 
     def run(self, stream):
         entries = self._entries(stream)
-        threads = workers() if self.compute.torch_device is None else 1
+        threads = self.compute.workers()
         first = next(entries, None)
         ahead = 0 if threads <= 1 or not isinstance(first, WindowFrame) else \
             self._frames_ahead(first)

@@ -32,7 +32,7 @@ from sss_vfx.segments.identity import (
     window_anchor,
     window_reference,
 )
-from sss_vfx.spectral.threads import thread_map, workers
+from sss_vfx.spectral.threads import thread_map
 
 log = logging.getLogger("sss_vfx")
 
@@ -196,7 +196,7 @@ def _eigenpairs(frames, lap, opts, compute, clock):
         missing = [entry for entry in frames if entry.eigenvectors is None]
         # Each frame's solve is its own: a window's new frames go to the cores side by
         # side, the same bits as one after another. A torch device keeps its queue.
-        threads = workers() if compute.torch_device is None else 1
+        threads = compute.workers()
         solved = thread_map(lambda entry: _frame_eigenpairs(entry, opts, compute),
                             missing, threads)
         for entry, pairs in zip(missing, solved):
